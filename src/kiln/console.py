@@ -1,0 +1,84 @@
+"""What a person sees during training: a Rich progress display and a final summary."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import pandas as pd
+
+
+class Reporter:
+    """Silent reporter: the interface the training loop calls."""
+
+    def note(self, message: str) -> None:
+        """A one-line fact worth telling (a dropped column, the folds chosen)."""
+
+    def start(self, *, budget: float, started: float, metric: str, n_folds: int) -> None:
+        """The search begins."""
+
+    def trial(self, result: Any, results: list[Any], best: float) -> None:
+        """A trial finished."""
+
+    def stop(self) -> None:
+        """The search ended."""
+
+
+class RichReporter(Reporter):
+    """Elapsed / budget, trials done and the best score so far, on stderr."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+
+        self.console = Console(stderr=True)
+        self._progress: Any = None
+
+    def note(self, message: str) -> None:
+        self.console.print(f"[dim]·[/dim] {message}", highlight=False)
+
+    def start(self, *, budget: float, started: float, metric: str, n_folds: int) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn
+
+        self._metric, self._budget, self._started = metric, budget, started
+        self._progress = Progress(TextColumn("[bold]training[/bold]"), BarColumn(),
+                                  TextColumn("{task.fields[clock]}"), TextColumn("{task.fields[status]}"),
+                                  console=self.console, transient=False)
+        self._task = self._progress.add_task("search", total=budget, clock="", status="starting workers")
+        self._progress.start()
+        self._tick(0, float("nan"))
+
+    def _tick(self, done: int, best: float) -> None:
+        elapsed = time.time() - self._started
+        best_text = "—" if math.isnan(best) else f"{best:.4f}"
+        self._progress.update(self._task, completed=min(elapsed, self._budget),
+                              clock=f"{elapsed:5.1f}s / {self._budget:g}s",
+                              status=f"trials {done} · best {self._metric} {best_text}")
+
+    def trial(self, result: Any, results: list[Any], best: float) -> None:
+        if self._progress is not None:
+            self._tick(len(results), best)
+
+    def stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def print_leaderboard(frame: pd.DataFrame, *, title: str, limit: int = 15) -> None:
+    """A Rich table of the leaderboard's top rows, scores with their intervals."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for column in ("rank", "model", "learner", "score (95% CI)", "fit s", "predict ms/1k", "status"):
+        table.add_column(column, justify="right" if column in ("rank", "fit s", "predict ms/1k") else "left")
+    for _, row in frame.head(limit).iterrows():
+        interval = "" if pd.isna(row["ci_low"]) else f" [{row['ci_low']:.4f}, {row['ci_high']:.4f}]"
+        score = "failed" if pd.isna(row["score"]) else f"{row['score']:.4f}{interval}"
+        used = " ★" if bool(row.get("used", False)) else ""
+        table.add_row(str(row["rank"]), f"{row['model']}{used}", str(row["learner"]), score,
+                      f"{row['fit_s']:.1f}", f"{1000 * row['predict_s_per_1k']:.1f}", str(row["status"]))
+    Console().print(table)
+    if len(frame) > limit:
+        Console().print(f"[dim]… and {len(frame) - limit} more (kiln leaderboard shows all with --all)[/dim]")

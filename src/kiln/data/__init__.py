@@ -1,0 +1,1 @@
+"""Reading tables and learning what their columns are."""

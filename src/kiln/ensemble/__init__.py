@@ -1,0 +1,1 @@
+"""Ensembles built from out-of-fold predictions."""

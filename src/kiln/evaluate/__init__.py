@@ -1,0 +1,1 @@
+"""Metrics and statistics: honest numbers with their uncertainty."""

@@ -1,0 +1,1 @@
+"""Learners: one algorithm family per file, each declaring tags, portfolio and search space."""

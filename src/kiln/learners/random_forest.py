@@ -1,0 +1,31 @@
+"""Random forest: bootstrap-bagged trees; diverse from boosting, good in ensembles."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from kiln.learners.base import LearnerTags
+from kiln.learners.forest import ForestLearner
+
+PORTFOLIO: list[dict[str, Any]] = [
+    {"n_estimators": 300, "max_features": "sqrt", "min_samples_leaf": 1},
+    {"n_estimators": 300, "max_features": 0.5, "min_samples_leaf": 3},
+]
+
+
+class RandomForestLearner(ForestLearner):
+    key: ClassVar[str] = "random_forest"
+    classifier: ClassVar[str] = "RandomForestClassifier"
+    regressor: ClassVar[str] = "RandomForestRegressor"
+    tags: ClassVar[LearnerTags] = LearnerTags(
+        family="RandomForest", prep="tree", tasks=frozenset({"binary", "multiclass", "regression"}),
+        handles_missing=True, native_categorical=False, sample_weight=True, early_stopping=False,
+        persistence="skops",
+    )
+
+    @classmethod
+    def portfolio(cls, task: str) -> list[dict[str, Any]]:
+        configs = [dict(p) for p in PORTFOLIO]
+        if task == "regression":
+            configs[0]["max_features"] = 0.6  # sqrt is too few features for regression
+        return configs

@@ -1,0 +1,112 @@
+"""A trained model: the kept fold models of each ensemble member, with their weights.
+
+Selection used k-fold cross-validation; the fold models themselves are kept and
+averaged at prediction time (cross-validated bagging), so the predictor is exactly the
+one whose out-of-fold scores are on the leaderboard and no refit eats the budget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kiln.data.load import read_table
+from kiln.data.schema import Schema
+from kiln.data.target import Target
+
+
+@dataclass
+class FoldModel:
+    """Preprocessing and learner fitted on one cross-validation fold."""
+
+    prep: Any
+    categorical: tuple[int, ...]
+    learner: Any
+
+    def predict_raw(self, features: pd.DataFrame) -> np.ndarray:
+        return self.learner.predict_raw(self.prep.transform(features))
+
+
+@dataclass
+class Member:
+    """One ensemble member: a trial's configuration and its fold models."""
+
+    name: str
+    learner: str
+    config: dict[str, Any]
+    weight: float
+    folds: list[FoldModel]
+
+    def predict_raw(self, features: pd.DataFrame) -> np.ndarray:
+        return np.mean([fold.predict_raw(features) for fold in self.folds], axis=0)
+
+
+@dataclass
+class Model:
+    """What `kiln.train` returns and `kiln.load` reads back."""
+
+    target: Target
+    schema: Schema
+    metric: str
+    members: list[Member]
+    leaderboard_frame: pd.DataFrame
+    manifest: dict[str, Any] = field(default_factory=dict)
+    oof: pd.DataFrame | None = None
+
+    @property
+    def task(self) -> str:
+        return self.target.task
+
+    @property
+    def classes_(self) -> list | None:
+        return self.target.classes
+
+    def leaderboard(self) -> pd.DataFrame:
+        """Every trial with its cross-validated score and 95% interval, best first."""
+        return self.leaderboard_frame.copy()
+
+    def predict_raw(self, data: pd.DataFrame | str | Path) -> np.ndarray:
+        features = self.schema.coerce(read_table(data))
+        return sum(member.weight * member.predict_raw(features) for member in self.members)
+
+    def predict(self, data: pd.DataFrame | str | Path) -> np.ndarray:
+        """Predicted class (as in the training data) or value, in the input's row order."""
+        raw = self.predict_raw(data)
+        if self.task == "regression":
+            return raw
+        return self.target.decode(raw.argmax(axis=1))
+
+    def predict_proba(self, data: pd.DataFrame | str | Path) -> pd.DataFrame:
+        """One column per class (named by the class value), rows in input order."""
+        if self.task == "regression":
+            from kiln.errors import InvalidOptionError
+
+            raise InvalidOptionError("predict_proba applies to classification; this model does regression.")
+        frame = data if isinstance(data, pd.DataFrame) else read_table(data)
+        return pd.DataFrame(self.predict_raw(frame), columns=self.classes_, index=frame.index)
+
+    def predictions_frame(self, data: pd.DataFrame | str | Path) -> pd.DataFrame:
+        """The CLI's output: `prediction` and, for classification, `proba_<class>` columns."""
+        frame = data if isinstance(data, pd.DataFrame) else read_table(data)
+        raw = self.predict_raw(frame)
+        if self.task == "regression":
+            return pd.DataFrame({"prediction": raw})
+        out = {"prediction": self.target.decode(raw.argmax(axis=1))}
+        for i, label in enumerate(self.classes_ or []):
+            out[f"proba_{label}"] = raw[:, i]
+        return pd.DataFrame(out)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model as a bundle folder (atomically); returns its path."""
+        from kiln.bundle import save_bundle
+
+        return save_bundle(self, Path(path))
+
+    def __repr__(self) -> str:
+        best = self.manifest.get("cv", {})
+        return (f"<kiln.Model {self.task} target={self.target.name!r} "
+                f"{self.metric}={best.get('score', float('nan')):.4f} members={len(self.members)}>")

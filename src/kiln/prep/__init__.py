@@ -1,0 +1,1 @@
+"""Preprocessing per learner family: a scikit-learn ColumnTransformer built from the schema."""

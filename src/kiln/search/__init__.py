@@ -1,0 +1,1 @@
+"""Model search: time accounting, which configs in which order, and running k-fold trials."""

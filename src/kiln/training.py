@@ -1,0 +1,239 @@
+"""Train: from a table to a ranked, ensembled model.
+
+read → target and task → schema (identifiers dropped, kinds inferred) → k folds →
+search (portfolio, then Optuna) in a process pool → greedy ensemble over out-of-fold
+predictions → a `Model` whose fold models are the ones that were scored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import pickle
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kiln.console import Reporter
+from kiln.data.load import read_table
+from kiln.data.schema import infer_schema
+from kiln.data.target import Target, infer_target
+from kiln.ensemble.selection import select_ensemble
+from kiln.errors import InvalidDataError, InvalidOptionError, KilnError
+from kiln.evaluate.metrics import Metric, get_metric
+from kiln.evaluate.stats import fold_interval
+from kiln.model import FoldModel, Member, Model
+from kiln.search.budget import Budget, choose_folds
+from kiln.search.trial import TrialResult
+from kiln.types import TaskOption
+
+ENSEMBLE_NAME = "ensemble"
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """One training run, validated at the CLI / API boundary."""
+
+    target: str
+    task: TaskOption = "auto"
+    metric: str | None = None
+    time_limit: float = 60.0
+    seed: int = 0
+    max_trials: int | None = None
+    n_jobs: int | None = None
+    learners: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.task not in ("auto", "binary", "multiclass", "regression"):
+            raise InvalidOptionError(f"--task '{self.task}' is unknown; use auto, binary, multiclass or regression.")
+        if self.max_trials is not None and self.max_trials < 1:
+            raise InvalidOptionError(f"--max-trials must be at least 1, got {self.max_trials}.")
+        if self.n_jobs is not None and self.n_jobs < 1:
+            raise InvalidOptionError(f"n_jobs must be at least 1, got {self.n_jobs}.")
+
+
+def train_model(data: pd.DataFrame | str | Path, spec: TrainSpec, reporter: Reporter,
+                started: float | None = None) -> Model:
+    """Run the whole training; the budget counts from `started` (default: now)."""
+    budget = Budget(float(spec.time_limit), started or time.time())
+    frame = read_table(data)
+    target = infer_target(frame, spec.target, spec.task)
+    metric = get_metric(spec.metric, target.task)
+    labelled = frame[spec.target].notna()
+    if not labelled.all():
+        reporter.note(f"Dropped {int((~labelled).sum()):,} rows whose target '{spec.target}' is missing.")
+        frame = frame.loc[labelled].reset_index(drop=True)
+    schema = infer_schema(frame, exclude=(spec.target,))
+    for column, reason in schema.dropped.items():
+        reporter.note(f"Dropped column '{column}' ({reason}).")
+    y = target.encode(frame[spec.target])
+    features = schema.coerce(frame)
+    n_classes = len(target.classes or [])
+    smallest = int(np.bincount(y).min()) if n_classes else None
+    if smallest is not None and smallest < 2:
+        rare = target.classes[int(np.bincount(y).argmin())]
+        raise InvalidDataError(
+            f"Class {rare!r} of '{spec.target}' has a single row; cross-validation needs at least 2 "
+            "rows per class. Remove that row or merge the class."
+        )
+    n_folds = choose_folds(len(frame), len(schema.columns), spec.time_limit, smallest)
+    folds = _make_folds(y, n_folds, target.task != "regression", spec.seed)
+    reporter.note(f"{target.task} task on {len(frame):,} rows × {len(schema.columns)} features; "
+                  f"metric {metric.name}; {n_folds}-fold cross-validation.")
+    scratch = Path(tempfile.mkdtemp(prefix="kiln-search-"))
+    try:
+        results, lost = _search(features, y, folds, schema, target, metric, spec, budget, reporter, scratch)
+        return _assemble(frame, features, y, folds, schema, target, metric, spec, budget, results, lost)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _make_folds(y: np.ndarray, n_folds: int, stratified: bool, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    splitter = (StratifiedKFold if stratified else KFold)(n_splits=n_folds, shuffle=True, random_state=seed)
+    return [(train, val) for train, val in splitter.split(np.zeros(len(y)), y)]
+
+
+def _search(features, y, folds, schema, target: Target, metric: Metric, spec: TrainSpec, budget: Budget,
+            reporter: Reporter, scratch: Path) -> tuple[list[TrialResult], int]:
+    from kiln.search.engine import Search
+    from kiln.search.plan import SearchPlan
+    from kiln.search.runner import LocalRunner
+    from kiln.search.worker import WorkerData
+
+    data = WorkerData(features, y, folds, schema, target.task, len(target.classes or []), spec.seed, str(scratch))
+    runner = LocalRunner(data, spec.n_jobs)
+    plan = SearchPlan(target.task, metric, seed=spec.seed, n_rows=len(y), max_trials=spec.max_trials,
+                      learners=list(spec.learners) if spec.learners else None,
+                      generation_size=runner.n_workers)
+    best = [float("nan")]
+
+    def on_trial(result: TrialResult, results: list[TrialResult]) -> None:
+        if math.isfinite(result.score) and (math.isnan(best[0]) or metric.better(result.score, best[0])):
+            best[0] = result.score
+        reporter.trial(result, results, best[0])
+
+    reporter.start(budget=spec.time_limit, started=budget.start, metric=metric.name, n_folds=len(folds))
+    search = Search(runner, plan, budget, y=y, folds=folds, task=target.task, metric=metric,
+                    n_classes=len(target.classes or []), on_trial=on_trial)
+    try:
+        results = search.run()
+    finally:
+        reporter.stop()
+    return results, search.lost_trials
+
+
+def _assemble(frame, features, y, folds, schema, target: Target, metric: Metric, spec: TrainSpec,
+              budget: Budget, results: list[TrialResult], lost: int) -> Model:
+    usable = [r for r in results if r.oof is not None and np.all(np.isfinite(r.oof))]
+    if not usable:
+        failures = "; ".join(f"{r.spec.name}: {r.error}" for r in results if r.error)[:300]
+        raise KilnError(
+            f"No model finished within --time-limit {spec.time_limit:g}s"
+            + (f" (failures: {failures})" if failures else "")
+            + "; give more time or check the data."
+        )
+    ensemble = select_ensemble([r.oof for r in usable], y, metric, target.task)
+    best_single = min(range(len(usable)), key=lambda i: metric.loss(y, usable[i].oof, target.task))
+    use_ensemble = len(ensemble.weights) > 1 and ensemble.loss < metric.loss(y, usable[best_single].oof, target.task)
+    weights = ensemble.weights if use_ensemble else {best_single: 1.0}
+    ensemble_scores = [metric.score(y[val], ensemble.prediction[val], target.task) for _, val in folds]
+    leaderboard = _leaderboard(results, metric, ensemble_scores, ensemble.weights, usable, weights, use_ensemble)
+    members = [_load_member(usable[i], w) for i, w in weights.items()]
+    chosen = ENSEMBLE_NAME if use_ensemble else usable[best_single].spec.name
+    chosen_row = leaderboard.loc[leaderboard["model"] == chosen].iloc[0]
+    manifest = {
+        "cv": {"model": chosen, "metric": metric.name, "greater_is_better": metric.greater_is_better,
+               "score": float(chosen_row["score"]), "ci_low": float(chosen_row["ci_low"]),
+               "ci_high": float(chosen_row["ci_high"]), "n_folds": len(folds),
+               "interval": "95% corrected resampled t (Nadeau & Bengio) across folds"},
+        "final_models": "cv_fold_models",
+        "training": {"rows": len(frame), "columns": int(frame.shape[1]), "data_sha256": _fingerprint(frame),
+                     "seed": spec.seed, "time_limit": spec.time_limit,
+                     "seconds": round(budget.elapsed(), 2), "trials": len(results),
+                     "trials_lost_at_deadline": lost, "max_trials": spec.max_trials},
+        "kiln_version": _version("kiln-ml"),
+        "libraries": {name: _version(name) for name in
+                      ("numpy", "pandas", "scikit-learn", "lightgbm", "xgboost-cpu", "catboost", "optuna", "skops")},
+        "created": pd.Timestamp.now(tz="UTC").isoformat(),
+    }
+    oof = _oof_frame(usable, weights, ensemble.prediction if use_ensemble else usable[best_single].oof,
+                     y, folds, target)
+    return Model(target, schema, metric.name, members, leaderboard, manifest, oof)
+
+
+def _leaderboard(results, metric: Metric, ensemble_scores, ensemble_weights, usable, used_weights,
+                 use_ensemble: bool) -> pd.DataFrame:
+    rows = []
+    used_ids = {usable[i].spec.trial_id for i in used_weights}
+    for r in results:
+        rows.append({"model": r.spec.name, "learner": r.spec.learner, "origin": r.spec.origin,
+                     "score": r.score, "ci_low": r.ci_low, "ci_high": r.ci_high,
+                     "fit_s": round(r.fit_seconds, 3), "predict_s_per_1k": round(r.predict_seconds_per_1k, 5),
+                     "status": r.status, "used": (not use_ensemble) and r.spec.trial_id in used_ids,
+                     "config": json.dumps(r.spec.config, sort_keys=True, default=str),
+                     "error": r.error or ""})
+    mean, low, high = fold_interval(ensemble_scores)
+    members = {usable[i].spec.name: round(w, 4) for i, w in ensemble_weights.items()}
+    member_results = [usable[i] for i in ensemble_weights]
+    rows.append({"model": ENSEMBLE_NAME, "learner": ENSEMBLE_NAME, "origin": "ensemble_selection",
+                 "score": mean, "ci_low": low, "ci_high": high,
+                 "fit_s": round(sum(r.fit_seconds for r in member_results), 3),
+                 "predict_s_per_1k": round(sum(r.predict_seconds_per_1k for r in member_results), 5),
+                 "status": "ok", "used": use_ensemble, "config": json.dumps(members, sort_keys=True),
+                 "error": ""})
+    frame = pd.DataFrame(rows)
+    key = frame["score"] if metric.greater_is_better else -frame["score"]
+    frame = frame.assign(_key=key.fillna(-np.inf)).sort_values("_key", ascending=False, kind="stable")
+    frame = frame.drop(columns="_key").reset_index(drop=True)
+    frame.insert(0, "rank", np.arange(1, len(frame) + 1))
+    frame.insert(4, "metric", metric.name)
+    return frame
+
+
+def _load_member(result: TrialResult, weight: float) -> Member:
+    folds = []
+    for path in result.model_paths:
+        with open(path, "rb") as handle:  # written by this run's own workers
+            prep, categorical, learner = pickle.load(handle)
+        folds.append(FoldModel(prep, categorical, learner))
+    return Member(result.spec.name, result.spec.learner, result.spec.config, float(weight), folds)
+
+
+def _oof_frame(usable, weights, final, y, folds, target: Target) -> pd.DataFrame:
+    fold_of = np.empty(len(y), dtype="int64")
+    for k, (_, val) in enumerate(folds):
+        fold_of[val] = k
+    columns: dict[str, Any] = {"fold": fold_of}
+    columns["target"] = y if target.task == "regression" else target.decode(y).astype(str)
+
+    named = [("final", final)] + [(usable[i].spec.name, usable[i].oof) for i in weights]
+    for name, prediction in named:
+        if target.task == "regression":
+            columns[f"{name}__prediction"] = prediction
+        else:
+            for i, label in enumerate(target.classes or []):
+                columns[f"{name}__proba_{label}"] = prediction[:, i]
+    return pd.DataFrame(columns)
+
+
+def _fingerprint(frame: pd.DataFrame) -> str:
+    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()
+
+
+def _version(distribution: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return None
