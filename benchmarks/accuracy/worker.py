@@ -35,7 +35,9 @@ def _load_systems() -> ModuleType:
 
 def _jsonable(value: object) -> object:
     """Make numpy scalars and other odd values JSON-friendly."""
-    return json.loads(json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
+    return json.loads(
+        json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else str(v))
+    )
 
 
 def main(system: str, workdir: Path) -> int:
@@ -61,7 +63,7 @@ def main(system: str, workdir: Path) -> int:
             info=_jsonable(pred.info),
         )
         code = 0
-    except Exception as exc:  # noqa: BLE001 - any failure is a result to record
+    except Exception as exc:  # any failure is a result to record
         traceback.print_exc()
         outcome.update(status="failed", error=f"{type(exc).__name__}: {exc}")
         code = 1

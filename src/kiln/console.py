@@ -71,14 +71,17 @@ def print_leaderboard(frame: pd.DataFrame, *, title: str, limit: int = 15) -> No
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
-    for column in ("rank", "model", "learner", "score (95% CI)", "fit s", "predict ms/1k", "status"):
-        table.add_column(column, justify="right" if column in ("rank", "fit s", "predict ms/1k") else "left")
+    for column in ("#", "model", "score", "95% CI", "fit s", "ms/1k rows", "status"):
+        table.add_column(column, justify="left" if column in ("model", "status") else "right")
     for _, row in frame.head(limit).iterrows():
-        interval = "" if pd.isna(row["ci_low"]) else f" [{row['ci_low']:.4f}, {row['ci_high']:.4f}]"
-        score = "failed" if pd.isna(row["score"]) else f"{row['score']:.4f}{interval}"
-        used = " ★" if bool(row.get("used", False)) else ""
-        table.add_row(str(row["rank"]), f"{row['model']}{used}", str(row["learner"]), score,
-                      f"{row['fit_s']:.1f}", f"{1000 * row['predict_s_per_1k']:.1f}", str(row["status"]))
+        failed = pd.isna(row["score"])
+        interval = "" if failed or pd.isna(row["ci_low"]) else f"{row['ci_low']:.4f}–{row['ci_high']:.4f}"
+        used = " *" if bool(row.get("used", False)) else ""
+        table.add_row(str(row["rank"]), f"{row['model']}{used}", "—" if failed else f"{row['score']:.4f}",
+                      interval, f"{row['fit_s']:.1f}", f"{1000 * row['predict_s_per_1k']:.1f}",
+                      str(row["status"]))
     Console().print(table)
+    Console().print("[dim]* the model used for prediction; scores are cross-validated, "
+                    "intervals are 95% across folds[/dim]")
     if len(frame) > limit:
         Console().print(f"[dim]… and {len(frame) - limit} more (kiln leaderboard shows all with --all)[/dim]")

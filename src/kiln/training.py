@@ -181,7 +181,7 @@ def _leaderboard(results, metric: Metric, ensemble_scores, ensemble_weights, usa
                      "status": r.status, "used": (not use_ensemble) and r.spec.trial_id in used_ids,
                      "config": json.dumps(r.spec.config, sort_keys=True, default=str),
                      "error": r.error or ""})
-    mean, low, high = fold_interval(ensemble_scores)
+    mean, low, high = fold_interval(ensemble_scores, bounds=metric.bounds)
     members = {usable[i].spec.name: round(w, 4) for i, w in ensemble_weights.items()}
     member_results = [usable[i] for i in ensemble_weights]
     rows.append({"model": ENSEMBLE_NAME, "learner": ENSEMBLE_NAME, "origin": "ensemble_selection",

@@ -116,7 +116,7 @@ def _drop_reason(name: str, values: pd.Series, non_null: pd.Series, n_rows: int)
             non_null.is_monotonic_increasing or non_null.is_monotonic_decreasing or _ID_NAME.search(name)
         ):
             return "identifier: an integer unique per row"
-        if _is_stringy(values) and not _is_text(non_null):
+        if _is_stringy(values) and not _is_text(non_null) and not _parses_as_datetime(non_null.astype(str)):
             return "identifier: a value unique per row"
     return None
 

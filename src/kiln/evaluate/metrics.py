@@ -26,6 +26,7 @@ class Metric:
     optimum: float
     tasks: frozenset[str]
     function: Callable[[np.ndarray, np.ndarray, Task], float]
+    bounds: tuple[float, float] = (0.0, 1.0)  # the values the metric can take
 
     def score(self, y_true: np.ndarray, prediction: np.ndarray, task: Task) -> float:
         """The metric's value, with its true sign."""
@@ -35,6 +36,10 @@ class Metric:
         """A value to minimise: the score, negated when greater is better."""
         value = self.score(y_true, prediction, task)
         return -value if self.greater_is_better else value
+
+    def clip(self, value: float) -> float:
+        """Keep an interval end inside the metric's range (AUC cannot exceed 1)."""
+        return float(min(max(value, self.bounds[0]), self.bounds[1]))
 
     def better(self, a: float, b: float) -> bool:
         return a > b if self.greater_is_better else a < b
@@ -96,13 +101,13 @@ METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
         Metric("roc_auc", True, 1.0, _CLASSIFICATION, _roc_auc),
-        Metric("log_loss", False, 0.0, _CLASSIFICATION, _log_loss),
+        Metric("log_loss", False, 0.0, _CLASSIFICATION, _log_loss, (0.0, np.inf)),
         Metric("accuracy", True, 1.0, _CLASSIFICATION, _accuracy),
         Metric("balanced_accuracy", True, 1.0, _CLASSIFICATION, _balanced_accuracy),
         Metric("f1", True, 1.0, _CLASSIFICATION, _f1),
-        Metric("rmse", False, 0.0, _REGRESSION, _rmse),
-        Metric("mae", False, 0.0, _REGRESSION, _mae),
-        Metric("r2", True, 1.0, _REGRESSION, _r2),
+        Metric("rmse", False, 0.0, _REGRESSION, _rmse, (0.0, np.inf)),
+        Metric("mae", False, 0.0, _REGRESSION, _mae, (0.0, np.inf)),
+        Metric("r2", True, 1.0, _REGRESSION, _r2, (-np.inf, 1.0)),
     )
 }
 

@@ -6,12 +6,14 @@ import numpy as np
 from scipy import stats
 
 
-def fold_interval(scores: list[float] | np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
+def fold_interval(scores: list[float] | np.ndarray, confidence: float = 0.95,
+                  bounds: tuple[float, float] = (-np.inf, np.inf)) -> tuple[float, float, float]:
     """Mean and a confidence interval of per-fold scores.
 
     Folds share training rows, so the naive t-interval is too narrow; we use the
     Nadeau & Bengio (2003) corrected variance, σ²·(1/k + n_test/n_train), with
-    n_test/n_train = 1/(k-1) for k-fold cross-validation.
+    n_test/n_train = 1/(k-1) for k-fold cross-validation. The interval is clipped to
+    `bounds`, the values the metric can take.
     """
     values = np.asarray(scores, dtype="float64")
     k = len(values)
@@ -20,4 +22,5 @@ def fold_interval(scores: list[float] | np.ndarray, confidence: float = 0.95) ->
         return mean, float("nan"), float("nan")
     variance = values.var(ddof=1) * (1.0 / k + 1.0 / (k - 1))
     half = float(stats.t.ppf(0.5 + confidence / 2, df=k - 1) * np.sqrt(variance))
-    return mean, mean - half, mean + half
+    low, high = max(mean - half, bounds[0]), min(mean + half, bounds[1])
+    return mean, float(low), float(high)

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-DATETIME_PARTS = ("year", "month", "day", "weekday", "hour")
+DATETIME_PARTS = ("year", "month", "day", "day_of_week", "hour")
 
 
 class DatetimeFeatures(TransformerMixin, BaseEstimator):
-    """Expand datetime columns into year, month, day, weekday and hour (missing stays NaN)."""
+    """Expand datetime columns into year, month, day, day of week and hour (missing stays NaN)."""
 
     def fit(self, X: pd.DataFrame, y: object = None) -> DatetimeFeatures:
         self.columns_ = [str(c) for c in X.columns]

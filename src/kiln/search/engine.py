@@ -110,7 +110,7 @@ class Search:
             truncated = any(f.stopped_by_deadline for f in folds)
             result = TrialResult(spec, oof, scores, fit_seconds, predict_per_1k,
                                  [f.model_path for f in folds], "truncated" if truncated else "ok")
-            result.score, result.ci_low, result.ci_high = fold_interval(scores)
+            result.score, result.ci_low, result.ci_high = fold_interval(scores, bounds=self.metric.bounds)
         self.results.append(result)
         self.plan.report(result)
         if self.on_trial is not None:

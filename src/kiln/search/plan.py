@@ -108,7 +108,7 @@ class SearchPlan:
 
             optuna.logging.set_verbosity(optuna.logging.WARNING)
             sampler = optuna.samplers.TPESampler(seed=self.seed + len(self._studies), n_startup_trials=4,
-                                                 multivariate=True, warn_independent_sampling=False)
+                                                 multivariate=True)
             self._studies[learner] = optuna.create_study(direction="minimize", sampler=sampler)
         return self._studies[learner]
 

@@ -1,0 +1,108 @@
+"""The `kiln` command: a thin Typer shell over the Python API. No logic lives here.
+
+Errors kiln raises on purpose (`KilnError`) print one line and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from kiln.errors import KilnError
+
+app = typer.Typer(name="kiln", help="From a table to a deployed, monitored model.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+EXIT_BAD_INPUT = 2
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    try:
+        yield
+    except KilnError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
+@app.command()
+def train(
+    data: Annotated[str, typer.Argument(help="Training table: .csv, .parquet or .jsonl.")],
+    target: Annotated[str, typer.Option("--target", "-t", help="Column to predict.")],
+    task: Annotated[str, typer.Option(help="auto, binary, multiclass or regression.")] = "auto",
+    metric: Annotated[Optional[str], typer.Option(  # noqa: UP045 (Typer needs Optional)
+        help="Selection metric: roc_auc, log_loss, accuracy, balanced_accuracy, f1, rmse, mae, r2.")] = None,
+    time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds for the whole command.")] = 60.0,
+    out: Annotated[Optional[Path], typer.Option(help="Bundle folder (default: KILN_HOME/bundles/...).")] = None,  # noqa: UP045
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same data → same model.")] = 0,
+    max_trials: Annotated[Optional[int], typer.Option(help="Stop after this many configurations.")] = None,  # noqa: UP045
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Train, rank and ensemble models; write a model bundle."""
+    started = time.time()
+    with _user_errors():
+        from kiln.console import Reporter, RichReporter, print_leaderboard
+        from kiln.settings import default_bundle_path
+        from kiln.training import TrainSpec, train_model
+
+        spec = TrainSpec(target=target, task=task, metric=metric, time_limit=time_limit,  # type: ignore[arg-type]
+                         seed=seed, max_trials=max_trials)
+        model = train_model(data, spec, Reporter() if quiet else RichReporter(), started=started)
+        path = model.save(out or default_bundle_path(Path(data).stem))
+        if not quiet:
+            print_leaderboard(model.leaderboard(), title=f"Leaderboard ({model.metric}, {spec.time_limit:g}s)")
+        cv = model.manifest["cv"]
+        typer.echo(f"model: {cv['model']}  {cv['metric']} {cv['score']:.4f} "
+                   f"[{cv['ci_low']:.4f}, {cv['ci_high']:.4f}]  in {time.time() - started:.1f}s")
+        typer.echo(f"bundle: {path}")
+
+
+@app.command()
+def predict(
+    model: Annotated[str, typer.Argument(help="Model bundle folder.")],
+    data: Annotated[str, typer.Argument(help="Table to predict: .csv, .parquet or .jsonl.")],
+    out: Annotated[Path, typer.Option(help="Predictions file (.csv, .parquet or .jsonl).")],
+) -> None:
+    """Predict every row of DATA; columns `prediction` and `proba_<class>`, in input order."""
+    with _user_errors():
+        import kiln
+        from kiln.output import write_table
+
+        loaded = kiln.load(model)
+        frame = loaded.predictions_frame(data)
+        write_table(frame, out)
+        typer.echo(f"{len(frame):,} predictions written to {out}")
+
+
+@app.command()
+def leaderboard(
+    model: Annotated[str, typer.Argument(help="Model bundle folder.")],
+    show_all: Annotated[bool, typer.Option("--all", help="Show every trial.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
+) -> None:
+    """Show every trial's cross-validated score with its 95% interval."""
+    with _user_errors():
+        import kiln
+        from kiln.console import print_leaderboard
+
+        loaded = kiln.load(model)
+        frame = loaded.leaderboard()
+        if as_csv:
+            frame.to_csv(sys.stdout, index=False)
+            return
+        print_leaderboard(frame, title=f"Leaderboard of {model} ({loaded.metric})",
+                          limit=len(frame) if show_all else 15)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
