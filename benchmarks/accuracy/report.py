@@ -23,6 +23,7 @@ RESULTS_MD = HERE.parent / "RESULTS.md"
 START, END = "<!-- accuracy:start -->", "<!-- accuracy:end -->"
 SYSTEM_ORDER = ("kiln", "lightgbm", "flaml", "autogluon")
 SUBJECT = "kiln"
+DISTURBED_LOAD = 0.10
 METRIC_LABEL = {"roc_auc": "ROC AUC ↑", "log_loss": "log loss ↓", "rmse": "RMSE ↓"}
 SYSTEM_LABEL = {
     "kiln": "kiln",
@@ -101,6 +102,10 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def _num(value: float | None, digits: int) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
 
 
 def _note(record: Record) -> str:
@@ -216,6 +221,16 @@ def _setup(records: dict[tuple[str, str], Record], systems: list[str]) -> list[s
         f"{', '.join(ag_models) or 'none recorded'}.",
         "- *not run* marks a (system, dataset) with no result file; *failed* and *timeout* "
         f"(hard limit {', '.join(timeouts)}) are runs that gave no predictions.",
+    ]
+    disturbed = sorted(
+        f"{r['system']}/{r['dataset']} ({r['other_load']:.0%})"
+        for r in values
+        if (r.get("other_load") or 0.0) > DISTURBED_LOAD
+    )
+    lines += [
+        "- *other load* is the share of the machine's CPU that other processes used during a "
+        f"run; above {DISTURBED_LOAD:.0%} a time-budgeted score may be pessimistic. "
+        + (f"Runs above it: {', '.join(disturbed)}." if disturbed else "No run was above it."),
         "",
     ]
     missing = [s for s in systems if not any(k[0] == s for k in records)]
@@ -276,7 +291,7 @@ def _dataset_table(
     for s in systems:
         r = present.get(s)
         if r is None:
-            rows.append([SYSTEM_LABEL.get(s, s), "not run", "", "", "", "", ""])
+            rows.append([SYSTEM_LABEL.get(s, s), "not run", "", "", "", "", "", ""])
             continue
         rows.append(
             [
@@ -286,10 +301,11 @@ def _dataset_table(
                 _num(r.get("fit_s"), 1),
                 _num(r.get("wall_s"), 1),
                 _num(r.get("peak_rss_mb"), 0),
+                _pct(r.get("other_load")),
                 _note(r),
             ]
         )
-    header = ["system", metric, "rank", "fit s", "wall s", "peak MB", "note"]
+    header = ["system", metric, "rank", "fit s", "wall s", "peak MB", "other load", "note"]
     return [*lines, *_table(header, rows), ""]
 
 
