@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from sections import write_section  # noqa: E402
+from sections import write_section
 
 TARGET_SECONDS = 0.5
 

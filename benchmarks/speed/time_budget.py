@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from sections import write_section  # noqa: E402
+from sections import write_section
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "ai4i2020.csv"
 

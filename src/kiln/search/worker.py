@@ -66,7 +66,7 @@ def _run_fold(data: WorkerData, spec: TrialSpec, fold: int, deadline: float) -> 
     from kiln.learners.registry import get
 
     learner_class = get(spec.learner)
-    train_idx, val_idx = data.folds[fold]
+    train_idx, _ = data.folds[fold]
     prep, X_train, X_val, categorical = _prepared(data, learner_class.tags.prep, fold)
     y_train = data.y[train_idx]
     learner = learner_class(task=data.task, n_classes=data.n_classes, params=spec.config,
