@@ -47,6 +47,7 @@ class Learner(BaseEstimator):
 
     key: ClassVar[str]
     tags: ClassVar[LearnerTags]
+    configs: ClassVar[tuple[dict[str, Any], ...]] = ()  # the portfolio, best first
     test_params: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, task: Task = "binary", n_classes: int = 2, params: dict | None = None,
@@ -60,7 +61,8 @@ class Learner(BaseEstimator):
     # -- declared by each family ---------------------------------------------------------
     @classmethod
     def portfolio(cls, task: Task) -> list[dict[str, Any]]:
-        raise NotImplementedError
+        """Default configurations for `task`, best first (copies: callers may edit them)."""
+        return [dict(config) for config in cls.configs]
 
     @classmethod
     def search_space(cls, trial: Any, task: Task) -> dict[str, Any]:
@@ -71,7 +73,10 @@ class Learner(BaseEstimator):
         raise NotImplementedError
 
     def _predict(self, X: Any) -> np.ndarray:
-        raise NotImplementedError
+        """Default for scikit-learn estimators kept in `estimator_`."""
+        if self.task == "regression":
+            return self.estimator_.predict(X)
+        return self.estimator_.predict_proba(X)
 
     # -- shared behaviour ----------------------------------------------------------------
     @property

@@ -8,8 +8,8 @@ from kiln.learners.base import LearnerTags
 from kiln.learners.forest import ForestLearner
 
 PORTFOLIO: list[dict[str, Any]] = [
-    {"n_estimators": 300, "max_features": "sqrt", "min_samples_leaf": 1},
-    {"n_estimators": 300, "max_features": 0.7, "min_samples_leaf": 2},
+    {"n_estimators": 200, "max_features": "sqrt", "min_samples_leaf": 1},
+    {"n_estimators": 200, "max_features": 0.7, "min_samples_leaf": 2},
 ]
 
 
@@ -22,10 +22,5 @@ class ExtraTreesLearner(ForestLearner):
         handles_missing=True, native_categorical=False, sample_weight=True, early_stopping=False,
         persistence="skops",
     )
-
-    @classmethod
-    def portfolio(cls, task: str) -> list[dict[str, Any]]:
-        configs = [dict(p) for p in PORTFOLIO]
-        if task == "regression":
-            configs[0]["max_features"] = 1.0
-        return configs
+    configs: ClassVar[tuple[dict[str, Any], ...]] = tuple(PORTFOLIO)
+    regression_first_config: ClassVar[dict[str, Any]] = {"max_features": 1.0, "min_samples_leaf": 3}

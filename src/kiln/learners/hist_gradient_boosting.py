@@ -25,11 +25,9 @@ class HistGradientBoostingLearner(Learner):
         handles_missing=True, native_categorical=True, sample_weight=True, early_stopping=True,
         persistence="skops",
     )
+    configs: ClassVar[tuple[dict[str, Any], ...]] = tuple(PORTFOLIO)
     test_params: ClassVar[dict[str, Any]] = {"max_leaf_nodes": 7, "n_rounds": 20}
 
-    @classmethod
-    def portfolio(cls, task: str) -> list[dict[str, Any]]:
-        return [dict(p) for p in PORTFOLIO]
 
     @classmethod
     def search_space(cls, trial: Any, task: str) -> dict[str, Any]:
@@ -61,8 +59,3 @@ class HistGradientBoostingLearner(Learner):
                 break  # early stopping ended it
         else:
             self.stopped_by_deadline_ = past(deadline)
-
-    def _predict(self, X) -> np.ndarray:
-        if self.task == "regression":
-            return self.estimator_.predict(X)
-        return self.estimator_.predict_proba(X)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import numpy as np
-
 from kiln.learners.base import Learner, LearnerTags
 
 PORTFOLIO: list[dict[str, Any]] = [
@@ -21,11 +19,9 @@ class KNeighborsLearner(Learner):
         handles_missing=False, native_categorical=False, sample_weight=False, early_stopping=False,
         persistence="skops",
     )
+    configs: ClassVar[tuple[dict[str, Any], ...]] = tuple(PORTFOLIO)
     test_params: ClassVar[dict[str, Any]] = {"n_neighbors": 5}
 
-    @classmethod
-    def portfolio(cls, task: str) -> list[dict[str, Any]]:
-        return [dict(p) for p in PORTFOLIO]
 
     @classmethod
     def search_space(cls, trial: Any, task: str) -> dict[str, Any]:
@@ -39,8 +35,3 @@ class KNeighborsLearner(Learner):
         config["n_neighbors"] = max(1, min(int(config.get("n_neighbors", 15)), X.shape[0] - 1))
         cls = KNeighborsRegressor if self.task == "regression" else KNeighborsClassifier
         self.estimator_ = cls(n_jobs=self.n_threads, **config).fit(X, y)
-
-    def _predict(self, X) -> np.ndarray:
-        if self.task == "regression":
-            return self.estimator_.predict(X)
-        return self.estimator_.predict_proba(X)

@@ -50,11 +50,9 @@ class LightGBMLearner(Learner):
         handles_missing=True, native_categorical=True, sample_weight=True, early_stopping=True,
         persistence="lightgbm-text",
     )
+    configs: ClassVar[tuple[dict[str, Any], ...]] = tuple(PORTFOLIO)
     test_params: ClassVar[dict[str, Any]] = {"num_leaves": 7, "n_rounds": 20}
 
-    @classmethod
-    def portfolio(cls, task: str) -> list[dict[str, Any]]:
-        return [dict(p) for p in PORTFOLIO]
 
     @classmethod
     def search_space(cls, trial: Any, task: str) -> dict[str, Any]:

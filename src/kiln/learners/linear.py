@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import numpy as np
-
 from kiln.learners.base import Learner, LearnerTags
 
 PORTFOLIO: list[dict[str, Any]] = [{"C": 1.0}, {"C": 0.1}, {"C": 10.0}]
@@ -18,11 +16,9 @@ class LinearLearner(Learner):
         tasks=frozenset({"binary", "multiclass", "regression"}), handles_missing=False,
         native_categorical=False, sample_weight=True, early_stopping=False, persistence="skops",
     )
+    configs: ClassVar[tuple[dict[str, Any], ...]] = tuple(PORTFOLIO)
     test_params: ClassVar[dict[str, Any]] = {"C": 1.0}
 
-    @classmethod
-    def portfolio(cls, task: str) -> list[dict[str, Any]]:
-        return [dict(p) for p in PORTFOLIO]
 
     @classmethod
     def search_space(cls, trial: Any, task: str) -> dict[str, Any]:
@@ -39,8 +35,3 @@ class LinearLearner(Learner):
 
             self.estimator_ = LogisticRegression(C=strength, max_iter=2000, random_state=self.seed)
         self.estimator_.fit(X, y)
-
-    def _predict(self, X) -> np.ndarray:
-        if self.task == "regression":
-            return self.estimator_.predict(X)
-        return self.estimator_.predict_proba(X)

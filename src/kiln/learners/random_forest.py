@@ -8,8 +8,8 @@ from kiln.learners.base import LearnerTags
 from kiln.learners.forest import ForestLearner
 
 PORTFOLIO: list[dict[str, Any]] = [
-    {"n_estimators": 300, "max_features": "sqrt", "min_samples_leaf": 1},
-    {"n_estimators": 300, "max_features": 0.5, "min_samples_leaf": 3},
+    {"n_estimators": 200, "max_features": "sqrt", "min_samples_leaf": 1},
+    {"n_estimators": 200, "max_features": 0.5, "min_samples_leaf": 3},
 ]
 
 
@@ -22,10 +22,5 @@ class RandomForestLearner(ForestLearner):
         handles_missing=True, native_categorical=False, sample_weight=True, early_stopping=False,
         persistence="skops",
     )
-
-    @classmethod
-    def portfolio(cls, task: str) -> list[dict[str, Any]]:
-        configs = [dict(p) for p in PORTFOLIO]
-        if task == "regression":
-            configs[0]["max_features"] = 0.6  # sqrt is too few features for regression
-        return configs
+    configs: ClassVar[tuple[dict[str, Any], ...]] = tuple(PORTFOLIO)
+    regression_first_config: ClassVar[dict[str, Any]] = {"max_features": 0.6, "min_samples_leaf": 3}

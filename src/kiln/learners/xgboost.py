@@ -46,11 +46,9 @@ class XGBoostLearner(Learner):
         handles_missing=True, native_categorical=True, sample_weight=True, early_stopping=True,
         persistence="xgboost-json",
     )
+    configs: ClassVar[tuple[dict[str, Any], ...]] = tuple(PORTFOLIO)
     test_params: ClassVar[dict[str, Any]] = {"max_depth": 3, "n_rounds": 20}
 
-    @classmethod
-    def portfolio(cls, task: str) -> list[dict[str, Any]]:
-        return [dict(p) for p in PORTFOLIO]
 
     @classmethod
     def search_space(cls, trial: Any, task: str) -> dict[str, Any]:
