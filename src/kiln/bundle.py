@@ -37,6 +37,8 @@ MANIFEST = "kiln.json"
 def save_bundle(model: Model, path: Path) -> Path:
     """Write `model` to the folder `path`, replacing an earlier bundle there."""
     path = path.resolve()
+    if path.exists() and not path.is_dir():
+        raise BundleError(f"'{path}' is a file; give --out a folder path for the bundle.")
     if path.exists() and not (path / MANIFEST).exists() and any(path.iterdir()):
         raise BundleError(f"'{path}' exists and is not a kiln bundle; choose another --out folder.")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -98,6 +100,8 @@ def _write_member(member: Member, root: Path) -> dict[str, Any]:
 
 
 def _read_member(root: Path, entry: dict[str, Any]) -> Member:
+    from sklearn.compose import ColumnTransformer
+
     from kiln.learners.registry import get
     from kiln.safe_load import load_skops
 
@@ -106,6 +110,9 @@ def _read_member(root: Path, entry: dict[str, Any]) -> Member:
     for fold in entry["folds"]:
         folder = root / fold["path"]
         prep = load_skops(folder / "prep.skops")
+        if not isinstance(prep, ColumnTransformer):
+            raise BundleError(f"'{folder / 'prep.skops'}' holds a {type(prep).__name__}, not kiln's preprocessing; "
+                              "the bundle is damaged or was not written by kiln.")
         folds.append(FoldModel(prep, tuple(fold["categorical"]), learner_class.load(folder, [])))
     return Member(entry["name"], entry["learner"], entry["config"], entry["weight"], folds)
 

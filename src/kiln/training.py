@@ -106,14 +106,14 @@ def _search(features, y, folds, schema, target: Target, metric: Metric, spec: Tr
             reporter: Reporter, scratch: Path) -> tuple[list[TrialResult], int]:
     from kiln.search.engine import Search
     from kiln.search.plan import SearchPlan
-    from kiln.search.runner import LocalRunner
+    from kiln.search.runner import LocalRunner, default_workers
     from kiln.search.worker import WorkerData
 
     data = WorkerData(features, y, folds, schema, target.task, len(target.classes or []), spec.seed, str(scratch))
-    runner = LocalRunner(data, spec.n_jobs)
+    n_workers = spec.n_jobs or default_workers()
     plan = SearchPlan(target.task, metric, seed=spec.seed, n_rows=len(y), max_trials=spec.max_trials,
-                      learners=list(spec.learners) if spec.learners else None,
-                      generation_size=runner.n_workers)
+                      learners=list(spec.learners) if spec.learners else None, generation_size=n_workers)
+    runner = LocalRunner(data, n_workers)
     best = [float("nan")]
 
     def on_trial(result: TrialResult, results: list[TrialResult]) -> None:

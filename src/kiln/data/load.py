@@ -6,6 +6,7 @@ Everything arrives as a pandas DataFrame; a file kiln cannot read raises
 
 from __future__ import annotations
 
+import codecs
 import csv
 from pathlib import Path
 
@@ -22,7 +23,7 @@ _SNIFF_BYTES = 64 * 1024
 def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
     """Return the table at `source` (a path or an already-loaded DataFrame)."""
     if isinstance(source, pd.DataFrame):
-        frame = source
+        frame = source.copy(deep=False)  # never rename the caller's columns
     else:
         path = Path(source)
         if not path.exists():
@@ -48,23 +49,36 @@ def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
 
 
 def _sniff(path: Path) -> tuple[str, str]:
-    """Find the encoding (first that decodes the head) and the delimiter."""
-    head = path.read_bytes()[:_SNIFF_BYTES]
-    for encoding in _ENCODINGS:
-        try:
-            text = head.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:  # latin-1 decodes every byte, so this is unreachable in practice
-        raise InvalidDataError(f"Cannot decode '{path}'; save it as UTF-8.")
+    """Find the encoding (the first that decodes the whole file) and the delimiter."""
+    encoding = _encoding(path)
+    with path.open(encoding=encoding, newline="") as handle:
+        text = handle.read(_SNIFF_BYTES)
     lines = text.splitlines()
     sample = "\n".join(lines[:-1] if len(lines) > 1 else lines)  # last line may be cut
     try:
         delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
     except csv.Error:
         delimiter = ","
+    header = next(csv.reader([lines[0] if lines else ""], delimiter=delimiter), [])
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise InvalidDataError(f"Column names {repeated} appear more than once in '{path.name}'; rename them.")
     return encoding, delimiter
+
+
+def _encoding(path: Path) -> str:
+    """UTF-8 when every byte decodes as UTF-8, else Windows-1252, else Latin-1 (never fails)."""
+    for encoding in _ENCODINGS[:-1]:
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    decoder.decode(block)
+            decoder.decode(b"", final=True)
+            return encoding
+        except UnicodeDecodeError:
+            continue
+    return _ENCODINGS[-1]
 
 
 def _read_csv(path: Path) -> pd.DataFrame:

@@ -131,7 +131,7 @@ def _describe(name: str, values: pd.Series, non_null: pd.Series) -> Column:
         as_float = non_null.astype("float64")
         discrete = bool((as_float % 1 == 0).all() and as_float.nunique() <= DISCRETE_MAX_LEVELS)
         return Column(name, "numeric", nullable, discrete, float(as_float.min()), float(as_float.max()))
-    strings = non_null.astype(str)
+    strings = non_null.map(category_text).astype(str)
     if _parses_as_datetime(strings):
         return Column(name, "datetime", nullable)
     if _is_text(strings):
@@ -184,8 +184,15 @@ def _coerce_column(values: pd.Series, column: Column) -> pd.Series:
             return pd.to_datetime(values, errors="coerce", format="mixed")
     present = values.notna()
     strings = values.astype(object).where(present, np.nan)
-    strings[present] = strings[present].map(str)
+    strings[present] = strings[present].map(category_text)
     return strings
+
+
+def category_text(value: object) -> str:
+    """A category as text; 75001.0 (an int column read as float for a blank) is '75001'."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
 
 
 _BOOLEAN_TEXT = {"true": 1.0, "false": 0.0, "True": 1.0, "False": 0.0, "1": 1.0, "0": 0.0,

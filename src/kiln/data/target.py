@@ -54,15 +54,17 @@ def infer_target(frame: pd.DataFrame, name: str, task: TaskOption = "auto") -> T
     if task == "regression":
         if not numeric:
             raise InvalidOptionError(
-                f"Target '{name}' is not numeric (e.g. {values.iloc[0]!r}); regression needs numbers. "
+                f"Target '{name}' is not numeric (e.g. {_plain(values.iloc[0])!r}); regression needs numbers. "
                 "Use --task binary or multiclass."
             )
         if n_unique < 2:
-            raise InvalidDataError(f"Target '{name}' has a single value ({values.iloc[0]!r}); nothing to learn.")
+            raise InvalidDataError(
+                f"Target '{name}' has a single value ({_plain(values.iloc[0])!r}); nothing to learn."
+            )
         return Target(name, "regression", None)
     if n_unique < 2:
         raise InvalidDataError(
-            f"Column '{name}' has a single value ({values.iloc[0]!r}) in {len(values):,} rows; a classifier "
+            f"Column '{name}' has a single value ({_plain(values.iloc[0])!r}) in {len(values):,} rows; a classifier "
             "needs at least two classes. Check the --target column or the file."
         )
     if task == "binary" and n_unique != 2:

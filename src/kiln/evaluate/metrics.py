@@ -55,6 +55,9 @@ def _roc_auc(y, p, task):
     if task == "binary":
         return roc_auc_score(y, p[:, 1])
     present = np.unique(y)
+    if len(present) == 2:  # only two classes in this sample: their binary AUC
+        pair = p[:, present]
+        return roc_auc_score(y == present[1], pair[:, 1] / np.maximum(pair.sum(axis=1), 1e-15))
     return roc_auc_score(y, p[:, present] / p[:, present].sum(axis=1, keepdims=True),
                          multi_class="ovr", labels=present)
 

@@ -76,7 +76,7 @@ class CatBoostLearner(Learner):
         self.categorical_ = categorical
         config = self._config()
         n_rounds = config.pop("n_rounds", MAX_ROUNDS)
-        loss = {"regression": "RMSE"}.get(self.task, "Logloss" if self._n_seen == 2 else "MultiClass")
+        loss = "RMSE" if self.task == "regression" else "Logloss" if self._n_seen == 2 else "MultiClass"
         params = {"loss_function": loss, "iterations": n_rounds, "random_seed": self.seed,
                   "thread_count": self.n_threads, "allow_writing_files": False, "verbose": False, **config}
         labels = self._local_labels(y) if self.is_classifier else y

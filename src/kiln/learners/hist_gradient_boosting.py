@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from kiln.learners.base import Learner, LearnerTags, past
 
@@ -49,13 +50,17 @@ class HistGradientBoostingLearner(Learner):
         self.estimator_ = cls(max_iter=0, warm_start=True, early_stopping=X_val is not None,
                               n_iter_no_change=30, categorical_features=native or None,
                               random_state=self.seed, **config)
-        while self.estimator_.max_iter < n_rounds and not past(deadline):
-            self.estimator_.max_iter = min(n_rounds, self.estimator_.max_iter + ROUNDS_PER_CHUNK)
-            if X_val is not None:
-                self.estimator_.fit(X, y, X_val=X_val, y_val=y_val)
-            else:
-                self.estimator_.fit(X, y)
-            if self.estimator_.n_iter_ < self.estimator_.max_iter:
-                break  # early stopping ended it
-        else:
-            self.stopped_by_deadline_ = past(deadline)
+        validation = {"X_val": X_val, "y_val": y_val} if X_val is not None else {}
+        with threadpool_limits(self.n_threads):  # HGB has no thread option of its own
+            while self.estimator_.max_iter < n_rounds:
+                if past(deadline) and self.estimator_.max_iter > 0:  # always fit one chunk
+                    self.stopped_by_deadline_ = True
+                    break
+                self.estimator_.max_iter = min(n_rounds, self.estimator_.max_iter + ROUNDS_PER_CHUNK)
+                self.estimator_.fit(X, y, **validation)
+                if self.estimator_.n_iter_ < self.estimator_.max_iter:
+                    break  # early stopping ended it
+
+    def _predict(self, X) -> np.ndarray:
+        with threadpool_limits(self.n_threads):
+            return super()._predict(X)

@@ -4,7 +4,8 @@
           unseen → NaN, marked categorical for learners that handle them natively),
           datetimes expanded, text reduced to length and word counts.
 - linear: numbers imputed (median, with a missing indicator) and standardised,
-          categories one-hot (rare levels grouped, unseen ignored), TF-IDF per text column.
+          categories one-hot (levels with < 5 rows grouped as "infrequent"; an unseen
+          level joins that group when there is one, else gets all zeros), TF-IDF per text column.
 - knn:    as linear, but dense and without TF-IDF (distances in 20k sparse dims are noise).
 """
 

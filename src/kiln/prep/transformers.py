@@ -60,6 +60,9 @@ class TextColumn(TransformerMixin, BaseEstimator):
     def fit(self, X: pd.DataFrame, y: object = None) -> TextColumn:
         return self
 
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        return np.asarray(["text"], dtype=object)
+
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         column = X.iloc[:, 0]
         return column.astype(object).where(column.notna(), "").astype(str).to_numpy()

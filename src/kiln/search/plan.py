@@ -17,7 +17,7 @@ from collections import deque
 from typing import Any
 
 from kiln.evaluate.metrics import Metric
-from kiln.learners.registry import all_learners
+from kiln.learners.registry import all_learners, get
 from kiln.search.trial import TrialResult, TrialSpec
 from kiln.types import Task
 
@@ -40,6 +40,8 @@ class SearchPlan:
         self.max_trials = max_trials
         self.generation_size = max(1, generation_size)
         registered = all_learners()
+        for key in learners or ():
+            get(key)  # an unknown key is an InvalidOptionError naming the known ones
         keys = learners or [k for k in FAMILY_PRIORITY if k in registered] + sorted(
             set(registered) - set(FAMILY_PRIORITY))
         self.learners = [k for k in keys if task in registered[k].tags.tasks

@@ -93,8 +93,6 @@ def test_read_table_passes_a_dataframe_through_with_string_column_names() -> Non
     assert list(frame.columns) == ["0", "b"]
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: read_table renames the caller's DataFrame columns in place "
-                   "(load.py `frame.columns = [str(c) ...]` on the object it was given)")
 def test_read_table_leaves_the_callers_dataframe_unchanged() -> None:
     original = pd.DataFrame({0: [1, 2], 1: [3, 4]})
 
@@ -148,8 +146,6 @@ def test_duplicated_column_names_in_a_dataframe_are_refused() -> None:
         read_table(frame)
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: pandas.read_csv renames a repeated header to 'a.1', so "
-                   "load.py's duplicate check never fires for CSV files (it only works for DataFrames)")
 def test_duplicated_column_names_in_a_csv_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "dup.csv"
     path.write_text("a,a,b\n1,2,3\n4,5,6\n")
@@ -185,8 +181,6 @@ def _ascii_rows_filling(n_bytes: int) -> str:
     return text
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: load.py _sniff decodes only the first 64 KiB; when that cut "
-                   "splits a UTF-8 character, UTF-8 fails and the whole file is read as cp1252 (mojibake)")
 def test_utf8_character_across_the_sniff_boundary_is_read_as_utf8(tmp_path: Path) -> None:
     head = _ascii_rows_filling(SNIFF_BYTES)
     filler = "x" * (SNIFF_BYTES - 1 - len(head))  # 'é' starts at the last sniffed byte
@@ -200,8 +194,6 @@ def test_utf8_character_across_the_sniff_boundary_is_read_as_utf8(tmp_path: Path
     assert frame["name"].iloc[-1].endswith("é")
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: load.py _sniff picks the encoding from the first 64 KiB only; "
-                   "a cp1252 file whose first accent comes later is read as UTF-8 and refused")
 def test_cp1252_accent_after_the_first_64_kib_is_read(tmp_path: Path) -> None:
     content = (_ascii_rows_filling(SNIFF_BYTES) + "y" * 2000 + ",3\nOrléans,4\n").encode("cp1252")
     path = tmp_path / "late.csv"
