@@ -76,6 +76,8 @@ def predict(
 
         loaded = kiln.load(model)
         frame = loaded.predictions_frame(data)
+        for warning in loaded.last_contract_report_.warnings():
+            typer.echo(f"warning: {warning}", err=True)
         write_table(frame, out)
         typer.echo(f"{len(frame):,} predictions written to {out}")
 

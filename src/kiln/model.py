@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kiln.data.contract import ContractReport, check_contract
 from kiln.data.load import read_table
 from kiln.data.schema import Schema
 from kiln.data.target import Target
@@ -56,6 +57,7 @@ class Model:
     leaderboard_frame: pd.DataFrame
     manifest: dict[str, Any] = field(default_factory=dict)
     oof: pd.DataFrame | None = None
+    last_contract_report_: ContractReport | None = field(default=None, repr=False, compare=False)
 
     @property
     def task(self) -> str:
@@ -69,8 +71,21 @@ class Model:
         """Every trial with its cross-validated score and 95% interval, best first."""
         return self.leaderboard_frame.copy()
 
+    def check(self, data: pd.DataFrame | str | Path) -> ContractReport:
+        """Validate `data` against the training data contract.
+
+        Raises `InvalidDataError` naming the column and row for a missing required
+        column, an unreadable value or a missing value where training had none; returns
+        the count of unseen categories and out-of-range values, which are accepted.
+        """
+        return check_contract(read_table(data), self.schema)
+
     def predict_raw(self, data: pd.DataFrame | str | Path) -> np.ndarray:
-        features = self.schema.coerce(read_table(data))
+        """Blended probabilities (n × classes) or values; the contract report of this
+        call is kept in `last_contract_report_`."""
+        frame = read_table(data)
+        self.last_contract_report_ = check_contract(frame, self.schema)
+        features = self.schema.coerce(frame)
         return sum(member.weight * member.predict_raw(features) for member in self.members)
 
     def predict(self, data: pd.DataFrame | str | Path) -> np.ndarray:

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from kiln.console import Reporter
+from kiln.data.contract import reference_distributions
 from kiln.data.load import read_table
 from kiln.data.schema import infer_schema
 from kiln.data.target import Target, infer_target
@@ -133,6 +134,7 @@ def _search(features, y, folds, schema, target: Target, metric: Metric, spec: Tr
 
 def _assemble(frame, features, y, folds, schema, target: Target, metric: Metric, spec: TrainSpec,
               budget: Budget, results: list[TrialResult], lost: int) -> Model:
+    results = sorted(results, key=lambda r: r.spec.trial_id)  # completion order varies with timing
     usable = [r for r in results if r.oof is not None and np.all(np.isfinite(r.oof))]
     if not usable:
         failures = "; ".join(f"{r.spec.name}: {r.error}" for r in results if r.error)[:300]
@@ -165,6 +167,7 @@ def _assemble(frame, features, y, folds, schema, target: Target, metric: Metric,
                       ("numpy", "pandas", "scikit-learn", "lightgbm", "xgboost-cpu", "catboost", "optuna", "skops")},
         "created": pd.Timestamp.now(tz="UTC").isoformat(),
     }
+    manifest["reference"] = reference_distributions(features, schema)
     oof = _oof_frame(usable, weights, ensemble.prediction if use_ensemble else usable[best_single].oof,
                      y, folds, target)
     return Model(target, schema, metric.name, members, leaderboard, manifest, oof)

@@ -75,13 +75,22 @@ def test_loaded_bundle_predicts_identically(model: kiln.Model, saved: Path, tabl
     assert loaded.classes_ == ["no", "yes"]
 
 
-def test_loaded_bundle_predicts_rows_with_unseen_and_missing_values(saved: Path) -> None:
-    new = pd.DataFrame({"torque": [45.0, np.nan], "speed": [np.nan, 1400.0], "type": ["X", None]})
+def test_loaded_bundle_predicts_rows_with_unseen_categories_and_gaps_where_training_had_gaps(saved: Path) -> None:
+    new = pd.DataFrame({"torque": [45.0, 30.0], "speed": [np.nan, 1400.0], "type": ["X", "L"]})
+    loaded = kiln.load(saved)
 
-    proba = kiln.load(saved).predict_proba(new)
+    proba = loaded.predict_proba(new)
 
     assert list(proba.columns) == ["no", "yes"]
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert loaded.last_contract_report_.unseen_categories == {"type": 1}
+
+
+def test_loaded_bundle_refuses_a_gap_where_training_never_had_one(saved: Path) -> None:
+    new = pd.DataFrame({"torque": [45.0, np.nan], "speed": [1500.0, 1400.0], "type": ["L", "M"]})
+
+    with pytest.raises(kiln.InvalidDataError, match=r"Column 'torque' is empty in row 1"):
+        kiln.load(saved).predict_proba(new)
 
 
 def test_manifest_describes_the_model(model: kiln.Model, saved: Path, table: pd.DataFrame) -> None:
