@@ -20,6 +20,13 @@ app = typer.Typer(name="kiln", help="From a table to a deployed, monitored model
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
 EXIT_BAD_INPUT = 2
+_DEBUG = {"on": False}
+
+
+@app.callback()
+def _options(debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")] = False) -> None:
+    """From a table to a deployed, monitored model."""
+    _DEBUG["on"] = debug
 
 
 @contextmanager
@@ -27,6 +34,8 @@ def _user_errors() -> Iterator[None]:
     try:
         yield
     except KilnError as exc:
+        if _DEBUG["on"]:
+            raise
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
 

@@ -36,6 +36,7 @@ from kiln.search.trial import TrialResult
 from kiln.types import TaskOption
 
 ENSEMBLE_NAME = "ensemble"
+MIN_ROWS = 10
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,10 @@ def train_model(data: pd.DataFrame | str | Path, spec: TrainSpec, reporter: Repo
     if not labelled.all():
         reporter.note(f"Dropped {int((~labelled).sum()):,} rows whose target '{spec.target}' is missing.")
         frame = frame.loc[labelled].reset_index(drop=True)
+    if len(frame) < MIN_ROWS:
+        raise InvalidDataError(
+            f"The table has {len(frame)} labelled rows; cross-validation needs at least {MIN_ROWS}. Add rows."
+        )
     schema = infer_schema(frame, exclude=(spec.target,))
     for column, reason in schema.dropped.items():
         reporter.note(f"Dropped column '{column}' ({reason}).")
@@ -107,14 +112,14 @@ def _search(features, y, folds, schema, target: Target, metric: Metric, spec: Tr
             reporter: Reporter, scratch: Path) -> tuple[list[TrialResult], int]:
     from kiln.search.engine import Search
     from kiln.search.plan import SearchPlan
-    from kiln.search.runner import LocalRunner, default_workers
+    from kiln.search.runner import InlineRunner, LocalRunner, default_workers
     from kiln.search.worker import WorkerData
 
     data = WorkerData(features, y, folds, schema, target.task, len(target.classes or []), spec.seed, str(scratch))
     n_workers = spec.n_jobs or default_workers()
     plan = SearchPlan(target.task, metric, seed=spec.seed, n_rows=len(y), max_trials=spec.max_trials,
                       learners=list(spec.learners) if spec.learners else None, generation_size=n_workers)
-    runner = LocalRunner(data, n_workers)
+    runner = InlineRunner(data) if n_workers == 1 else LocalRunner(data, n_workers)
     best = [float("nan")]
 
     def on_trial(result: TrialResult, results: list[TrialResult]) -> None:

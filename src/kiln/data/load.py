@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
+import os
 from pathlib import Path
 
 import pandas as pd
 
 from kiln.errors import InvalidDataError
 
+MAX_COLUMNS = 10_000
+# A loaded table may use at most this share of the memory available now; beyond it
+# kiln refuses with the estimate instead of pushing the machine into swap.
+MEMORY_SHARE = 0.5
 SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
             ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
 _ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
@@ -38,14 +44,89 @@ def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
             )
         if path.stat().st_size == 0:
             raise InvalidDataError(f"File '{path}' is empty; it needs a header row and data rows.")
+        if kind != "parquet":
+            _refuse_binary(path)
+        _refuse_if_too_big(path, kind)
         frame = {"csv": _read_csv, "parquet": _read_parquet, "jsonl": _read_jsonl}[kind](path)
-    if frame.shape[1] == 0 or len(frame) == 0:
-        raise InvalidDataError("The table has no rows or no columns; check the file.")
+    if frame.shape[1] == 0:
+        raise InvalidDataError("The table has no columns; check the file.")
+    if len(frame) == 0:
+        raise InvalidDataError(f"The table has a header ({frame.shape[1]} columns) but no rows; add data rows.")
+    if frame.shape[1] > MAX_COLUMNS:
+        raise InvalidDataError(
+            f"The table has {frame.shape[1]:,} columns; kiln handles at most {MAX_COLUMNS:,}. "
+            "Select or aggregate features first."
+        )
     frame.columns = [str(c) for c in frame.columns]
     duplicated = frame.columns[frame.columns.duplicated()].tolist()
     if duplicated:
         raise InvalidDataError(f"Column names {duplicated} appear more than once; rename them.")
     return frame
+
+
+def _refuse_binary(path: Path) -> None:
+    """A text table never holds NUL bytes; images, archives and spreadsheets do."""
+    with path.open("rb") as handle:
+        head = handle.read(8192)
+    if b"\0" in head:
+        raise InvalidDataError(
+            f"File '{path.name}' is binary, not a text table; export it as CSV (UTF-8), Parquet or JSON Lines."
+        )
+
+
+def available_memory() -> int:
+    """Bytes of memory available now (KILN_MEMORY_LIMIT overrides, for tests and containers)."""
+    override = os.environ.get("KILN_MEMORY_LIMIT")
+    if override:
+        return int(float(override))
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+
+
+def estimate_memory(path: Path, kind: str) -> int:
+    """Bytes pandas would need for the whole file, extrapolated from its first rows."""
+    size = path.stat().st_size
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            meta = pq.ParquetFile(path).metadata
+        except Exception:  # not a valid parquet file: the reader reports it properly
+            return 0
+        if meta.num_row_groups == 0:
+            return 0
+        return int(sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)) * 2)
+    if size <= _SNIFF_BYTES * 16:
+        return size * 10
+    with path.open("rb") as handle:
+        head = handle.read(_SNIFF_BYTES * 16)
+    head = head[: head.rfind(b"\n") + 1]
+    try:
+        sample = (_read_csv_bytes(head, path) if kind == "csv"
+                  else pd.read_json(io.BytesIO(head), lines=True))
+    except Exception:  # the full read will report a malformed file properly
+        return 0
+    per_byte = sample.memory_usage(deep=True).sum() / max(len(head), 1)
+    return int(per_byte * size)
+
+
+def _refuse_if_too_big(path: Path, kind: str) -> None:
+    needed, available = estimate_memory(path, kind), available_memory()
+    if needed > MEMORY_SHARE * available:
+        raise InvalidDataError(
+            f"File '{path.name}' ({path.stat().st_size / 1e9:.2f} GB) would need about {needed / 1e9:.1f} GB of "
+            f"memory to load, but only {available / 1e9:.1f} GB is available; sample the rows or convert it "
+            "to Parquet with fewer columns."
+        )
+
+
+def _read_csv_bytes(head: bytes, path: Path) -> pd.DataFrame:
+    encoding, delimiter = _sniff(path)
+    return pd.read_csv(io.BytesIO(head), sep=delimiter, encoding=encoding, low_memory=False)
 
 
 def _sniff(path: Path) -> tuple[str, str]:
@@ -84,10 +165,19 @@ def _encoding(path: Path) -> str:
 def _read_csv(path: Path) -> pd.DataFrame:
     encoding, delimiter = _sniff(path)
     try:
-        return pd.read_csv(path, sep=delimiter, encoding=encoding, low_memory=False)
+        frame = pd.read_csv(path, sep=delimiter, encoding=encoding, low_memory=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         reason = str(exc).strip().splitlines()[0]
         raise InvalidDataError(f"Cannot parse CSV '{path.name}': {reason}; check quoting and delimiters.") from exc
+    if frame.shape[1] == 1:
+        header = str(frame.columns[0])
+        found = [d for d in (",", ";", "\t", "|", ":", " ") if d in header.strip()]
+        if found:
+            raise InvalidDataError(
+                f"CSV '{path.name}' was read as a single column {header[:60]!r}; its delimiter may be "
+                f"{found[0]!r}. Save it with commas (or ; tab |) between values."
+            )
+    return frame
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,8 +42,10 @@ class Target:
 def infer_target(frame: pd.DataFrame, name: str, task: TaskOption = "auto") -> Target:
     """Check the target column and decide the task (unless given)."""
     if name not in frame.columns:
-        close = [c for c in frame.columns if c.lower() == name.lower()]
-        hint = f" Did you mean '{close[0]}'?" if close else f" Columns are: {list(frame.columns)[:20]}."
+        lowered = {c.lower(): c for c in frame.columns}
+        close = [lowered[c] for c in difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.6)]
+        hint = (f" Did you mean {' or '.join(repr(c) for c in close)}?" if close
+                else f" Columns are: {list(frame.columns)[:20]}.")
         raise InvalidDataError(f"Target column '{name}' is not in the table.{hint}")
     values = frame[name].dropna()
     if values.empty:

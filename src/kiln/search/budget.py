@@ -59,6 +59,7 @@ def choose_folds(n_rows: int, n_columns: int, time_limit: float, smallest_class:
     cells = n_rows * max(n_columns, 1)
     if time_limit < 20 or (time_limit < 60 and cells > 2_000_000) or (time_limit < 180 and cells > 20_000_000):
         folds = FOLDS_WHEN_SHORT
+    folds = min(folds, n_rows // 2)  # every validation fold holds at least two rows
     if smallest_class is not None:
         folds = min(folds, smallest_class)
     return max(folds, 2)

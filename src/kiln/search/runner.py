@@ -22,6 +22,25 @@ def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 32))
 
 
+class InlineRunner:
+    """Run fold tasks one by one in this process (`n_jobs=1`): no pool to start, easy
+    to debug; the deadline is honoured only cooperatively (booster callbacks, chunked
+    forests), since nothing can end a running task from outside."""
+
+    n_workers = 1
+
+    def __init__(self, data: WorkerData) -> None:
+        initialize(data)
+
+    def submit(self, spec: TrialSpec, fold: int, deadline: float) -> Future:
+        future: Future = Future()
+        future.set_result(run_fold(spec, fold, deadline))
+        return future
+
+    def close(self, *, kill: bool = False) -> None:
+        """Nothing to stop."""
+
+
 class LocalRunner:
     """A pool of worker processes that each hold the training data."""
 

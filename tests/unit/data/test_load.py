@@ -118,7 +118,7 @@ def test_header_without_rows_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "header.csv"
     path.write_text("a,b\n")
 
-    with pytest.raises(InvalidDataError, match=r"no rows or no columns"):
+    with pytest.raises(InvalidDataError, match=r"has a header \(2 columns\) but no rows"):
         read_table(path)
 
 
