@@ -37,7 +37,7 @@ __all__ = [
 
 def train(data: pd.DataFrame | str | Path, *, target: str, task: str = "auto", metric: str | None = None,
           time_limit: float = 60.0, seed: int = 0, max_trials: int | None = None, n_jobs: int | None = None,
-          learners: list[str] | None = None, quiet: bool = False) -> Model:
+          learners: list[str] | None = None, ignore: list[str] | None = None, quiet: bool = False) -> Model:
     """Train a ranked, ensembled model on `data` (a DataFrame or a file path).
 
     Parameters
@@ -50,13 +50,15 @@ def train(data: pd.DataFrame | str | Path, *, target: str, task: str = "auto", m
     max_trials : stop after this many configurations (default: until the time is spent).
     n_jobs : worker processes (default: one per core).
     learners : restrict the search to these learner keys.
+    ignore : data-check codes to silence (e.g. ["DQ004"]); see `kiln profile`.
     quiet : no progress display.
     """
     from kiln.console import Reporter, RichReporter
     from kiln.training import TrainSpec, train_model
 
     spec = TrainSpec(target=target, task=task, metric=metric, time_limit=time_limit, seed=seed,  # type: ignore[arg-type]
-                     max_trials=max_trials, n_jobs=n_jobs, learners=tuple(learners) if learners else None)
+                     max_trials=max_trials, n_jobs=n_jobs, learners=tuple(learners) if learners else None,
+                     ignore=tuple(ignore or ()))
     return train_model(data, spec, Reporter() if quiet else RichReporter())
 
 

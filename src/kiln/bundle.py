@@ -7,6 +7,7 @@
                      (LightGBM text, XGBoost JSON, CatBoost cbm, skops for scikit-learn)
     leaderboard.csv  every trial
     oof.parquet      out-of-fold predictions of the kept models
+    report.html      the training report (leaderboard, data checks, data contract)
 
 The folder is written next to its destination under a temporary name and renamed
 into place, so a killed run leaves the old bundle (or nothing), never half of one.
@@ -28,6 +29,7 @@ from kiln.data.schema import Schema
 from kiln.data.target import Target
 from kiln.errors import BundleError
 from kiln.model import FoldModel, Member, Model
+from kiln.report.training import render_training
 
 FORMAT = "kiln-bundle"
 FORMAT_VERSION = 1
@@ -49,6 +51,7 @@ def save_bundle(model: Model, path: Path) -> Path:
         model.leaderboard_frame.to_csv(staging / "leaderboard.csv", index=False)
         if model.oof is not None:
             model.oof.to_parquet(staging / "oof.parquet", index=False)
+        (staging / "report.html").write_text(render_training(model), encoding="utf-8")
         manifest = {**model.manifest, "format": FORMAT, "format_version": FORMAT_VERSION,
                     "task": model.task, "target": model.target.name, "classes": model.target.classes,
                     "metric": model.metric, "schema": model.schema.to_dict(), "members": members,

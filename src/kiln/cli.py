@@ -51,6 +51,7 @@ def train(
     out: Annotated[Optional[Path], typer.Option(help="Bundle folder (default: KILN_HOME/bundles/...).")] = None,  # noqa: UP045
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same data → same model.")] = 0,
     max_trials: Annotated[Optional[int], typer.Option(help="Stop after this many configurations.")] = None,  # noqa: UP045
+    ignore: Annotated[Optional[list[str]], typer.Option(help="Silence a data check by its code, e.g. DQ004.")] = None,  # noqa: UP045
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Train, rank and ensemble models; write a model bundle."""
@@ -61,7 +62,7 @@ def train(
         from kiln.training import TrainSpec, train_model
 
         spec = TrainSpec(target=target, task=task, metric=metric, time_limit=time_limit,  # type: ignore[arg-type]
-                         seed=seed, max_trials=max_trials)
+                         seed=seed, max_trials=max_trials, ignore=tuple(ignore or ()))
         model = train_model(data, spec, Reporter() if quiet else RichReporter(), started=started)
         path = model.save(out or default_bundle_path(Path(data).stem))
         if not quiet:
@@ -70,6 +71,45 @@ def train(
         typer.echo(f"model: {cv['model']}  {cv['metric']} {cv['score']:.4f} "
                    f"[{cv['ci_low']:.4f}, {cv['ci_high']:.4f}]  in {time.time() - started:.1f}s")
         typer.echo(f"bundle: {path}")
+
+
+@app.command()
+def profile(
+    data: Annotated[str, typer.Argument(help="Table to profile: .csv, .parquet or .jsonl.")],
+    target: Annotated[Optional[str], typer.Option("--target", "-t", help="The column to predict.")] = None,  # noqa: UP045
+    out: Annotated[Optional[Path], typer.Option(help="HTML report (default: KILN_HOME/reports/...).")] = None,  # noqa: UP045
+    as_json: Annotated[bool, typer.Option("--json", help="Print findings and columns as JSON.")] = False,
+    ignore: Annotated[Optional[list[str]], typer.Option(help="Silence a check by its code, e.g. DQ004.")] = None,  # noqa: UP045
+    compare: Annotated[Optional[str], typer.Option(help="A second table (e.g. test) to check for skew.")] = None,  # noqa: UP045
+) -> None:
+    """Is the data fit to learn from? Coded checks, column roles, an HTML report.
+
+    Exits 1 when a check of severity "error" remains (so CI can gate on it).
+    """
+    with _user_errors():
+        import json
+
+        from kiln.console import print_findings
+        from kiln.data.load import read_table
+        from kiln.data.profile import profile_table
+        from kiln.output import write_text
+        from kiln.report.profile import render_profile
+        from kiln.settings import default_report_path
+
+        table = read_table(data)
+        result = profile_table(table, target=target, compare=read_table(compare) if compare else None,
+                               ignore=ignore or ())
+        path = write_text(render_profile(result, title=f"Data profile of {Path(data).name}"),
+                          out or default_report_path(Path(data).stem, "profile"))
+        if as_json:
+            typer.echo(json.dumps({**result.to_dict(), "report": str(path)}, indent=2))
+        else:
+            typer.echo(f"{result.rows:,} rows × {result.columns:,} columns"
+                       + (f"; target '{target}'" if target else ""))
+            print_findings(result.findings, title="Findings")
+            typer.echo(f"report: {path}")
+        if any(f.severity == "error" for f in result.findings):
+            raise typer.Exit(1)
 
 
 @app.command()

@@ -65,6 +65,25 @@ class RichReporter(Reporter):
             self._progress = None
 
 
+def print_findings(findings: list, *, title: str) -> None:
+    """The coded findings as a table: code, severity, column, what was found."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not findings:
+        console.print(f"[green]{title}: no findings[/green]")
+        return
+    table = Table(title=title, title_justify="left", show_lines=False)
+    for column in ("code", "severity", "column", "found"):
+        table.add_column(column, overflow="fold")
+    tone = {"error": "red", "warning": "yellow", "info": "blue"}
+    for f in findings:
+        table.add_row(f.code, f"[{tone[f.severity]}]{f.severity}[/]", f.column or "—", f.detail)
+    console.print(table)
+    console.print("[dim]Silence a check with --ignore CODE; the report explains each one.[/dim]")
+
+
 def print_leaderboard(frame: pd.DataFrame, *, title: str, limit: int = 15) -> None:
     """A Rich table of the leaderboard's top rows, scores with their intervals."""
     from rich.console import Console

@@ -11,6 +11,12 @@ def kiln_home() -> Path:
     return Path(os.environ.get("KILN_HOME", ".kiln")).resolve()
 
 
+def default_report_path(data_name: str, kind: str) -> Path:
+    """Where a report goes when no --out is given: KILN_HOME/reports/<data>-<kind>.html."""
+    stem = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in data_name) or "data"
+    return kiln_home() / "reports" / f"{stem}-{kind}.html"
+
+
 def default_bundle_path(data_name: str) -> Path:
     """Where `kiln train` writes when no --out is given: KILN_HOME/bundles/<data>-<time>."""
     import time

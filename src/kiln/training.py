@@ -51,6 +51,7 @@ class TrainSpec:
     max_trials: int | None = None
     n_jobs: int | None = None
     learners: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.task not in ("auto", "binary", "multiclass", "regression"):
@@ -68,6 +69,7 @@ def train_model(data: pd.DataFrame | str | Path, spec: TrainSpec, reporter: Repo
     frame = read_table(data)
     target = infer_target(frame, spec.target, spec.task)
     metric = get_metric(spec.metric, target.task)
+    findings = _data_checks(frame, spec, reporter)
     labelled = frame[spec.target].notna()
     if not labelled.all():
         reporter.note(f"Dropped {int((~labelled).sum()):,} rows whose target '{spec.target}' is missing.")
@@ -96,9 +98,29 @@ def train_model(data: pd.DataFrame | str | Path, spec: TrainSpec, reporter: Repo
     scratch = Path(tempfile.mkdtemp(prefix="kiln-search-"))
     try:
         results, lost = _search(features, y, folds, schema, target, metric, spec, budget, reporter, scratch)
-        return _assemble(frame, features, y, folds, schema, target, metric, spec, budget, results, lost)
+        model = _assemble(frame, features, y, folds, schema, target, metric, spec, budget, results, lost)
+        model.manifest["findings"] = [f.to_dict() for f in findings]
+        return model
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _data_checks(frame: pd.DataFrame, spec: TrainSpec, reporter: Reporter) -> list:
+    """The profile's coded checks, first: errors stop training with their advice,
+    warnings are told and kept in the bundle."""
+    from kiln.data.checks import run_checks
+
+    findings = run_checks(frame, target=spec.target, ignore=spec.ignore)
+    errors = [f for f in findings if f.severity == "error"]
+    if errors:
+        first = errors[0]
+        columns = [f.column for f in errors if f.code == first.code and f.column]
+        where = f" in column(s) {columns}" if columns else ""
+        raise InvalidDataError(f"{first.code} {first.title}{where}: {first.detail} {first.advice}")
+    for finding in findings:
+        if finding.severity == "warning":
+            reporter.note(f"{finding.code} {finding.title}: {finding.detail}")
+    return findings
 
 
 def _make_folds(y: np.ndarray, n_folds: int, stratified: bool, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -23,6 +23,7 @@ from kiln.types import Task
 
 POLL_SECONDS = 0.1
 KILL_GRACE_SECONDS = 1.0
+FIRST_MODEL_MARGIN = 1.5  # seconds kept for ensembling and saving a lone first model
 # A single fold may use at most this share of the search time, so one slow config
 # cannot eat the budget; a stopped booster is still a usable (shorter) model.
 MAX_FOLD_SHARE = 0.35
@@ -80,9 +81,20 @@ class Search:
         return self.results
 
     def _drain(self, in_flight: dict, collected: dict, specs: dict) -> None:
-        """At the deadline: wait briefly for cooperative stops, then kill the rest."""
-        if in_flight:
-            done, _ = wait(list(in_flight), timeout=KILL_GRACE_SECONDS)
+        """At the deadline: wait briefly for cooperative stops, then kill the rest.
+
+        With no finished trial yet, the wait stretches into the reserve (down to
+        `FIRST_MODEL_MARGIN` before the end of the budget): folds started after the
+        deadline stop after their first chunk, so the first model is nearly always saved.
+        """
+        grace_end = time.time() + KILL_GRACE_SECONDS
+        while in_flight:
+            if not self.results:
+                grace_end = max(grace_end, self.budget.end - FIRST_MODEL_MARGIN)
+            remaining = grace_end - time.time()
+            if remaining <= 0:
+                break
+            done, _ = wait(list(in_flight), timeout=remaining, return_when=FIRST_COMPLETED)
             for future in done:
                 spec, _fold = in_flight.pop(future)
                 collected[spec.trial_id].append(future.result())

@@ -1,0 +1,70 @@
+"""The training report written into every bundle as `report.html`.
+
+It shows what the leaderboard and the data checks found, in the same words and numbers
+as `kiln leaderboard` and `kiln profile`; the evaluation report adds plots and tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kiln.report.html import Section, badge, paragraph, render_page, table
+
+
+def render_training(model: Any) -> str:
+    """The model's training summary as a self-contained HTML page."""
+    manifest = model.manifest
+    cv, training = manifest.get("cv", {}), manifest.get("training", {})
+    return render_page(f"Training report: {model.target.name}", [
+        _summary(model, cv, training), _leaderboard(model), _findings(manifest.get("findings", [])),
+        _columns(model),
+    ], subtitle=f"{model.task} · {training.get('rows', 0):,} rows · metric {model.metric}")
+
+
+def _summary(model: Any, cv: dict, training: dict) -> Section:
+    facts = [
+        ("Model used for prediction", cv.get("model")),
+        (f"Cross-validated {model.metric}", f"{cv.get('score', float('nan')):.4f}"),
+        ("95% interval", f"{cv.get('ci_low', float('nan')):.4f} – {cv.get('ci_high', float('nan')):.4f}"),
+        ("Folds", cv.get("n_folds")), ("Trials", training.get("trials")),
+        ("Seconds (budget)", f"{training.get('seconds')} ({training.get('time_limit')})"),
+        ("Classes", ", ".join(map(str, model.classes_ or [])) or "—"),
+        ("Final models", "the cross-validation fold models, averaged"),
+        ("Data fingerprint", str(training.get("data_sha256", ""))[:16]),
+    ]
+    intro = ("Every score here comes from rows the model did not see while fitting (out-of-fold). The interval "
+             "says how much the score moves between folds: two models whose intervals overlap a lot may not "
+             "really differ.")
+    return Section("Summary", intro, table([{"fact": k, "value": v} for k, v in facts], ["fact", "value"],
+                                           headers={"fact": "", "value": ""}))
+
+
+def _leaderboard(model: Any) -> Section:
+    board = model.leaderboard()
+    rows = board.to_dict("records")
+    columns = ["rank", "model", "learner", "origin", "score", "ci_low", "ci_high", "fit_s", "predict_s_per_1k",
+               "status", "used"]
+    direction = "higher" if model.manifest.get("cv", {}).get("greater_is_better", True) else "lower"
+    intro = (f"Each trial is one learner configuration scored by cross-validation ({direction} {model.metric} is "
+             "better). `truncated` means the time budget stopped it early; `used` marks the predictor.")
+    return Section("Leaderboard", intro, table(rows, columns, headers={"predict_s_per_1k": "predict s / 1k rows"}))
+
+
+def _findings(findings: list[dict]) -> Section:
+    if not findings:
+        return Section("Data checks", "The data checks found nothing to report.", paragraph("No findings."))
+    rows = [{**f, "severity": badge(f["severity"], f["severity"])} for f in findings]
+    intro = ("The coded data checks `kiln profile` runs, run again before training. Warnings did not stop "
+             "training but may weaken the model; silence one with `--ignore CODE`.")
+    return Section("Data checks", intro, table(rows, ["code", "severity", "title", "column", "detail", "advice"]))
+
+
+def _columns(model: Any) -> Section:
+    rows = [{"column": c.name, "kind": c.kind, "may be missing": c.nullable, "discrete": c.discrete,
+             "min": c.minimum, "max": c.maximum,
+             "categories": None if c.categories is None else len(c.categories)} for c in model.schema.columns]
+    rows += [{"column": name, "kind": f"dropped: {reason}"} for name, reason in model.schema.dropped.items()]
+    intro = ("The data contract learned from the training table: predictions check new data against it, refuse "
+             "missing required columns and unreadable values, and count unseen categories and out-of-range values.")
+    return Section("Columns and data contract", intro,
+                   table(rows, ["column", "kind", "may be missing", "discrete", "min", "max", "categories"]))
