@@ -1,0 +1,117 @@
+"""A small builder of self-contained HTML pages, shared by every kiln report.
+
+A page opens offline and forever: CSS inline, the Plotly library embedded once, and
+no external URL (no CDN, no web font). All user text is escaped here, so a column
+named `<b>x</b>` shows as typed; only trusted markup built by these helpers passes raw.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+_FIGURE_MARK = 'class="plotly-graph-div"'
+
+
+class Html(str):
+    """Markup built by kiln itself; `table` and `render_page` pass it through unescaped."""
+
+
+@dataclass(frozen=True)
+class Section:
+    """One part of a page: a title, an introduction in plain words, and its body."""
+
+    title: str
+    intro: str  # plain text; `code` in backticks is shown as code
+    body_html: str  # trusted markup built with `table`, `figure`, `paragraph`, ...
+
+
+def escape(text: object) -> str:
+    """User text as safe HTML (quotes included, for attributes)."""
+    return html.escape(str(text), quote=True)
+
+
+def paragraph(text: str) -> Html:
+    """Plain text as a paragraph; `code` in backticks becomes <code>."""
+    return Html(f"<p>{_inline(text)}</p>")
+
+
+def badge(label: str, tone: str) -> Html:
+    """A small coloured label; `tone` is one of error, warning, info, ok."""
+    return Html(f'<span class="badge {escape(tone)}">{escape(label)}</span>')
+
+
+def table(rows: Iterable[dict[str, Any]], columns: Sequence[str], *, headers: dict[str, str] | None = None) -> Html:
+    """An HTML table of `rows` (dicts) showing `columns`; numbers formatted, text escaped."""
+    headers = headers or {}
+    head = "".join(f"<th>{escape(headers.get(c, c))}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{_cell(row.get(c))}</td>" for c in columns) + "</tr>" for row in rows)
+    return Html(f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>')
+
+
+def figure(fig: Any, *, div_id: str) -> Html:
+    """A Plotly figure as a <div> and its script, without the library (the page embeds it once)."""
+    markup = fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
+                         config={"displaylogo": False, "responsive": True})
+    return Html(f'<div class="figure">{markup}</div>')
+
+
+def render_page(title: str, sections: Sequence[Section], *, subtitle: str | None = None) -> str:
+    """One complete HTML document with a contents list and every section in order."""
+    bodies = [section.body_html for section in sections]
+    library = ""
+    if any(_FIGURE_MARK in body for body in bodies):
+        from plotly.offline import get_plotlyjs
+
+        library = f'<script type="text/javascript">{get_plotlyjs()}</script>'
+    anchors = [f"section-{i + 1}" for i in range(len(sections))]
+    contents = "".join(f'<li><a href="#{a}">{escape(s.title)}</a></li>' for a, s in zip(anchors, sections, strict=True))
+    parts = [f'<section id="{a}"><h2>{escape(s.title)}</h2><p class="intro">{_inline(s.intro)}</p>{s.body_html}'
+             "</section>" for a, s in zip(anchors, sections, strict=True)]
+    sub = f'<p class="subtitle">{escape(subtitle)}</p>' if subtitle else ""
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{escape(title)}</title><style>{_CSS}</style>{library}</head><body><header>"
+            f"<h1>{escape(title)}</h1>{sub}<nav><ol>{contents}</ol></nav></header><main>{''.join(parts)}</main>"
+            "</body></html>")
+
+
+def _inline(text: str) -> str:
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", escape(text))
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, Html):
+        return str(value)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool):
+        return escape(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return escape(f"{value:,.4g}" if abs(value) < 1e6 else f"{value:.4g}")
+    return escape(value)
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1f2933;background:#f7f8fa;
+line-height:1.45}
+header{background:#1f3a5f;color:#fff;padding:1.2rem 2rem}header h1{margin:0 0 .3rem;font-size:1.6rem}
+.subtitle{margin:0 0 .6rem;opacity:.85}nav ol{margin:0;padding-left:1.2rem;display:flex;flex-wrap:wrap;gap:.2rem 1.6rem}
+nav a{color:#cfe0f5}main{padding:1rem 2rem 3rem;max-width:1400px}
+section{background:#fff;border:1px solid #e1e5ea;border-radius:8px;padding:1rem 1.4rem;margin:1rem 0}
+h2{margin:.2rem 0 .4rem;font-size:1.25rem}.intro{color:#52606d;margin-top:0}
+code{background:#eef1f5;padding:0 .25rem;border-radius:3px;font-size:.92em}
+.table-wrap{overflow-x:auto}table{border-collapse:collapse;font-size:.9rem;margin:.5rem 0}
+th,td{border-bottom:1px solid #e6e9ee;padding:.35rem .6rem;text-align:left;vertical-align:top}
+th{background:#f0f3f7;position:sticky;top:0}td{max-width:40rem;overflow-wrap:anywhere}
+.badge{display:inline-block;padding:0 .45rem;border-radius:10px;font-size:.8rem;font-weight:600;color:#fff}
+.badge.error{background:#c0392b}.badge.warning{background:#d68910}.badge.info{background:#2e86c1}
+.badge.ok{background:#1e8449}.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(380px,1fr));gap:.6rem}
+.figure{min-width:0}.note{color:#52606d;font-style:italic}
+"""

@@ -1,0 +1,74 @@
+"""render_profile: every section present and explained, findings with how to silence
+them, odd column names shown as typed, and nothing fetched from the network."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from plotly.offline import get_plotlyjs
+
+from kiln.data.profile import profile_table
+from kiln.report.profile import MAX_COLUMN_CHARTS, render_profile
+
+N = 200
+
+
+@pytest.fixture(scope="module")
+def page() -> str:
+    rng = np.random.default_rng(0)
+    y = (rng.random(N) < 0.2).astype(int)
+    refund = np.zeros(N, dtype=int)
+    refund[np.flatnonzero(y)[:25]] = 1  # a leak, so the page shows an error finding
+    frame = pd.DataFrame({
+        "<b>x</b>": rng.normal(size=N),
+        'say "hi"\nnow': rng.choice(["é", "ü", "<i>"], N),
+        "refund": refund,
+        "row_id": np.arange(N),
+        "y": y,
+    })
+    return render_profile(profile_table(frame, target="y"))
+
+
+def test_profile_page_has_every_section_with_an_introduction(page: str) -> None:
+    for title in ("Overview", "Findings", "Target: y", "Columns", "Association with the target"):
+        assert f">{title}</h2>" in page
+    assert page.count('<p class="intro">') == 5
+
+
+def test_profile_page_lists_findings_with_how_to_silence_them(page: str) -> None:
+    assert "<code>--ignore DQ004</code>" in page and "<code>--ignore DQ006</code>" in page
+    assert "kiln profile DATA --ignore DQ004" in page
+
+
+def test_profile_page_escapes_odd_column_names(page: str) -> None:
+    assert "<b>x</b>" not in page
+    assert "&lt;b&gt;x&lt;/b&gt;" in page
+    assert "<i>" not in page.replace(get_plotlyjs(), "")
+
+
+def test_profile_page_is_self_contained(page: str) -> None:
+    own = page.replace(get_plotlyjs(), "")
+
+    assert page.count(get_plotlyjs()) == 1
+    assert not re.search(r"<script[^>]*\bsrc=", page) and "<link" not in page
+    assert "http://" not in own and "https://" not in own
+
+
+def test_profile_page_without_target_skips_target_sections() -> None:
+    page = render_profile(profile_table(pd.DataFrame({"a": [1.0, 2.0, 3.5], "b": ["x", "y", "x"]})))
+
+    assert ">Overview</h2>" in page and ">Columns</h2>" in page
+    assert ">Target: " not in page and ">Association with the target</h2>" not in page
+
+
+def test_profile_page_charts_at_most_the_first_columns() -> None:
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({f"c{i}": rng.normal(size=30) for i in range(MAX_COLUMN_CHARTS + 5)})
+
+    page = render_profile(profile_table(frame))
+
+    assert page.count('class="plotly-graph-div"') == MAX_COLUMN_CHARTS
+    assert f"first {MAX_COLUMN_CHARTS} of {MAX_COLUMN_CHARTS + 5} columns" in page
