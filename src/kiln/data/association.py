@@ -94,12 +94,14 @@ def numbers(values: pd.Series, kind: ColumnKind) -> pd.Series:
     """A numeric, boolean or datetime column as floats (datetimes as seconds since 1970); NaN where unreadable."""
     if kind == "datetime":
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("ignore")  # dateutil warns about formats it guesses
             try:
                 stamps = pd.to_datetime(values, errors="coerce", format="mixed", utc=True)
-            except (ValueError, TypeError, OverflowError):
-                return pd.Series(np.nan, index=values.index)
-        return (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
+                if getattr(stamps.dtype, "tz", None) is None:  # nothing parsed: naive NaT
+                    stamps = stamps.dt.tz_localize("UTC")
+                return (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
+            except (ValueError, TypeError, OverflowError, AttributeError):
+                return pd.Series(np.nan, index=values.index, dtype="float64")
     if pd.api.types.is_bool_dtype(values):
         return values.astype("float64")
     return pd.to_numeric(values, errors="coerce").astype("float64")
@@ -296,7 +298,9 @@ def _top_levels(values: pd.Series, top: int, *, min_rows: int = 1, discrete: boo
 
 def _bins(x: np.ndarray, n_bins: int) -> _Groups:
     finite = np.isfinite(x)
-    edges = np.unique(np.quantile(x[finite], np.linspace(0, 1, n_bins + 1))) if finite.any() else np.array([0.0])
+    with np.errstate(all="ignore"):  # interpolating between huge values may overflow; edges stay ordered
+        quantiles = np.quantile(x[finite], np.linspace(0, 1, n_bins + 1)) if finite.any() else np.array([0.0])
+    edges = np.unique(quantiles[~np.isnan(quantiles)])
     inner = edges[1:-1]
     codes = np.searchsorted(inner, np.where(finite, x, 0.0), side="right")
     codes[np.isposinf(x)] = len(inner)
@@ -364,7 +368,7 @@ def _spearman(x: np.ndarray, y: np.ndarray) -> float | None:
     keep = np.isfinite(x) & np.isfinite(y)
     rows = _sample(int(keep.sum()))
     x, y = x[keep][rows], y[keep][rows]
-    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+    if len(x) < 3 or x.min() == x.max() or y.min() == y.max():
         return None
     rho = np.corrcoef(rankdata(x), rankdata(y))[0, 1]
     return float(abs(rho)) if np.isfinite(rho) else None

@@ -362,7 +362,9 @@ def _number_shift(name: str, reference: pd.Series, current: pd.Series) -> str | 
     finite = reference[np.isfinite(reference)]
     if finite.empty:
         return None
-    inner = np.unique(np.quantile(finite, np.linspace(0, 1, PSI_BINS + 1)))[1:-1]
+    with np.errstate(all="ignore"):  # interpolating between huge values may overflow
+        quantiles = np.quantile(finite, np.linspace(0, 1, PSI_BINS + 1))
+    inner = np.unique(quantiles[~np.isnan(quantiles)])[1:-1]
 
     def shares(values: pd.Series) -> np.ndarray:
         codes = np.searchsorted(inner, values.fillna(0).to_numpy(), side="right")

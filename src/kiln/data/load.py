@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import json
 import os
 from pathlib import Path
 
@@ -189,11 +190,16 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 
 def _read_jsonl(path: Path) -> pd.DataFrame:
     try:
-        return pd.read_json(path, lines=path.suffix.lower() != ".json" or _looks_like_lines(path))
+        frame = pd.read_json(path, lines=path.suffix.lower() != ".json" or _looks_like_lines(path))
     except ValueError as exc:
         raise InvalidDataError(
             f"Cannot read JSON Lines '{path.name}': {exc}; write one JSON object per line."
         ) from exc
+    for name in frame.columns:  # nested objects and lists become their JSON text: one value per cell
+        column = frame[name]
+        if column.dtype == object and column.map(lambda v: isinstance(v, dict | list)).any():
+            frame[name] = column.map(lambda v: json.dumps(v, sort_keys=True) if isinstance(v, dict | list) else v)
+    return frame
 
 
 def _looks_like_lines(path: Path) -> bool:

@@ -131,7 +131,8 @@ def _describe(name: str, values: pd.Series, non_null: pd.Series) -> Column:
         as_float = non_null.astype("float64")
         discrete = bool((as_float % 1 == 0).all() and as_float.nunique() <= DISCRETE_MAX_LEVELS)
         return Column(name, "numeric", nullable, discrete, float(as_float.min()), float(as_float.max()))
-    strings = non_null.map(category_text).astype(str)
+    levels = {value: category_text(value) for value in non_null.unique()}  # once per distinct value
+    strings = non_null.map(levels).astype(str)
     if _parses_as_datetime(strings):
         return Column(name, "datetime", nullable)
     if _is_text(strings):
@@ -184,7 +185,8 @@ def _coerce_column(values: pd.Series, column: Column) -> pd.Series:
             return pd.to_datetime(values, errors="coerce", format="mixed")
     present = values.notna()
     strings = values.astype(object).where(present, np.nan)
-    strings[present] = strings[present].map(category_text)
+    kept = strings[present]
+    strings[present] = kept.map({value: category_text(value) for value in kept.unique()})
     return strings
 
 

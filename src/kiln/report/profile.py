@@ -39,9 +39,9 @@ def _overview(profile: Profile) -> Section:
 
 
 def _findings(profile: Profile) -> Section:
-    intro = ("Each finding is a coded check. Errors make a model untrustworthy until fixed, warnings deserve a "
-             "look, info notes what kiln handles by itself. When you have judged a finding harmless, silence its "
-             "code with `--ignore`, e.g. `kiln profile DATA --ignore DQ004`.")
+    intro = ("Each finding is a coded check: errors stop `kiln train` until fixed or silenced, warnings deserve a "
+             "look, and info notes what kiln handles by itself. Silence a code you have judged harmless with "
+             "`--ignore`, e.g. `kiln profile DATA --ignore DQ004`.")
     if not profile.findings:
         return Section("Findings", intro, paragraph("No problems found."))
     rows = [{"code": f.code, "severity": badge(f.severity, f.severity), "title": f.title, "column": f.column,

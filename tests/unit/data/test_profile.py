@@ -178,7 +178,7 @@ def test_profile_figures_cover_target_columns_and_association(small_profile: Pro
     assert list(small_profile.figures(max_columns=1).columns) == ["size"]
 
 
-def test_profile_of_ai4i_is_fast_and_finds_the_leaks() -> None:
+def test_profile_of_ai4i_finds_the_leaks_and_the_class_balance() -> None:
     if not AI4I.exists():
         pytest.skip(f"reference data not found at {AI4I}")
     profile = profile_table(pd.read_csv(AI4I), target="Machine failure")

@@ -32,29 +32,40 @@ cells = {
 }
 
 
-@st.composite
-def tables(draw: st.DrawFn) -> tuple[pd.DataFrame, str | None]:
-    n_rows = draw(st.integers(1, 40))
-    columns = draw(st.lists(names, min_size=1, max_size=5, unique=True))
+def _frame(draw: st.DrawFn, columns: list[str], n_rows: int) -> pd.DataFrame:
     data = {}
     for name in columns:
         kind = draw(st.sampled_from(sorted(cells)))
         values = draw(st.lists(cells[kind], min_size=n_rows, max_size=n_rows))
         data[name] = pd.Series(values, dtype=object) if kind == "mixed" else pd.Series(values)
+    return pd.DataFrame(data)
+
+
+@st.composite
+def tables(draw: st.DrawFn) -> tuple[pd.DataFrame, str | None, pd.DataFrame | None]:
+    """A table, maybe a target among its columns, maybe a comparison table sharing some columns."""
+    columns = draw(st.lists(names, min_size=1, max_size=5, unique=True))
+    frame = _frame(draw, columns, draw(st.integers(1, 40)))
     target = draw(st.one_of(st.none(), st.sampled_from(columns)))
-    return pd.DataFrame(data), target
+    compare = None
+    if draw(st.booleans()):
+        shared = draw(st.lists(st.sampled_from(columns), min_size=1, unique=True))
+        compare = _frame(draw, shared + draw(st.lists(names.filter(lambda n: n not in columns), max_size=1)),
+                         draw(st.integers(1, 40)))
+    return frame, target, compare
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tables())
-def test_profile_is_refused_with_kiln_error_or_deterministic(table: tuple[pd.DataFrame, str | None]) -> None:
-    frame, target = table
+def test_profile_is_refused_with_kiln_error_or_deterministic(
+        table: tuple[pd.DataFrame, str | None, pd.DataFrame | None]) -> None:
+    frame, target, compare = table
     try:
-        first = profile_table(frame, target=target)
+        first = profile_table(frame, target=target, compare=compare)
     except KilnError:
         return
 
-    again = profile_table(frame.copy(), target=target)
+    again = profile_table(frame.copy(), target=target, compare=None if compare is None else compare.copy())
 
     assert first.to_dict() == again.to_dict()
     json.dumps(first.to_dict(), allow_nan=False)
