@@ -208,6 +208,7 @@ def _leaderboard(results, metric: Metric, ensemble_scores, ensemble_weights, usa
         rows.append({"model": r.spec.name, "learner": r.spec.learner, "origin": r.spec.origin,
                      "score": r.score, "ci_low": r.ci_low, "ci_high": r.ci_high,
                      "fit_s": round(r.fit_seconds, 3), "predict_s_per_1k": round(r.predict_seconds_per_1k, 5),
+                     "fold_scores": json.dumps([round(s, 10) for s in r.fold_scores]),
                      "status": r.status, "used": (not use_ensemble) and r.spec.trial_id in used_ids,
                      "config": json.dumps(r.spec.config, sort_keys=True, default=str),
                      "error": r.error or ""})
@@ -218,7 +219,7 @@ def _leaderboard(results, metric: Metric, ensemble_scores, ensemble_weights, usa
                  "score": mean, "ci_low": low, "ci_high": high,
                  "fit_s": round(sum(r.fit_seconds for r in member_results), 3),
                  "predict_s_per_1k": round(sum(r.predict_seconds_per_1k for r in member_results), 5),
-                 "status": "ok", "used": use_ensemble, "config": json.dumps(members, sort_keys=True),
+                 "fold_scores": json.dumps([round(s, 10) for s in ensemble_scores]), "status": "ok", "used": use_ensemble, "config": json.dumps(members, sort_keys=True),
                  "error": ""})
     frame = pd.DataFrame(rows)
     key = frame["score"] if metric.greater_is_better else -frame["score"]
