@@ -69,12 +69,7 @@ class Search:
                     in_flight[self.runner.submit(spec, fold, task_deadline)] = (spec, fold)
             if not in_flight:
                 break
-            done, _ = wait(list(in_flight), timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
-            for future in done:
-                spec, _fold = in_flight.pop(future)
-                collected[spec.trial_id].append(future.result())
-                if len(collected[spec.trial_id]) == len(self.folds):
-                    self._finish(specs[spec.trial_id], collected.pop(spec.trial_id))
+            self._collect(in_flight, collected, specs, POLL_SECONDS)
             if plan_done and not in_flight:
                 break
         self._drain(in_flight, collected, specs)
@@ -94,14 +89,18 @@ class Search:
             remaining = grace_end - time.time()
             if remaining <= 0:
                 break
-            done, _ = wait(list(in_flight), timeout=remaining, return_when=FIRST_COMPLETED)
-            for future in done:
-                spec, _fold = in_flight.pop(future)
-                collected[spec.trial_id].append(future.result())
-                if len(collected[spec.trial_id]) == len(self.folds):
-                    self._finish(specs[spec.trial_id], collected.pop(spec.trial_id))
+            self._collect(in_flight, collected, specs, remaining)
         self.lost_trials = len(collected)
         self.runner.close(kill=bool(in_flight))
+
+    def _collect(self, in_flight: dict, collected: dict, specs: dict, timeout: float) -> None:
+        """Take the folds that finish within `timeout`; complete their trials."""
+        done, _ = wait(list(in_flight), timeout=timeout, return_when=FIRST_COMPLETED)
+        for future in done:
+            spec, _fold = in_flight.pop(future)
+            collected[spec.trial_id].append(future.result())
+            if len(collected[spec.trial_id]) == len(self.folds):
+                self._finish(specs[spec.trial_id], collected.pop(spec.trial_id))
 
     def _finish(self, spec: TrialSpec, folds: list[FoldResult]) -> None:
         folds = sorted(folds, key=lambda r: r.fold)
