@@ -34,9 +34,7 @@ class DatasetSpec:
 SUITE: tuple[DatasetSpec, ...] = (
     DatasetSpec("hmda", "AER", "HMDA", "deny", "binary", ("rownames",)),
     # share and expenditure are derived from card spending and leak the target.
-    DatasetSpec(
-        "credit_card", "AER", "CreditCard", "card", "binary", ("rownames", "share", "expenditure")
-    ),
+    DatasetSpec("credit_card", "AER", "CreditCard", "card", "binary", ("rownames", "share", "expenditure")),
     DatasetSpec("titanic", "carData", "TitanicSurvival", "survived", "binary", ("rownames",)),
     DatasetSpec("chile_vote", "carData", "Chile", "vote", "multiclass", ("rownames",)),
     DatasetSpec("car_choice", "Ecdat", "Car", "choice", "multiclass", ("rownames",)),
@@ -69,7 +67,5 @@ def load(name: str) -> tuple[pd.DataFrame, pd.DataFrame, str, Task]:
     frame = frame.drop(columns=list(ds.drop))
     frame = frame[frame[ds.target].notna()].reset_index(drop=True)
     stratify = frame[ds.target] if ds.task != "regression" else None
-    train, test = train_test_split(
-        frame, test_size=TEST_SIZE, random_state=SPLIT_SEED, stratify=stratify
-    )
+    train, test = train_test_split(frame, test_size=TEST_SIZE, random_state=SPLIT_SEED, stratify=stratify)
     return train.reset_index(drop=True), test.reset_index(drop=True), ds.target, ds.task

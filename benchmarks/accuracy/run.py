@@ -14,6 +14,8 @@ by the same code. One JSON per run is written to ``results/<system>__<dataset>.j
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import os
 import platform
@@ -23,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,7 @@ RESULTS_DIR = HERE / "results"
 WORKER = HERE / "worker.py"
 KILN_PYTHON = Path(os.environ.get("KILN_PYTHON", REPO / ".venv" / "bin" / "python"))
 POLL_S = 0.2
+LOCK_PATH = Path(tempfile.gettempdir()) / "kiln-accuracy-bench.lock"
 IDLE_BUSY_PCT = 15.0  # machine-wide CPU %, above which the machine counts as busy
 IDLE_SAMPLE_S = 3.0
 IDLE_RETRY_S = 5.0
@@ -101,6 +105,22 @@ def watch(child: subprocess.Popen[bytes], timeout_s: float) -> tuple[int, bool]:
     finally:
         if child.poll() is None:
             kill_tree(proc)
+
+
+@contextlib.contextmanager
+def machine_lock() -> Iterator[float]:
+    """Hold the machine-wide benchmark lock; yields the seconds spent waiting for it.
+
+    Two runners started side by side (say, the baselines and kiln) then take turns run
+    by run instead of sharing the cores.
+    """
+    start = time.monotonic()
+    with LOCK_PATH.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield time.monotonic() - start
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def busy_cpu_s() -> float:
@@ -209,6 +229,7 @@ def run_one(
         outcome_path = workdir / "outcome.json"
         outcome = json.loads(outcome_path.read_text()) if outcome_path.exists() else {}
         record["versions"] = {"python": outcome.get("python")}
+        record["libraries"] = outcome.get("libraries", {})
         if outcome.get("version"):
             record["versions"][LIBRARY[system]] = outcome["version"]
         record["info"] = outcome.get("info", {})
@@ -258,12 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--datasets", default="all", help="comma list or 'all'")
     parser.add_argument("--time-limit", type=float, default=60.0, help="budget per fit, seconds")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--timeout", type=float, help="hard limit per run (default 3 x budget + 60 s)"
-    )
-    parser.add_argument(
-        "--kiln-python", type=Path, default=KILN_PYTHON, help="python with kiln installed"
-    )
+    parser.add_argument("--timeout", type=float, help="hard limit per run (default 3 x budget + 60 s)")
+    parser.add_argument("--kiln-python", type=Path, default=KILN_PYTHON, help="python with kiln installed")
     parser.add_argument(
         "--wait-idle",
         type=float,
@@ -290,9 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     failures = 0
     for i, (system, dataset) in enumerate(jobs, 1):
         python = args.kiln_python if system == "kiln" else Path(sys.executable)
-        record = run_one(
-            system, dataset, args.time_limit, args.seed, timeout_s, python, args.wait_idle
-        )
+        with machine_lock() as waited_for_lock_s:
+            record = run_one(system, dataset, args.time_limit, args.seed, timeout_s, python, args.wait_idle)
+        record["waited_for_lock_s"] = round(waited_for_lock_s, 1)
         out = RESULTS_DIR / f"{system}__{dataset}.json"
         tmp = out.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")

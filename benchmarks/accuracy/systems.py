@@ -61,9 +61,7 @@ def class_order(y: pd.Series) -> list[Any]:
     return sorted(pd.unique(y.dropna()).tolist())
 
 
-def align_proba(
-    proba: np.ndarray, columns: Sequence[Any], classes: Sequence[Any], task: Task
-) -> np.ndarray:
+def align_proba(proba: np.ndarray, columns: Sequence[Any], classes: Sequence[Any], task: Task) -> np.ndarray:
     """Reorder ``proba`` (columns labelled ``columns``) to ``classes``; binary keeps P(positive).
 
     Labels are matched by their string form, since a class may come back as ``'yes'``
@@ -74,16 +72,13 @@ def align_proba(
     missing = [c for c in classes if str(c) not in index]
     if missing or proba.ndim != 2 or proba.shape[1] != len(columns):
         raise ValueError(
-            f"Probability columns {list(columns)} (shape {proba.shape}) do not cover "
-            f"classes {list(classes)}."
+            f"Probability columns {list(columns)} (shape {proba.shape}) do not cover classes {list(classes)}."
         )
     ordered = proba[:, [index[str(c)] for c in classes]]
     return ordered[:, 1] if task == "binary" else ordered
 
 
-def score(
-    task: Task, y_true: pd.Series, values: np.ndarray, classes: Sequence[Any] | None
-) -> float:
+def score(task: Task, y_true: pd.Series, values: np.ndarray, classes: Sequence[Any] | None) -> float:
     """ROC AUC (binary, positive = ``classes[1]``), log loss (multiclass), RMSE (regression)."""
     if task == "regression":
         return float(root_mean_squared_error(np.asarray(y_true, dtype=float), values))

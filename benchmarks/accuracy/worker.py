@@ -9,6 +9,7 @@ Hugging Face package of that name).
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import json
 import platform
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
+LIBRARIES = ("catboost", "lightgbm", "xgboost", "xgboost-cpu", "scikit-learn", "pandas", "numpy")
 
 
 def _load_systems() -> ModuleType:
@@ -35,15 +37,24 @@ def _load_systems() -> ModuleType:
 
 def _jsonable(value: object) -> object:
     """Make numpy scalars and other odd values JSON-friendly."""
-    return json.loads(
-        json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else str(v))
-    )
+    return json.loads(json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
+
+
+def _libraries() -> dict[str, str]:
+    """Versions of the learning libraries installed in this interpreter."""
+    found = {}
+    for dist in LIBRARIES:
+        try:
+            found[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return found
 
 
 def main(system: str, workdir: Path) -> int:
     """Run the job in ``workdir``; return the process exit code."""
     job = json.loads((workdir / "job.json").read_text())
-    outcome: dict[str, object] = {"python": platform.python_version()}
+    outcome: dict[str, object] = {"python": platform.python_version(), "libraries": _libraries()}
     try:
         systems = _load_systems()
         train = pd.read_parquet(workdir / "train.parquet")
