@@ -37,7 +37,8 @@ __all__ = [
 
 def train(data: pd.DataFrame | str | Path, *, target: str, task: str = "auto", metric: str | None = None,
           time_limit: float = 60.0, seed: int = 0, max_trials: int | None = None, n_jobs: int | None = None,
-          learners: list[str] | None = None, ignore: list[str] | None = None, quiet: bool = False) -> Model:
+          learners: list[str] | None = None, ignore: list[str] | None = None, cost_fp: float | None = None,
+          cost_fn: float | None = None, quiet: bool = False) -> Model:
     """Train a ranked, ensembled model on `data` (a DataFrame or a file path).
 
     Parameters
@@ -51,6 +52,8 @@ def train(data: pd.DataFrame | str | Path, *, target: str, task: str = "auto", m
     n_jobs : worker processes (default: one per core).
     learners : restrict the search to these learner keys.
     ignore : data-check codes to silence (e.g. ["DQ004"]); see `kiln profile`.
+    cost_fp, cost_fn : binary tasks: the costs of a false alarm and of a missed positive; the
+        decision threshold then minimises expected cost on out-of-fold predictions (default: best F1).
     quiet : no progress display.
     """
     from kiln.console import Reporter, RichReporter
@@ -58,7 +61,7 @@ def train(data: pd.DataFrame | str | Path, *, target: str, task: str = "auto", m
 
     spec = TrainSpec(target=target, task=task, metric=metric, time_limit=time_limit, seed=seed,  # type: ignore[arg-type]
                      max_trials=max_trials, n_jobs=n_jobs, learners=tuple(learners) if learners else None,
-                     ignore=tuple(ignore or ()))
+                     ignore=tuple(ignore or ()), cost_fp=cost_fp, cost_fn=cost_fn)
     return train_model(data, spec, Reporter() if quiet else RichReporter())
 
 

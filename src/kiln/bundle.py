@@ -81,7 +81,8 @@ def load_bundle(path: str | Path) -> Model:
     _verify(path, manifest.get("files", {}))
     target = Target(manifest["target"], manifest["task"], manifest["classes"])
     members = [_read_member(path, m) for m in manifest["members"]]
-    leaderboard = pd.read_csv(path / "leaderboard.csv", dtype={"error": str, "config": str, "fold_scores": str}).fillna({"error": ""})
+    text_columns = {"error": str, "config": str, "fold_scores": str}
+    leaderboard = pd.read_csv(path / "leaderboard.csv", dtype=text_columns).fillna({"error": ""})
     oof = pd.read_parquet(path / "oof.parquet") if (path / "oof.parquet").exists() else None
     return Model(target, Schema.from_dict(manifest["schema"]), manifest["metric"], members,
                  leaderboard, manifest, oof)

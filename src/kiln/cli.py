@@ -52,6 +52,8 @@ def train(
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same data → same model.")] = 0,
     max_trials: Annotated[Optional[int], typer.Option(help="Stop after this many configurations.")] = None,  # noqa: UP045
     ignore: Annotated[Optional[list[str]], typer.Option(help="Silence a data check by its code, e.g. DQ004.")] = None,  # noqa: UP045
+    cost_fp: Annotated[Optional[float], typer.Option(help="Binary: cost of a false alarm.")] = None,  # noqa: UP045
+    cost_fn: Annotated[Optional[float], typer.Option(help="Binary: cost of a missed positive, e.g. 20.")] = None,  # noqa: UP045
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Train, rank and ensemble models; write a model bundle."""
@@ -62,7 +64,8 @@ def train(
         from kiln.training import TrainSpec, train_model
 
         spec = TrainSpec(target=target, task=task, metric=metric, time_limit=time_limit,  # type: ignore[arg-type]
-                         seed=seed, max_trials=max_trials, ignore=tuple(ignore or ()))
+                         seed=seed, max_trials=max_trials, ignore=tuple(ignore or ()), cost_fp=cost_fp,
+                         cost_fn=cost_fn)
         model = train_model(data, spec, Reporter() if quiet else RichReporter(), started=started)
         path = model.save(out or default_bundle_path(Path(data).stem))
         if not quiet:
@@ -149,6 +152,42 @@ def leaderboard(
             return
         print_leaderboard(frame, title=f"Leaderboard of {model} ({loaded.metric})",
                           limit=len(frame) if show_all else 15)
+
+
+@app.command()
+def evaluate(
+    model: Annotated[str, typer.Argument(help="Model bundle folder.")],
+    data: Annotated[str, typer.Argument(help="Labelled table the model did not train on: .csv, .parquet or .jsonl.")],
+    out: Annotated[Optional[Path], typer.Option(help="HTML report (default: KILN_HOME/reports/...).")] = None,  # noqa: UP045
+    as_json: Annotated[bool, typer.Option("--json", help="Print scores, verdicts and threshold as JSON.")] = False,
+) -> None:
+    """Score a model on new labelled data: every metric with a 95% interval, a baseline, plots, an HTML report."""
+    with _user_errors():
+        import json
+
+        import kiln
+        from kiln.console import print_evaluation
+        from kiln.data.load import read_table
+        from kiln.evaluate.result import evaluate_model
+        from kiln.output import write_text
+        from kiln.report.evaluation import evaluation_json, model_card, render_evaluation
+        from kiln.settings import default_report_path
+
+        loaded = kiln.load(model)
+        table = read_table(data)
+        result = evaluate_model(loaded, table)
+        card = model_card(loaded, evaluated_on=f"{Path(data).name} ({len(table):,} rows)")
+        page = render_evaluation(result, title=f"Evaluation of {loaded.target.name} on {Path(data).name}",
+                                 model_card=card, leaderboard=loaded.leaderboard())
+        path = write_text(page, out or default_report_path(Path(data).stem, "evaluation"))
+        contract = loaded.last_contract_report_
+        for warning in contract.warnings() if contract is not None else []:
+            typer.echo(f"warning: {warning}", err=True)
+        if as_json:
+            typer.echo(json.dumps({**evaluation_json(result), "report": str(path)}, indent=2))
+        else:
+            print_evaluation(result, title=f"{loaded.target.name} on {Path(data).name} ({len(table):,} rows)")
+            typer.echo(f"report: {path}")
 
 
 def main() -> None:

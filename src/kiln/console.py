@@ -104,3 +104,32 @@ def print_leaderboard(frame: pd.DataFrame, *, title: str, limit: int = 15) -> No
                     "intervals are 95% across folds[/dim]")
     if len(frame) > limit:
         Console().print(f"[dim]… and {len(frame) - limit} more (kiln leaderboard shows all with --all)[/dim]")
+
+
+def print_evaluation(ev: Any, *, title: str) -> None:
+    """Scores with their 95% intervals beside the baseline, then the paired-test verdicts."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from kiln.evaluate.plots import metric_label
+    from kiln.report.evaluation import beats_baseline, interval, metric_name, number
+
+    console = Console()
+    table = Table(title=title, title_justify="left")
+    for column in ("metric", "value", "95% CI", "baseline", "vs baseline"):
+        table.add_column(column, justify="left" if column in ("metric", "vs baseline") else "right", no_wrap=True)
+    verdicts = {True: "[green]beats it[/]", False: "[yellow]not clearly[/]", None: ""}
+    for score in ev.scores:
+        arrow = "↑" if score.greater_is_better else "↓"
+        table.add_row(f"{metric_name(score.metric, ev.classes)} {arrow}", number(score.value),
+                      interval(score.ci_low, score.ci_high), number(score.baseline), verdicts[beats_baseline(score)])
+    console.print(table)
+    console.print("[dim]↑ higher is better, ↓ lower. 95% bootstrap intervals over rows; the baseline predicts the "
+                  "majority class or the mean.[/dim]")
+    if ev.threshold is not None:
+        choice = ev.threshold
+        console.print(f"decision threshold {choice.threshold:.3f} (objective {metric_label(choice.objective)}; "
+                      f"a false positive costs {choice.cost_fp:g}, a false negative {choice.cost_fn:g})",
+                      highlight=False)
+    for comparison in ev.comparisons:
+        console.print(f"· {comparison.verdict}", highlight=False, markup=False)

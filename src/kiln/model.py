@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,9 @@ from kiln.data.contract import ContractReport, check_contract
 from kiln.data.load import read_table
 from kiln.data.schema import Schema
 from kiln.data.target import Target
+
+if TYPE_CHECKING:
+    from kiln.evaluate.result import Evaluation
 
 
 @dataclass
@@ -93,7 +96,19 @@ class Model:
         raw = self.predict_raw(data)
         if self.task == "regression":
             return raw
-        return self.target.decode(raw.argmax(axis=1))
+        return self.target.decode(self._decide(raw))
+
+    @property
+    def threshold(self) -> float | None:
+        """The binary decision threshold chosen at training (F1 or least cost), if any."""
+        decision = self.manifest.get("decision") or {}
+        return decision.get("threshold")
+
+    def _decide(self, raw: np.ndarray) -> np.ndarray:
+        """Class codes: the stored threshold for binary tasks, the most probable class otherwise."""
+        if self.task == "binary" and self.threshold is not None:
+            return (raw[:, 1] >= self.threshold).astype("int64")
+        return raw.argmax(axis=1)
 
     def predict_proba(self, data: pd.DataFrame | str | Path) -> pd.DataFrame:
         """One column per class (named by the class value), rows in input order."""
@@ -110,10 +125,34 @@ class Model:
         raw = self.predict_raw(frame)
         if self.task == "regression":
             return pd.DataFrame({"prediction": raw})
-        out = {"prediction": self.target.decode(raw.argmax(axis=1))}
+        out = {"prediction": self.target.decode(self._decide(raw))}
         for i, label in enumerate(self.classes_ or []):
             out[f"proba_{label}"] = raw[:, i]
         return pd.DataFrame(out)
+
+    def evaluate(self, data: pd.DataFrame | str | Path, *, threshold: float | None = None) -> Evaluation:
+        """Score the model on labelled `data` (it must hold the target column).
+
+        Every metric of the task with a 95% bootstrap interval beside a trivial baseline,
+        the decision threshold (binary: `threshold`, else the stored one, else 0.5)
+        measured on these rows, metrics per categorical level, permutation importance,
+        and the paired comparison of the top candidates. Tables: `.frame()`,
+        `.slices_frame()`, `.importance_frame()`, `.comparisons_frame()`.
+        """
+        from kiln.evaluate.result import evaluate_model
+
+        return evaluate_model(self, data, threshold=threshold)
+
+    def explain(self, rows: pd.DataFrame | str | Path) -> pd.DataFrame:
+        """SHAP contributions of each input column for each row, plus `base_value`.
+
+        Explains the tree member with the largest weight: the log-odds of the positive
+        class (binary), the raw score of the predicted class (multiclass) or the value
+        (regression); contributions plus `base_value` add up to that output.
+        """
+        from kiln.evaluate.explain import shap_contributions
+
+        return shap_contributions(self, read_table(rows))
 
     def save(self, path: str | Path) -> Path:
         """Write the model as a bundle folder (atomically); returns its path."""

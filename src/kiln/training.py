@@ -37,6 +37,7 @@ from kiln.types import TaskOption
 
 ENSEMBLE_NAME = "ensemble"
 MIN_ROWS = 10
+SAVE_MARGIN = 1.5  # seconds kept after refitting for writing the bundle
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,14 @@ class TrainSpec:
     n_jobs: int | None = None
     learners: tuple[str, ...] | None = None
     ignore: tuple[str, ...] = ()
+    cost_fp: float | None = None  # costs of a false alarm and a missed positive (binary)
+    cost_fn: float | None = None
 
     def __post_init__(self) -> None:
+        for name in ("cost_fp", "cost_fn"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise InvalidOptionError(f"--{name.replace('_', '-')} must be a positive number, got {value}.")
         if self.task not in ("auto", "binary", "multiclass", "regression"):
             raise InvalidOptionError(f"--task '{self.task}' is unknown; use auto, binary, multiclass or regression.")
         if self.max_trials is not None and self.max_trials < 1:
@@ -177,6 +184,7 @@ def _assemble(frame, features, y, folds, schema, target: Target, metric: Metric,
     ensemble_scores = [metric.score(y[val], ensemble.prediction[val], target.task) for _, val in folds]
     leaderboard = _leaderboard(results, metric, ensemble_scores, ensemble.weights, usable, weights, use_ensemble)
     members = [_load_member(usable[i], w) for i, w in weights.items()]
+    fitted_on = _refit(members, usable, weights, features, y, schema, target, spec, budget, len(folds))
     chosen = ENSEMBLE_NAME if use_ensemble else usable[best_single].spec.name
     chosen_row = leaderboard.loc[leaderboard["model"] == chosen].iloc[0]
     manifest = {
@@ -184,7 +192,7 @@ def _assemble(frame, features, y, folds, schema, target: Target, metric: Metric,
                "score": float(chosen_row["score"]), "ci_low": float(chosen_row["ci_low"]),
                "ci_high": float(chosen_row["ci_high"]), "n_folds": len(folds),
                "interval": "95% corrected resampled t (Nadeau & Bengio) across folds"},
-        "final_models": "cv_fold_models",
+        "final_models": fitted_on,
         "training": {"rows": len(frame), "columns": int(frame.shape[1]), "data_sha256": _fingerprint(frame),
                      "seed": spec.seed, "time_limit": spec.time_limit,
                      "seconds": round(budget.elapsed(), 2), "trials": len(results),
@@ -195,9 +203,36 @@ def _assemble(frame, features, y, folds, schema, target: Target, metric: Metric,
         "created": pd.Timestamp.now(tz="UTC").isoformat(),
     }
     manifest["reference"] = reference_distributions(features, schema)
+    final_oof = ensemble.prediction if use_ensemble else usable[best_single].oof
+    if target.task == "binary":
+        manifest["decision"] = _decision(y, final_oof[:, 1], spec)
     oof = _oof_frame(usable, weights, ensemble.prediction if use_ensemble else usable[best_single].oof,
                      y, folds, target)
     return Model(target, schema, metric.name, members, leaderboard, manifest, oof)
+
+
+def _decision(y: np.ndarray, positive: np.ndarray, spec: TrainSpec) -> dict[str, Any]:
+    """The binary decision threshold, chosen on out-of-fold predictions: F1 by default,
+    or the least expected cost when a cost is given (see evaluate/threshold.py)."""
+    from kiln.evaluate.threshold import choose_threshold
+
+    if spec.cost_fp is None and spec.cost_fn is None:
+        return choose_threshold(y, positive, objective="f1").to_dict()
+    return choose_threshold(y, positive, objective="cost", cost_fp=spec.cost_fp or 1.0,
+                            cost_fn=spec.cost_fn or 1.0).to_dict()
+
+
+def _refit(members: list[Member], usable: list[TrialResult], weights: dict[int, float], features, y, schema,
+           target: Target, spec: TrainSpec, budget: Budget, n_folds: int) -> dict[str, str]:
+    """Refit the kept members on all rows within the budget (see search/refit.py)."""
+    from kiln.search.refit import refit_members
+    from kiln.search.runner import default_workers
+
+    seconds = {usable[i].spec.name: usable[i].fit_seconds for i in weights}
+    deadline = budget.end - SAVE_MARGIN
+    return refit_members(members, seconds, features, y, schema, target.task, len(target.classes or []),
+                         seed=spec.seed, n_folds=n_folds, deadline=deadline,
+                         n_threads=spec.n_jobs or default_workers())
 
 
 def _leaderboard(results, metric: Metric, ensemble_scores, ensemble_weights, usable, used_weights,
@@ -219,7 +254,8 @@ def _leaderboard(results, metric: Metric, ensemble_scores, ensemble_weights, usa
                  "score": mean, "ci_low": low, "ci_high": high,
                  "fit_s": round(sum(r.fit_seconds for r in member_results), 3),
                  "predict_s_per_1k": round(sum(r.predict_seconds_per_1k for r in member_results), 5),
-                 "fold_scores": json.dumps([round(s, 10) for s in ensemble_scores]), "status": "ok", "used": use_ensemble, "config": json.dumps(members, sort_keys=True),
+                 "fold_scores": json.dumps([round(s, 10) for s in ensemble_scores]),
+                 "status": "ok", "used": use_ensemble, "config": json.dumps(members, sort_keys=True),
                  "error": ""})
     frame = pd.DataFrame(rows)
     key = frame["score"] if metric.greater_is_better else -frame["score"]

@@ -91,6 +91,10 @@ class Learner(BaseEstimator):
         self._fit(X, y, tuple(categorical), X_val, y_val, deadline)
         return self
 
+    def rounds_used(self) -> int | None:
+        """Boosting rounds early stopping kept (None for learners without rounds)."""
+        return None
+
     def predict_raw(self, X: Any) -> np.ndarray:
         """Class probabilities over all `n_classes` (classification) or values (regression)."""
         raw = np.asarray(self._predict(X), dtype="float64")

@@ -89,6 +89,10 @@ class CatBoostLearner(Learner):
         self.model_.fit(self._pool(X, labels), eval_set=eval_pool, use_best_model=eval_pool is not None,
                         callbacks=[DeadlineStop(deadline, self)])
 
+    def rounds_used(self) -> int | None:
+        best = self.model_.get_best_iteration()
+        return (best if best is not None else self.model_.tree_count_ - 1) + 1
+
     def _predict(self, X) -> np.ndarray:
         kind = "RawFormulaVal" if self.task == "regression" else "Probability"
         out = self.model_.predict(self._pool(X), prediction_type=kind)

@@ -61,6 +61,9 @@ class HistGradientBoostingLearner(Learner):
                 if self.estimator_.n_iter_ < self.estimator_.max_iter:
                     break  # early stopping ended it
 
+    def rounds_used(self) -> int | None:
+        return int(self.estimator_.n_iter_)
+
     def _predict(self, X) -> np.ndarray:
         with threadpool_limits(self.n_threads):
             return super()._predict(X)

@@ -94,6 +94,9 @@ class LightGBMLearner(Learner):
         self.booster_ = lgb.train(params, train, num_boost_round=n_rounds, valid_sets=valid,
                                   callbacks=callbacks)
 
+    def rounds_used(self) -> int | None:
+        return self.booster_.best_iteration or self.booster_.current_iteration()
+
     def _predict(self, X) -> np.ndarray:
         return self.booster_.predict(X, num_iteration=self.booster_.best_iteration or None)
 

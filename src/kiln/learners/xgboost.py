@@ -98,6 +98,9 @@ class XGBoostLearner(Learner):
         best = getattr(self.booster_, "best_iteration", None)
         return (0, best + 1) if best is not None else (0, self.booster_.num_boosted_rounds())
 
+    def rounds_used(self) -> int | None:
+        return self._best_range()[1]
+
     def _predict(self, X) -> np.ndarray:
         return self.booster_.predict(self._matrix(X), iteration_range=self._best_range())
 

@@ -1,13 +1,16 @@
 """The training report written into every bundle as `report.html`.
 
 It shows what the leaderboard and the data checks found, in the same words and numbers
-as `kiln leaderboard` and `kiln profile`; the evaluation report adds plots and tests.
+as `kiln leaderboard` and `kiln profile`, and the out-of-fold evaluation (scores with
+intervals against a baseline, plots, the decision threshold, paired tests of the
+candidates, the model card) rendered by the evaluation report's own section builders.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from kiln.evaluate.plots import metric_label
 from kiln.report.html import Section, badge, paragraph, render_page, table
 
 
@@ -15,16 +18,45 @@ def render_training(model: Any) -> str:
     """The model's training summary as a self-contained HTML page."""
     manifest = model.manifest
     cv, training = manifest.get("cv", {}), manifest.get("training", {})
-    return render_page(f"Training report: {model.target.name}", [
-        _summary(model, cv, training), _leaderboard(model), _findings(manifest.get("findings", [])),
-        _columns(model),
-    ], subtitle=f"{model.task} · {training.get('rows', 0):,} rows · metric {model.metric}")
+    oof = _oof_sections(model)  # scores, statistics, plots, ..., model card
+    sections = [_summary(model, cv, training), *oof[:1], _leaderboard(model), *oof[1:-1],
+                _findings(manifest.get("findings", [])), _columns(model), *oof[-1:]]
+    subtitle = f"{model.task} · {training.get('rows', 0):,} rows · metric {metric_label(model.metric)}"
+    return render_page(f"Training report: {model.target.name}", sections, subtitle=subtitle)
+
+
+def _oof_sections(model: Any) -> list[Section]:
+    """Scores, statistics, plots, threshold and model card of the out-of-fold predictions;
+    none for a model without them (a bundle from before they were kept)."""
+    if model.oof is None:
+        return []
+    from kiln.evaluate.plots import evaluation_figures
+    from kiln.evaluate.result import oof_evaluation
+    from kiln.report import evaluation as report
+
+    ev = oof_evaluation(model)
+    board = model.leaderboard()
+    figures = evaluation_figures(ev, leaderboard=board)
+    where = "out-of-fold predictions: each training row scored by the fold model that did not see it"
+    sections = [report.scores_section(ev, where=where),
+                report.statistics_section(ev, figures.get("comparison"), leaderboard=board, show_board=False),
+                report.plots_section(ev, figures, prefix="oof")]
+    if ev.task == "binary":
+        sections.append(report.threshold_section(ev, figures.get("cost_curve"),
+                                                 stored=bool(model.manifest.get("decision"))))
+    if ev.importance is not None and not ev.importance.empty:
+        sections.append(report.explanations_section(ev, figures.get("importance")))
+    if ev.slices is not None and not ev.slices.empty:
+        sections.append(report.slices_section(ev, figures.get("slices")))
+    card = report.model_card(model, evaluated_on="out-of-fold predictions on the training rows")
+    sections.append(report.model_card_section(ev, card))
+    return sections
 
 
 def _summary(model: Any, cv: dict, training: dict) -> Section:
     facts = [
         ("Model used for prediction", cv.get("model")),
-        (f"Cross-validated {model.metric}", f"{cv.get('score', float('nan')):.4f}"),
+        (f"Cross-validated {metric_label(model.metric)}", f"{cv.get('score', float('nan')):.4f}"),
         ("95% interval", f"{cv.get('ci_low', float('nan')):.4f} – {cv.get('ci_high', float('nan')):.4f}"),
         ("Folds", cv.get("n_folds")), ("Trials", training.get("trials")),
         ("Seconds (budget)", f"{training.get('seconds')} ({training.get('time_limit')})"),
@@ -45,7 +77,8 @@ def _leaderboard(model: Any) -> Section:
     columns = ["rank", "model", "learner", "origin", "score", "ci_low", "ci_high", "fit_s", "predict_s_per_1k",
                "status", "used"]
     direction = "higher" if model.manifest.get("cv", {}).get("greater_is_better", True) else "lower"
-    intro = (f"Each trial is one learner configuration scored by cross-validation ({direction} {model.metric} is "
+    intro = (f"Each trial is one learner configuration scored by cross-validation ({direction} "
+             f"{metric_label(model.metric)} is "
              "better). `truncated` means the time budget stopped it early; `used` marks the predictor.")
     return Section("Leaderboard", intro, table(rows, columns, headers={"predict_s_per_1k": "predict s / 1k rows"}))
 

@@ -32,8 +32,9 @@ class Budget:
 
     @property
     def reserve(self) -> float:
-        """Seconds kept for ensembling and saving after the search."""
-        return min(max(0.12 * self.total, 2.5), 30.0)
+        """Seconds kept after the search for ensembling, refitting the kept members on
+        all rows (search/refit.py) and saving."""
+        return min(max(0.25 * self.total, 3.0), 120.0)
 
     @property
     def search_deadline(self) -> float:

@@ -39,15 +39,15 @@ def test_budget_below_five_seconds_is_refused(limit: float) -> None:
         Budget(limit)
 
 
-def test_budget_keeps_a_reserve_for_ensembling_and_saving() -> None:
+def test_budget_keeps_a_reserve_for_ensembling_refitting_and_saving() -> None:
     budget = Budget(100.0, start=1_000.0)
 
     assert budget.end == 1_100.0
-    assert budget.reserve == pytest.approx(12.0)
-    assert budget.search_deadline == pytest.approx(1_088.0)
+    assert budget.reserve == pytest.approx(25.0)
+    assert budget.search_deadline == pytest.approx(1_075.0)
 
 
-@pytest.mark.parametrize(("total", "reserve"), [(5.0, 2.5), (10.0, 2.5), (3_600.0, 30.0)])
+@pytest.mark.parametrize(("total", "reserve"), [(5.0, 3.0), (10.0, 3.0), (3_600.0, 120.0)])
 def test_reserve_is_bounded(total: float, reserve: float) -> None:
     assert Budget(total).reserve == pytest.approx(reserve)
 

@@ -1,0 +1,159 @@
+"""The evaluation report: self-contained, every section, the Evaluation's own numbers, user text escaped."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from plotly.offline import get_plotlyjs
+
+from kiln.data.schema import Column, Schema
+from kiln.evaluate.compare import Comparison
+from kiln.evaluate.plots import evaluation_figures
+from kiln.evaluate.result import Evaluation
+from kiln.evaluate.scores import score_table
+from kiln.evaluate.threshold import threshold_at
+from kiln.report.evaluation import evaluation_json, model_card, number, render_evaluation
+
+SECTIONS = ["Scores", "Leaderboard with statistics", "Plots", "Decision threshold", "Explanations", "Slices",
+            "Model card"]
+ODD_CLASS = "<b>fail</b>"
+
+
+def _evaluation(task: str, n: int = 400, seed: int = 0) -> Evaluation:
+    rng = np.random.default_rng(seed)
+    if task == "regression":
+        y = rng.normal(50, 10, n)
+        prediction = y + rng.normal(0, 4, n)
+        classes = None
+    else:
+        k = 2 if task == "binary" else 3
+        y = rng.integers(0, k, n)
+        logits = rng.normal(0, 1, (n, k))
+        logits[np.arange(n), y] += 1.5
+        prediction = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        classes = ["ok", ODD_CLASS] if k == 2 else ["a", "b", ODD_CLASS]
+    metric = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}[task]
+    threshold = threshold_at(y, prediction[:, 1], 0.4, objective="cost", cost_fp=1, cost_fn=20) \
+        if task == "binary" else None
+    slices = pd.DataFrame({"column": ["Type"] * 3, "level": ["L", "M", "<H>"], "rows": [200, 150, 50],
+                           "score": [0.9, 0.88, 0.6], "ci_low": [0.87, 0.84, 0.5], "ci_high": [0.93, 0.92, 0.7],
+                           "overall": 0.87, "worse": [False, False, True]})
+    importance = pd.DataFrame({"feature": ["Torque [Nm]", "Tool wear [min]", "<script>x</script>"],
+                               "importance": [0.12, 0.05, 0.0], "ci_low": [0.1, 0.03, -0.01],
+                               "ci_high": [0.14, 0.07, 0.01]})
+    comparisons = [Comparison("cat", "lgbm", 0.004, 0.41, "corrected resampled t-test (Nadeau & Bengio), 5 folds",
+                              "LightGBM and CatBoost are not distinguishable on this data (p = 0.41)."),
+                   Comparison("knn", "lgbm", 0.1, 0.0004, "corrected resampled t-test (Nadeau & Bengio), 5 folds",
+                              "LightGBM is better than KNN (p < 0.001).")]
+    return Evaluation(task, metric, classes, y, prediction, score_table(y, prediction, task, n_boot=200),
+                      threshold, slices, importance, comparisons)
+
+
+def _leaderboard() -> pd.DataFrame:
+    return pd.DataFrame({"rank": [1, 2, 3, 4], "model": ["ensemble", "lgbm", "cat", "knn"],
+                         "learner": ["ensemble", "lightgbm", "catboost", "knn"], "metric": "roc_auc",
+                         "score": [0.95, 0.94, 0.935, 0.8], "ci_low": [0.93, 0.92, 0.91, 0.75],
+                         "ci_high": [0.97, 0.96, 0.95, 0.85], "status": "ok"})
+
+
+def _model() -> SimpleNamespace:
+    manifest = {"cv": {"model": "ensemble", "score": 0.95, "ci_low": 0.93, "ci_high": 0.97, "n_folds": 5},
+                "training": {"rows": 7500, "columns": 9, "data_sha256": "ab" * 32, "seed": 0, "time_limit": 20,
+                             "seconds": 19.2, "trials": 31},
+                "findings": [{"code": "DQ006", "severity": "info", "title": "Identifier column", "column": "UDI",
+                              "detail": "UDI is unique in every row.", "advice": "kiln drops it."}],
+                "libraries": {"lightgbm": "4.6.0", "scikit-learn": "1.7.0"}, "kiln_version": "0.1.0",
+                "created": "2025-01-01T00:00:00+00:00"}
+    schema = Schema([Column("Torque [Nm]", "numeric", False)])
+    return SimpleNamespace(manifest=manifest, schema=schema, task="binary", classes_=[0, 1], metric="roc_auc",
+                           target=SimpleNamespace(name="Machine failure"))
+
+
+@pytest.fixture(scope="module")
+def binary_page() -> tuple[str, Evaluation]:
+    ev = _evaluation("binary")
+    card = model_card(_model(), evaluated_on="test.csv (400 rows)")
+    return render_evaluation(ev, title="Evaluation of <Machine failure>", model_card=card,
+                             leaderboard=_leaderboard()), ev
+
+
+def test_report_needs_nothing_from_the_network_and_embeds_plotly_once(binary_page) -> None:
+    page, _ = binary_page
+
+    assert "<script src=" not in page and "<link" not in page
+    own = page.replace(get_plotlyjs(), "")
+    assert "http://" not in own and "https://" not in own
+    assert page.count(get_plotlyjs()) == 1
+
+
+def test_report_has_every_section_in_order(binary_page) -> None:
+    page, _ = binary_page
+
+    positions = [page.index(f"<h2>{title}</h2>") for title in SECTIONS]
+    assert positions == sorted(positions)
+    for h4 in ("Intended use", "Data", "Metrics (95% intervals)", "Decision threshold and costs",
+               "Known limitations", "Training", "Library versions"):
+        assert f"<h4>{h4}</h4>" in page
+
+
+def test_report_draws_one_chart_per_figure(binary_page) -> None:
+    page, ev = binary_page
+
+    expected = evaluation_figures(ev, leaderboard=_leaderboard())
+    assert set(expected) == {"roc", "pr", "calibration", "score_distribution", "confusion", "cost_curve",
+                             "comparison", "importance", "slices"}
+    assert page.count('class="plotly-graph-div"') == len(expected)
+
+
+def test_report_escapes_user_text(binary_page) -> None:
+    page, _ = binary_page
+
+    for raw in (ODD_CLASS, "<script>x</script>", "<Machine failure>", "<H>"):
+        assert raw not in page
+    assert "&lt;b&gt;fail&lt;" in page  # in the charts' labels (Plotly renders HTML there)
+    assert "&lt;script&gt;x&lt;/script&gt;" in page  # in the importance table
+
+
+def test_report_shows_the_evaluation_own_numbers(binary_page) -> None:
+    page, ev = binary_page
+
+    for score in ev.scores:
+        assert number(score.value) in page and f"{number(score.ci_low)} – {number(score.ci_high)}" in page
+    assert "LightGBM and CatBoost are not distinguishable on this data (p = 0.41)." in page
+    assert number(ev.threshold.threshold) in page and "cost" in page
+
+
+def test_report_warnings_say_what_to_do(binary_page) -> None:
+    page, _ = binary_page
+
+    assert "Significantly worse on Type = &lt;H&gt;" in page and "Gather more labelled rows" in page
+    assert "cannot be told from the best" in page
+    assert "DQ006" in page and "4.6.0" in page and "abababababababab" in page  # the card: findings, versions, data
+
+
+@pytest.mark.parametrize(("task", "charts"), [("multiclass", {"confusion", "per_class"}),
+                                              ("regression", {"predicted_vs_actual", "residuals",
+                                                              "residual_distribution"})])
+def test_other_tasks_render_their_own_plots(task: str, charts: set[str]) -> None:
+    ev = _evaluation(task)
+
+    page = render_evaluation(ev, title="t")
+
+    assert set(evaluation_figures(ev)) == charts | {"importance", "slices"}
+    assert page.count('class="plotly-graph-div"') == len(charts) + 2
+    assert "applies to binary tasks" in page and all(f"<h2>{title}</h2>" in page for title in SECTIONS)
+    if task == "multiclass":
+        assert "recall of class &lt;b&gt;fail&lt;/b&gt;" in page  # recall[2] named by its class
+
+
+def test_evaluation_json_is_plain_data() -> None:
+    import json
+
+    ev = _evaluation("binary")
+    data = json.loads(json.dumps(evaluation_json(ev)))
+
+    assert data["rows"] == 400 and {s["metric"] for s in data["scores"]} >= {"roc_auc", "pr_auc", "brier"}
+    assert data["threshold"]["cost_fn"] == 20 and len(data["comparisons"]) == 2 and len(data["slices"]) == 3
