@@ -69,8 +69,17 @@ def refit_predict(model, train, test) -> tuple[np.ndarray, float]:
     return total, time.perf_counter() - started
 
 
+def keep_fold_models() -> None:
+    """kiln now refits inside training; switch that off so the baseline is the fold models."""
+    import kiln.search.refit as refit
+
+    refit.refit_members = lambda members, *args, **kwargs: {m.name: "cv_folds" for m in members}
+
+
 def main() -> None:
     import kiln
+
+    keep_fold_models()
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--time-limit", type=float, default=30.0)
