@@ -25,7 +25,7 @@ AI4I = Path(__file__).resolve().parents[3] / "shared/data/ai4i2020.csv"
 TARGET = "Machine failure"
 BINARY_CHARTS = {"figure-eval-roc", "figure-eval-pr", "figure-eval-calibration", "figure-eval-score_distribution",
                  "figure-eval-confusion", "figure-cost-curve", "figure-comparison", "figure-importance",
-                 "figure-slices"}
+                 "figure-slices", "figure-shap-bar", "figure-shap-strip"}
 BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--enable-logging=stderr", "--v=0", "--virtual-time-budget=15000"]

@@ -32,6 +32,8 @@ HISTOGRAM_BINS = 40
 MAX_MODELS = 20
 MAX_FEATURES = 25
 MAX_SLICES = 40
+MAX_STRIP_FEATURES = 15  # rows of the SHAP strip chart
+MAX_STRIP_POINTS = 300  # points per feature in the SHAP strip chart
 MAX_CLASSES_ANNOTATED = 20  # beyond this a confusion matrix's cell labels become unreadable
 ALPHA = 0.05  # a comparison with p below this says the model is worse than the best
 
@@ -366,6 +368,67 @@ def importance_figure(importance: pd.DataFrame, metric: str | None = None) -> go
                          title=_title("Permutation importance (loss of score when a feature is shuffled)"),
                          xaxis={"title": f"drop in {metric_label(metric) if metric else 'score'}"},
                          yaxis={"type": "category"})
+    return figure
+
+
+def shap_frame(contributions: pd.DataFrame) -> pd.DataFrame:
+    """Mean |SHAP contribution| per feature (how far it moves a prediction on average), largest first.
+
+    `contributions` is `model.explain(rows)`'s frame; its `base_value` column is not a feature.
+    """
+    values = contributions.drop(columns=["base_value"], errors="ignore")
+    mean_abs = values.abs().mean(axis=0).to_numpy(dtype="float64") if len(values) else np.zeros(values.shape[1])
+    table = pd.DataFrame({"feature": [str(c) for c in values.columns], "mean_abs_contribution": mean_abs})
+    return table.sort_values("mean_abs_contribution", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def shap_bar_figure(contributions: pd.DataFrame) -> go.Figure:
+    """Mean |SHAP contribution| per feature, the most influential on top."""
+    go = _plotly()
+    summary = shap_frame(contributions)
+    if summary.empty:
+        return _empty("SHAP summary", "No contribution was computed.")
+    top = summary.head(MAX_FEATURES).iloc[::-1]
+    output = _safe(contributions.attrs.get("output", "the model's output"))
+    figure = go.Figure(go.Bar(x=_f32(top["mean_abs_contribution"]), y=[_safe(f) for f in top["feature"]],
+                              orientation="h", marker_color=_BLUE,
+                              hovertemplate="%{y}<br>mean |contribution| %{x:.4g}<extra></extra>"))
+    figure.update_layout(**{**_LAYOUT, "height": max(300, 24 * len(top) + 140),
+                            "margin": {"l": 200, "r": 20, "t": 72, "b": 60}}, showlegend=False,
+                         title=_title(f"SHAP summary: mean |contribution| on {len(contributions):,} rows"),
+                         xaxis={"title": f"mean |contribution| to the {output}"}, yaxis={"type": "category"})
+    return figure
+
+
+def shap_strip_figure(contributions: pd.DataFrame, *, max_points: int = MAX_STRIP_POINTS,
+                      seed: int = 0) -> go.Figure:
+    """Each row's contribution per feature as a jittered strip (a compact beeswarm), at most
+    `max_points` rows per feature (a random sample), features in the order of the bar chart."""
+    go = _plotly()
+    summary = shap_frame(contributions)
+    if summary.empty or contributions.empty:
+        return _empty("SHAP contributions per row", "No contribution was computed.")
+    features = list(summary["feature"].head(MAX_STRIP_FEATURES))[::-1]  # most influential on top
+    columns = {str(c): c for c in contributions.columns}
+    keep = sample(len(contributions), max_points, seed)
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([contributions[columns[f]].to_numpy(dtype="float64")[keep] for f in features])
+    y = np.concatenate([np.full(len(keep), i) + rng.uniform(-0.3, 0.3, len(keep)) for i in range(len(features))])
+    output = _safe(contributions.attrs.get("output", "the model's output"))
+    figure = go.Figure()
+    shown = _shown("rows", len(keep), len(contributions))
+    for label, colour, part in ((f"raises the output ({shown})", _RED, x > 0), ("lowers it", _BLUE, x <= 0)):
+        figure.add_trace(go.Scatter(x=_f32(x[part]), y=_f32(y[part]), mode="markers", name=label,
+                                    hovertemplate="contribution %{x:.4g}<extra></extra>",
+                                    marker={"size": 4, "opacity": 0.5, "color": colour}))
+    figure.add_vline(x=0, line={"dash": "dash", "color": _GREY})
+    figure.update_layout(**{**_LAYOUT, "height": max(300, 26 * len(features) + 160),
+                            "margin": {"l": 200, "r": 20, "t": 72, "b": 80}}, showlegend=True,
+                         title=_title("SHAP contributions of each row, per feature"),
+                         xaxis={"title": f"contribution to the {output}"},
+                         yaxis={"tickmode": "array", "tickvals": list(range(len(features))),
+                                "ticktext": [_safe(f) for f in features], "range": [-0.6, len(features) - 0.4],
+                                "zeroline": False})
     return figure
 
 

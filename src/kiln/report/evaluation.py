@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 MAX_IMPORTANCE_ROWS = 25
 MAX_SLICE_ROWS = 40
 MAX_BOARD_ROWS = 15
+MAX_SHAP_ROWS = 300  # rows `kiln evaluate` explains for the SHAP summary (Tree SHAP is per row)
 
 _PLOT_GUIDES = {
     "roc": "Each point is one threshold: the share of positives caught (up) against the share of negatives "
@@ -51,11 +52,14 @@ _PLOT_ORDER = tuple(_PLOT_GUIDES)
 
 
 def render_evaluation(ev: Evaluation, *, title: str, model_card: dict | None = None,
-                      leaderboard: pd.DataFrame | None = None, subtitle: str | None = None) -> str:
+                      leaderboard: pd.DataFrame | None = None, subtitle: str | None = None,
+                      contributions: pd.DataFrame | None = None) -> str:
     """The whole evaluation as a self-contained HTML page (opens offline).
 
     `model_card` is `model_card(model)`'s dictionary; `leaderboard` (the model's
-    `leaderboard()`) adds the candidates' chart to the statistics section.
+    `leaderboard()`) adds the candidates' chart to the statistics section;
+    `contributions` (`model.explain(rows)` on a sample of the evaluated rows, see
+    `MAX_SHAP_ROWS`) adds a SHAP summary to the explanations.
     """
     from kiln.evaluate.plots import evaluation_figures
 
@@ -64,7 +68,8 @@ def render_evaluation(ev: Evaluation, *, title: str, model_card: dict | None = N
                 plots_section(ev, figures),
                 threshold_section(ev, figures.get("cost_curve"),
                                   stored=None if model_card is None else bool(model_card.get("decision"))),
-                explanations_section(ev, figures.get("importance")), slices_section(ev, figures.get("slices")),
+                explanations_section(ev, figures.get("importance"), contributions=contributions, shap=True),
+                slices_section(ev, figures.get("slices")),
                 model_card_section(ev, model_card)]
     rows = len(ev.y_true)
     sub = subtitle or f"{ev.task} · {rows:,} rows evaluated · metric {metric_name(ev.metric)}"
@@ -233,14 +238,26 @@ def threshold_section(ev: Evaluation, chart: Any = None, *, stored: bool | None 
     return Section("Decision threshold", intro, "".join(parts))
 
 
-def explanations_section(ev: Evaluation, chart: Any = None) -> Section:
-    """Permutation importance with intervals, as a table and a chart."""
+def explanations_section(ev: Evaluation, chart: Any = None, *, contributions: pd.DataFrame | None = None,
+                         shap: bool = False) -> Section:
+    """Permutation importance with intervals, as a table and a chart; with `shap`, a SHAP
+    summary of `contributions` after it (or a note on how to get one when there are none)."""
     intro = ("Permutation importance: how much the score drops when one feature's values are shuffled, breaking "
              "its link with the target. A large drop means the model leans on that feature; an interval that "
              "reaches zero means it could go without loss. It measures reliance, not cause.")
+    if shap:
+        intro += (" SHAP splits a prediction into contributions of each feature that add up to it; in the SHAP "
+                  "summary each bar is how much that feature moves a prediction on average.")
+    body = _importance_parts(ev, chart)
+    if shap:
+        body += _shap_parts(contributions)
+    return Section("Explanations", intro, Html("".join(body)))
+
+
+def _importance_parts(ev: Evaluation, chart: Any) -> list[str]:
     importance = ev.importance
     if importance is None or importance.empty:
-        return Section("Explanations", intro, paragraph("No importance was computed for this evaluation."))
+        return [paragraph("No importance was computed for this evaluation.")]
     top = importance.sort_values("importance", ascending=False).head(MAX_IMPORTANCE_ROWS)
     rows = [{"feature": r["feature"], "importance": number(r["importance"]),
              "interval": interval(r["ci_low"], r["ci_high"])} for r in top.to_dict("records")]
@@ -254,7 +271,30 @@ def explanations_section(ev: Evaluation, chart: Any = None) -> Section:
                               "leaks the answer and the model will fail in use."))
     if len(importance) > MAX_IMPORTANCE_ROWS:
         parts.append(paragraph(f"The {MAX_IMPORTANCE_ROWS} most important of {len(importance)} features are shown."))
-    return Section("Explanations", intro, "".join(parts))
+    return parts
+
+
+def _shap_parts(contributions: pd.DataFrame | None) -> list[str]:
+    """The SHAP summary: mean |contribution| per feature, and each sampled row's contributions."""
+    from kiln.evaluate.plots import shap_bar_figure, shap_strip_figure
+
+    parts: list[str] = ["<h3>SHAP summary</h3>"]
+    if contributions is None or contributions.empty:
+        parts.append(_note("No SHAP summary: it needs a model with a tree member (LightGBM, XGBoost, CatBoost, a "
+                           "random forest). Permutation importance above works for any model; for a tree model, "
+                           "`model.explain(rows)` gives each row's contributions."))
+        return parts
+    member = contributions.attrs.get("member")
+    output = contributions.attrs.get("output", "output")
+    parts.append(paragraph(f"Computed on {len(contributions):,} labelled rows drawn at random from those evaluated"
+                           f"{f', for the member {member}' if member else ''}; contributions are in units of the "
+                           f"{output}. A long bar is a feature that moves predictions a lot, in either direction."))
+    parts.append(Html(f'<div class="grid">{figure(shap_bar_figure(contributions), div_id="figure-shap-bar")}'
+                      f'{figure(shap_strip_figure(contributions), div_id="figure-shap-strip")}</div>'))
+    parts.append(_guide("Right: each dot is one row's contribution from that feature; dots right of zero raise "
+                        "the prediction, left of it lower it. A wide spread means the feature matters a lot for "
+                        "some rows and little for others."))
+    return parts
 
 
 def slices_section(ev: Evaluation, chart: Any = None) -> Section:

@@ -46,17 +46,21 @@ def badge(label: str, tone: str) -> Html:
 
 
 def table(rows: Iterable[dict[str, Any]], columns: Sequence[str], *, headers: dict[str, str] | None = None) -> Html:
-    """An HTML table of `rows` (dicts) showing `columns`; numbers formatted, text escaped."""
+    """An HTML table of `rows` (dicts) showing `columns`; numbers formatted, text escaped.
+
+    A table whose headers are all empty (a list of facts) has no header row.
+    """
     headers = headers or {}
-    head = "".join(f"<th>{escape(headers.get(c, c))}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{_cell(row.get(c))}</td>" for c in columns) + "</tr>" for row in rows)
-    return Html(f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>')
+    labels = [str(headers.get(c, c)) for c in columns]
+    head = f"<thead><tr>{''.join(f'<th>{escape(t)}</th>' for t in labels)}</tr></thead>" if any(labels) else ""
+    body = "".join("<tr>" + "".join(_td(row.get(c)) for c in columns) + "</tr>" for row in rows)
+    return Html(f'<div class="table-wrap"><table>{head}<tbody>{body}</tbody></table></div>')
 
 
 def figure(fig: Any, *, div_id: str) -> Html:
     """A Plotly figure as a <div> and its script, without the library (the page embeds it once)."""
     markup = fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
-                         config={"displaylogo": False, "responsive": True})
+                         config={"displaylogo": False, "responsive": True, "displayModeBar": "hover"})
     return Html(f'<div class="figure">{markup}</div>')
 
 
@@ -82,6 +86,16 @@ def render_page(title: str, sections: Sequence[Section], *, subtitle: str | None
 
 def _inline(text: str) -> str:
     return re.sub(r"`([^`]+)`", r"<code>\1</code>", escape(text))
+
+
+_CODE = re.compile(r"[A-Z]{2,4}\d{2,4}")  # a check's code, such as DQ009
+
+
+def _td(value: Any) -> str:
+    """A cell; one holding a badge or a short code does not wrap (a code split over two lines misreads)."""
+    keep = (isinstance(value, Html) and 'class="badge' in value) or (isinstance(value, str)
+                                                                     and _CODE.fullmatch(value) is not None)
+    return f'<td class="nowrap">{_cell(value)}</td>' if keep else f"<td>{_cell(value)}</td>"
 
 
 def _cell(value: Any) -> str:
@@ -110,6 +124,7 @@ code{background:#eef1f5;padding:0 .25rem;border-radius:3px;font-size:.92em}
 .table-wrap{overflow-x:auto}table{border-collapse:collapse;font-size:.9rem;margin:.5rem 0}
 th,td{border-bottom:1px solid #e6e9ee;padding:.35rem .6rem;text-align:left;vertical-align:top}
 th{background:#f0f3f7;position:sticky;top:0}td{max-width:40rem;overflow-wrap:anywhere}
+td.nowrap{white-space:nowrap;overflow-wrap:normal}.badge{white-space:nowrap}
 .badge{display:inline-block;padding:0 .45rem;border-radius:10px;font-size:.8rem;font-weight:600;color:#fff}
 .badge.error{background:#c0392b}.badge.warning{background:#d68910}.badge.info{background:#2e86c1}
 .badge.ok{background:#1e8449}.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(380px,1fr));gap:.6rem}

@@ -181,3 +181,46 @@ def test_thin_and_sample_keep_order_and_cap() -> None:
     assert thinned[0] == 0 and thinned[-1] == 9_999 and len(thinned) <= 100
     sampled = plots.sample(10_000, 100)
     assert len(sampled) == 100 and np.all(np.diff(sampled) > 0)
+
+
+def _contributions(n: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"small": rng.normal(0, 0.1, n), "<b>big</b>": rng.normal(0, 2.0, n),
+                          "middle": rng.normal(0, 0.5, n), "base_value": -1.0})
+    frame.attrs.update({"member": "lgbm", "output": "log-odds of class 1"})
+    return frame
+
+
+def test_shap_frame_ranks_features_by_mean_absolute_contribution() -> None:
+    contributions = _contributions(1000)
+
+    summary = plots.shap_frame(contributions)
+
+    assert list(summary["feature"]) == ["<b>big</b>", "middle", "small"]  # base_value is not a feature
+    assert summary["mean_abs_contribution"].iloc[0] == pytest.approx(contributions["<b>big</b>"].abs().mean())
+
+
+def test_shap_bar_puts_the_most_influential_feature_on_top_and_escapes_names() -> None:
+    bars = plots.shap_bar_figure(_contributions(500)).data[0]
+
+    assert list(bars.y) == ["small", "middle", "&lt;b&gt;big&lt;/b&gt;"]
+    assert np.all(np.diff(np.asarray(bars.x)) > 0)
+
+
+def test_shap_strip_samples_each_feature_and_stays_small() -> None:
+    contributions = _contributions(BIG)
+
+    figure = plots.shap_strip_figure(contributions)
+
+    points = sum(len(trace.x) for trace in figure.data)
+    assert points == 3 * plots.MAX_STRIP_POINTS  # every feature, 300 rows each
+    raises, lowers = (np.asarray(trace.x) for trace in figure.data)
+    assert np.all(raises > 0) and np.all(lowers <= 0)  # red raises the output, blue lowers it
+    assert list(figure.layout.yaxis.ticktext)[-1] == "&lt;b&gt;big&lt;/b&gt;"  # most influential on top
+    assert len(figure.to_json()) < 40_000
+
+
+def test_shap_charts_of_no_rows_say_so() -> None:
+    empty = _contributions(0)
+
+    assert "No contribution" in plots.shap_strip_figure(empty).layout.annotations[0].text

@@ -16,6 +16,7 @@ from kiln.evaluate.result import Evaluation
 from kiln.evaluate.scores import score_table
 from kiln.evaluate.threshold import threshold_at
 from kiln.report.evaluation import evaluation_json, model_card, number, render_evaluation
+from kiln.report.html import table
 
 SECTIONS = ["Scores", "Leaderboard with statistics", "Plots", "Decision threshold", "Explanations", "Slices",
             "Model card"]
@@ -157,3 +158,40 @@ def test_evaluation_json_is_plain_data() -> None:
 
     assert data["rows"] == 400 and {s["metric"] for s in data["scores"]} >= {"roc_auc", "pr_auc", "brier"}
     assert data["threshold"]["cost_fn"] == 20 and len(data["comparisons"]) == 2 and len(data["slices"]) == 3
+
+
+def _contributions(n: int = 300) -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"Torque [Nm]": rng.normal(0, 1.5, n), "<script>x</script>": rng.normal(0, 0.2, n),
+                          "base_value": -2.0})
+    frame.attrs.update({"member": "lgbm", "learner": "lightgbm", "output": "log-odds of class 1"})
+    return frame
+
+
+def test_report_adds_a_shap_summary_from_contributions() -> None:
+    ev = _evaluation("binary")
+
+    page = render_evaluation(ev, title="t", contributions=_contributions())
+
+    assert "<h3>SHAP summary</h3>" in page and "Computed on 300 labelled rows" in page
+    assert 'id="figure-shap-bar"' in page and 'id="figure-shap-strip"' in page
+    assert "each bar is how much that feature moves a prediction on average" in page
+    assert page.count('class="plotly-graph-div"') == len(evaluation_figures(ev)) + 2
+    assert "<script>x</script>" not in page
+
+
+def test_report_without_contributions_says_how_to_get_a_shap_summary(binary_page) -> None:
+    page, _ = binary_page
+
+    assert "No SHAP summary: it needs a model with a tree member" in page
+    assert "figure-shap-bar" not in page
+
+
+def test_report_tables_keep_badges_and_codes_on_one_line_and_facts_have_no_header(binary_page) -> None:
+    page, _ = binary_page
+
+    assert '<td class="nowrap"><span class="badge' in page  # the baseline verdicts
+    assert "<th></th>" not in page  # fact tables (threshold, model card) have no empty header bar
+    assert ".badge{white-space:nowrap}" in page
+    assert '"displayModeBar": "hover"' in page
+    assert '<td class="nowrap">DQ009</td>' in table([{"code": "DQ009", "text": "a sentence"}], ["code", "text"])
