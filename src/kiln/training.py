@@ -105,7 +105,7 @@ def train_model(data: pd.DataFrame | str | Path, spec: TrainSpec, reporter: Repo
     scratch = Path(tempfile.mkdtemp(prefix="kiln-search-"))
     try:
         results, lost = _search(features, y, folds, schema, target, metric, spec, budget, reporter, scratch)
-        model = _assemble(frame, features, y, folds, schema, target, metric, spec, budget, results, lost)
+        model = _assemble(frame, features, y, folds, schema, target, metric, spec, budget, results, lost, scratch)
         model.manifest["findings"] = [f.to_dict() for f in findings]
         return model
     finally:
@@ -167,7 +167,7 @@ def _search(features, y, folds, schema, target: Target, metric: Metric, spec: Tr
 
 
 def _assemble(frame, features, y, folds, schema, target: Target, metric: Metric, spec: TrainSpec,
-              budget: Budget, results: list[TrialResult], lost: int) -> Model:
+              budget: Budget, results: list[TrialResult], lost: int, scratch: Path) -> Model:
     results = sorted(results, key=lambda r: r.spec.trial_id)  # completion order varies with timing
     usable = [r for r in results if r.oof is not None and np.all(np.isfinite(r.oof))]
     if not usable:
@@ -185,6 +185,7 @@ def _assemble(frame, features, y, folds, schema, target: Target, metric: Metric,
     leaderboard = _leaderboard(results, metric, ensemble_scores, ensemble.weights, usable, weights, use_ensemble)
     members = [_load_member(usable[i], w) for i, w in weights.items()]
     fitted_on = _refit(members, usable, weights, features, y, schema, target, spec, budget, len(folds))
+    curve = _learning_curve(usable[best_single], features, y, folds, schema, target, metric, spec, budget, scratch)
     chosen = ENSEMBLE_NAME if use_ensemble else usable[best_single].spec.name
     chosen_row = leaderboard.loc[leaderboard["model"] == chosen].iloc[0]
     manifest = {
@@ -203,6 +204,8 @@ def _assemble(frame, features, y, folds, schema, target: Target, metric: Metric,
         "created": pd.Timestamp.now(tz="UTC").isoformat(),
     }
     manifest["reference"] = reference_distributions(features, schema)
+    if curve is not None:
+        manifest["learning_curve"] = curve
     final_oof = ensemble.prediction if use_ensemble else usable[best_single].oof
     if target.task == "binary":
         manifest["decision"] = _decision(y, final_oof[:, 1], spec)
@@ -220,6 +223,16 @@ def _decision(y: np.ndarray, positive: np.ndarray, spec: TrainSpec) -> dict[str,
         return choose_threshold(y, positive, objective="f1").to_dict()
     return choose_threshold(y, positive, objective="cost", cost_fp=spec.cost_fp or 1.0,
                             cost_fn=spec.cost_fn or 1.0).to_dict()
+
+
+def _learning_curve(best: TrialResult, features, y, folds, schema, target: Target, metric: Metric,
+                    spec: TrainSpec, budget: Budget, scratch: Path) -> dict | None:
+    """Score vs training rows for the best single configuration, from leftover time."""
+    from kiln.evaluate.learning_curve import learning_curve
+
+    return learning_curve(features, y, folds, schema, target.task, len(target.classes or []), spec=best.spec,
+                          full_scores=best.fold_scores, metric=metric, seed=spec.seed,
+                          deadline=budget.end - SAVE_MARGIN, scratch=scratch, fit_seconds=best.fit_seconds)
 
 
 def _refit(members: list[Member], usable: list[TrialResult], weights: dict[int, float], features, y, schema,

@@ -371,6 +371,27 @@ def importance_figure(importance: pd.DataFrame, metric: str | None = None) -> go
     return figure
 
 
+def learning_curve_figure(curve: dict[str, Any]) -> go.Figure:
+    """Cross-validated score against training rows, with each point's 95% interval."""
+    go = _plotly()
+    points = curve.get("points") or []
+    if not points:
+        return _empty("Learning curve", "No learning curve was computed.")
+    rows = [p["rows"] for p in points]
+    score = np.asarray([p["score"] for p in points], dtype="float64")
+    high = np.asarray([p["ci_high"] for p in points], dtype="float64")
+    low = np.asarray([p["ci_low"] for p in points], dtype="float64")
+    figure = go.Figure(go.Scatter(
+        x=rows, y=_f32(score), mode="lines+markers", line={"color": _BLUE},
+        error_y={"type": "data", "array": _f32(np.nan_to_num(high - score)),
+                 "arrayminus": _f32(np.nan_to_num(score - low)), "color": _DARK}))
+    figure.update_layout(**_LAYOUT, showlegend=False,
+                         title=_title(f"Learning curve of {_safe(curve.get('model', ''))}"),
+                         xaxis={"title": "training rows per fold"},
+                         yaxis={"title": f"cross-validated {metric_label(curve.get('metric', ''))}"})
+    return figure
+
+
 def shap_frame(contributions: pd.DataFrame) -> pd.DataFrame:
     """Mean |SHAP contribution| per feature (how far it moves a prediction on average), largest first.
 

@@ -19,10 +19,26 @@ def render_training(model: Any) -> str:
     manifest = model.manifest
     cv, training = manifest.get("cv", {}), manifest.get("training", {})
     oof = _oof_sections(model)  # scores, statistics, plots, ..., model card
-    sections = [_summary(model, cv, training), *oof[:1], _leaderboard(model), *oof[1:-1],
+    curve = [_learning_curve(manifest["learning_curve"])] if manifest.get("learning_curve") else []
+    sections = [_summary(model, cv, training), *oof[:1], _leaderboard(model), *oof[1:-1], *curve,
                 _findings(manifest.get("findings", [])), _columns(model), *oof[-1:]]
     subtitle = f"{model.task} · {training.get('rows', 0):,} rows · metric {metric_label(model.metric)}"
     return render_page(f"Training report: {model.target.name}", sections, subtitle=subtitle)
+
+
+def _learning_curve(curve: dict) -> Section:
+    from kiln.evaluate.plots import learning_curve_figure
+    from kiln.report.html import figure
+
+    intro = ("How the cross-validated score of the best single configuration grows with the rows it learns "
+             "from (the same validation folds, the training part subsampled). Still rising at the right: more "
+             "data would likely help. Flat: the model has learned what these features can give; better "
+             "features help more than more rows.")
+    rows = [{"rows": p["rows"], "share of rows": f"{100 * p['fraction']:.0f}%", "score": p["score"],
+             "ci_low": p["ci_low"], "ci_high": p["ci_high"]} for p in curve["points"]]
+    body = figure(learning_curve_figure(curve), div_id="figure-learning-curve") + table(
+        rows, ["rows", "share of rows", "score", "ci_low", "ci_high"])
+    return Section("Learning curve", intro, body)
 
 
 def _oof_sections(model: Any) -> list[Section]:
