@@ -21,7 +21,7 @@ from kiln.data.checks import Finding, duplicated_rows, feature_schema, read_targ
 from kiln.data.load import read_table
 from kiln.data.schema import DISCRETE_MAX_LEVELS, Column, category_text
 from kiln.data.target import Target
-from kiln.errors import MissingDependencyError
+from kiln.optional import require
 from kiln.types import ColumnKind, Task
 
 if TYPE_CHECKING:
@@ -287,11 +287,7 @@ def _json_safe(value: Any) -> Any:
 
 
 def _plotly() -> Any:
-    try:
-        import plotly.graph_objects as go
-    except ImportError as exc:
-        raise MissingDependencyError("Profile figures need Plotly; install it with: pip install plotly") from exc
-    return go
+    return require("plotly.graph_objects", purpose="Profile figures", package="plotly")
 
 
 _LAYOUT = {"template": "none", "height": 280, "margin": {"l": 50, "r": 20, "t": 40, "b": 60},

@@ -10,7 +10,6 @@ scikit-learn trees go through shap.TreeExplainer.
 
 from __future__ import annotations
 
-import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,6 +19,7 @@ from scipy import stats
 from kiln.data.schema import category_text
 from kiln.errors import InvalidDataError, InvalidOptionError
 from kiln.evaluate.metrics import get_metric
+from kiln.optional import require
 
 if TYPE_CHECKING:
     from kiln.model import FoldModel, Member, Model
@@ -255,15 +255,4 @@ def _to_original(contributions: np.ndarray, prep: Any, names: list[str]) -> np.n
 
 
 def _import_shap() -> Any:
-    try:
-        with warnings.catch_warnings():
-            # shap's plotting module touches a matplotlib API matplotlib has marked for deprecation
-            warnings.simplefilter("ignore")
-            import shap
-    except ImportError as error:
-        from kiln.errors import MissingDependencyError
-
-        raise MissingDependencyError(
-            "SHAP contributions need the 'shap' package; install it with: pip install shap"
-        ) from error
-    return shap
+    return require("shap", purpose="SHAP contributions")

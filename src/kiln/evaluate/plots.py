@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from kiln.errors import MissingDependencyError
+from kiln.optional import require
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -552,8 +552,4 @@ def _empty(title: str, message: str) -> go.Figure:
 
 
 def _plotly() -> Any:
-    try:
-        import plotly.graph_objects as go
-    except ImportError as exc:
-        raise MissingDependencyError("Evaluation figures need Plotly; install it with: pip install plotly") from exc
-    return go
+    return require("plotly.graph_objects", purpose="Evaluation figures", package="plotly")
