@@ -168,8 +168,7 @@ def evaluate(
         import kiln
         from kiln.console import print_evaluation
         from kiln.data.load import read_table
-        from kiln.errors import InvalidOptionError, MissingDependencyError
-        from kiln.evaluate.explain import labelled_rows
+        from kiln.evaluate.explain import sample_contributions
         from kiln.evaluate.result import evaluate_model
         from kiln.output import write_text
         from kiln.report.evaluation import MAX_SHAP_ROWS, evaluation_json, model_card, render_evaluation
@@ -179,10 +178,7 @@ def evaluate(
         table = read_table(data)
         result = evaluate_model(loaded, table)
         card = model_card(loaded, evaluated_on=f"{Path(data).name} ({len(table):,} rows)")
-        try:  # SHAP summary on a seeded sample; a model without a tree member gets a note instead
-            contributions = loaded.explain(labelled_rows(loaded, table, MAX_SHAP_ROWS)[0])
-        except (InvalidOptionError, MissingDependencyError):
-            contributions = None
+        contributions = sample_contributions(loaded, table, MAX_SHAP_ROWS)
         page = render_evaluation(result, title=f"Evaluation of {loaded.target.name} on {Path(data).name}",
                                  model_card=card, leaderboard=loaded.leaderboard(), contributions=contributions)
         path = write_text(page, out or default_report_path(Path(data).stem, "evaluation"))

@@ -256,3 +256,14 @@ def _to_original(contributions: np.ndarray, prep: Any, names: list[str]) -> np.n
 
 def _import_shap() -> Any:
     return require("shap", purpose="SHAP contributions")
+
+
+def sample_contributions(model: Any, frame: pd.DataFrame, max_rows: int) -> pd.DataFrame | None:
+    """SHAP contributions on a seeded sample of labelled rows, for the report's summary;
+    None when the model has no tree member (or shap is missing), so the report shows a note."""
+    from kiln.errors import InvalidOptionError, MissingDependencyError
+
+    try:
+        return shap_contributions(model, labelled_rows(model, frame, max_rows)[0])
+    except (InvalidOptionError, MissingDependencyError):
+        return None
