@@ -1,0 +1,1 @@
+"""Tracking and registry (MLflow), kiln's own tables (prediction log, promotion audit)."""

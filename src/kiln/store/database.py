@@ -1,0 +1,76 @@
+"""The one database kiln writes to: KILN_DB, an SQLAlchemy URL (SQLite by default).
+
+SQLite runs in WAL mode with a busy timeout so that many processes (trainers
+registering, servers logging) share one file without "database is locked" errors.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import TYPE_CHECKING
+
+from kiln.settings import kiln_home
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+SQLITE_BUSY_TIMEOUT_MS = 60_000
+_ENGINES: dict[str, Engine] = {}
+_LOCK = threading.Lock()
+
+
+def database_url() -> str:
+    """KILN_DB, or `sqlite:///<KILN_HOME>/kiln.db`."""
+    url = os.environ.get("KILN_DB", "").strip()
+    return url or f"sqlite:///{kiln_home() / 'kiln.db'}"
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def engine(url: str | None = None) -> Engine:
+    """A pooled engine for `url` (default: `database_url()`), made once per process."""
+    url = url or database_url()
+    with _LOCK:
+        if url not in _ENGINES:
+            _ENGINES[url] = _create(url)
+        return _ENGINES[url]
+
+
+def _create(url: str) -> Engine:
+    from sqlalchemy import create_engine, event
+
+    from kiln.errors import InvalidOptionError
+
+    if is_sqlite(url):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        created = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        event.listen(created, "connect", _sqlite_pragmas)
+        return created
+    try:
+        return create_engine(url, pool_pre_ping=True)
+    except Exception as exc:  # a bad URL or a missing driver: say which
+        raise InvalidOptionError(f"KILN_DB '{_redact(url)}' cannot be used ({exc}); "
+                                 "give an SQLAlchemy URL such as postgresql+psycopg://user@host/db.") from exc
+
+
+def _sqlite_pragmas(connection: object, _record: object) -> None:
+    cursor = connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable URL>"
