@@ -93,7 +93,10 @@ class Model:
 
     def predict(self, data: pd.DataFrame | str | Path) -> np.ndarray:
         """Predicted class (as in the training data) or value, in the input's row order."""
-        raw = self.predict_raw(data)
+        return self.labels(self.predict_raw(data))
+
+    def labels(self, raw: np.ndarray) -> np.ndarray:
+        """Blended output of `predict_raw` → the predicted class (stored threshold applied) or value."""
         if self.task == "regression":
             return raw
         return self.target.decode(self._decide(raw))
@@ -125,7 +128,7 @@ class Model:
         raw = self.predict_raw(frame)
         if self.task == "regression":
             return pd.DataFrame({"prediction": raw})
-        out = {"prediction": self.target.decode(self._decide(raw))}
+        out = {"prediction": self.labels(raw)}
         for i, label in enumerate(self.classes_ or []):
             out[f"proba_{label}"] = raw[:, i]
         return pd.DataFrame(out)

@@ -1,0 +1,112 @@
+"""`create_app(settings)`: the FastAPI app that serves one model (or follows a registry alias).
+
+    POST /predict  POST /explain  GET /metadata  GET /health  GET /ready
+    GET /metrics (Prometheus)  GET /stats (JSON)  GET / (the web page)
+
+The lifespan loads and warms up the model before the first request, starts the
+prediction-log writer, and on shutdown stops following the alias and flushes the log.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from kiln.serve.decode import RequestProblem
+from kiln.serve.holder import ModelHolder
+from kiln.serve.limits import BodyLimitMiddleware
+from kiln.serve.openapi import request_schemas
+from kiln.serve.routes import explain, health, metadata, metrics, page, predict
+from kiln.serve.settings import ServeSettings
+from kiln.serve.telemetry import Telemetry, TelemetryMiddleware
+
+_log = logging.getLogger("kiln.serve")
+
+
+def create_app(settings: ServeSettings, *, holder: ModelHolder | None = None) -> FastAPI:
+    """The app for `settings.model`; pass a loaded `holder` to skip loading (tests, benchmarks)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from starlette.concurrency import run_in_threadpool
+
+        if app.state.holder.current is None:
+            await run_in_threadpool(app.state.holder.load)
+        if settings.log_predictions:
+            from kiln.store.prediction_log import PredictionLog
+
+            app.state.prediction_log = PredictionLog(batch_rows=settings.log_batch_rows, flush_s=settings.log_flush_s,
+                                                     queue_rows=settings.log_queue_rows)
+        try:
+            yield
+        finally:
+            app.state.holder.stop()
+            if app.state.prediction_log is not None:
+                app.state.prediction_log.close()
+
+    app = FastAPI(title="kiln model server", version=_kiln_version(), lifespan=lifespan, docs_url=None,
+                  redoc_url=None)
+    app.state.settings = settings
+    app.state.holder = holder or ModelHolder(settings.model, follow_interval_s=settings.follow_interval_s)
+    app.state.telemetry = Telemetry()
+    app.state.prediction_log = None
+    app.state.openapi_version = None
+    for module in (predict, explain, health, metadata, metrics, page):
+        app.include_router(module.router)
+    app.add_exception_handler(RequestProblem, _problem)
+    app.add_exception_handler(HTTPException, _http_problem)
+    app.add_exception_handler(RequestValidationError, _validation_problem)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(TelemetryMiddleware, telemetry=app.state.telemetry)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    from fastapi.openapi.utils import get_openapi
+
+    if app.openapi_schema is None or app.state.openapi_version != _served_version(app):
+        document = get_openapi(title=app.title, version=app.version, routes=app.routes)
+        served = app.state.holder.current
+        if served is not None:
+            schemas = request_schemas(served.model.schema, app.state.settings.max_rows)
+            document.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
+        app.openapi_schema = document
+        app.state.openapi_version = _served_version(app)
+    return app.openapi_schema
+
+
+def _served_version(app: FastAPI) -> str | None:
+    served = app.state.holder.current
+    return served.version if served else None
+
+
+async def _problem(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestProblem)
+    return JSONResponse(exc.body(), status_code=exc.status)
+
+
+async def _http_problem(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    return JSONResponse({"detail": [{"field": "request", "row": None, "msg": str(exc.detail), "loc": []}]},
+                        status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+
+async def _validation_problem(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    detail = [{"field": ".".join(str(p) for p in error.get("loc", ())) or "request", "row": None,
+               "msg": error.get("msg", "invalid"), "loc": list(error.get("loc", ()))} for error in exc.errors()]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+def _kiln_version() -> str:
+    from kiln import __version__
+
+    return __version__

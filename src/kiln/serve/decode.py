@@ -1,0 +1,238 @@
+"""Request bodies → one numpy array per feature, checked against the bundle's data contract.
+
+No pandas on this path: a single JSON row becomes a handful of small arrays in
+microseconds. The rules are the contract's (`kiln.data.contract`), applied per value:
+
+- a required field (never missing in training) that is absent or null → 422;
+- a number field holding anything but a JSON number → 422 (NaN/Infinity are not JSON:
+  the parser refuses them, and so `1e309`);
+- booleans take true/false, 0/1 or "true"/"false"/"yes"/"no";
+- datetimes take ISO 8601 text;
+- unseen categories and numbers outside the training range are accepted and counted.
+
+Every refusal names the field and the row, so a client can fix its request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from kiln.data.schema import Column, Schema, category_text
+
+# True == 1 == 1.0 in Python, so these keys also take the numbers 0 and 1.
+_BOOLEAN = {True: 1.0, False: 0.0, "true": 1.0, "false": 0.0, "True": 1.0, "False": 0.0,
+            "1": 1.0, "0": 0.0, "yes": 1.0, "no": 0.0}
+
+
+class RequestProblem(Exception):
+    """A request kiln refuses: the HTTP status and what to fix, by field and row."""
+
+    def __init__(self, status: int, field: str, message: str, row: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.field = field
+        self.row = row
+        self.message = message
+
+    def body(self) -> dict[str, Any]:
+        if self.field in ("body", "rows", "content-type"):
+            location: list[Any] = {"body": ["body"], "rows": ["body", "rows", self.row],
+                                   "content-type": ["header", "content-type"]}[self.field]
+        else:
+            location = ["body", "rows", self.row, self.field]
+        return {"detail": [{"field": self.field, "row": self.row, "msg": self.message,
+                            "loc": [part for part in location if part is not None]}]}
+
+
+@dataclass
+class Decoded:
+    """The validated rows: the records as sent (for the log) and one array per feature."""
+
+    records: list[dict[str, Any]]
+    columns: dict[str, np.ndarray]
+    unseen_categories: dict[str, int] = field(default_factory=dict)
+    out_of_range: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.records)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        return {"unseen_categories": self.unseen_categories, "out_of_range": self.out_of_range}
+
+
+def records_from_json(body: bytes, *, max_rows: int) -> list[dict[str, Any]]:
+    """`{"rows": [..]}`, a list of records, or one record → a list of records."""
+    import orjson
+
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise RequestProblem(422, "body", f"The body is not valid JSON ({exc}); send "
+                             '{"rows": [{"column": value, ...}]} with numbers as JSON numbers.') from None
+    if isinstance(payload, dict) and isinstance(payload.get("rows"), list):
+        records = payload["rows"]
+    elif isinstance(payload, list):
+        records = payload
+    elif isinstance(payload, dict):
+        records = [payload]
+    else:
+        raise RequestProblem(422, "body", 'The body must be {"rows": [{...}, ...]}, a list of records or one record.')
+    return _checked_records(records, max_rows)
+
+
+def records_from_csv(body: bytes, *, max_rows: int) -> list[dict[str, Any]]:
+    """A CSV batch (header row, then rows) → records; empty cells are missing values."""
+    import io
+
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(io.BytesIO(body), nrows=max_rows + 1, dtype_backend="numpy_nullable")
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise RequestProblem(422, "body", f"The body is not readable CSV ({exc}); send a header row, "
+                             "then one row per record, UTF-8, comma-separated.") from None
+    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return _checked_records(records, max_rows)
+
+
+def _checked_records(records: list[Any], max_rows: int) -> list[dict[str, Any]]:
+    if len(records) > max_rows:
+        raise RequestProblem(413, "rows", f"{len(records):,} rows exceed this server's limit of {max_rows:,} "
+                             "per request; split the batch or raise --max-rows.")
+    if not records:
+        raise RequestProblem(422, "rows", "The request holds no rows; send at least one record.")
+    for row, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise RequestProblem(422, "rows", f"Row {row} is a {type(record).__name__}, not an object of "
+                                 "column → value.", row)
+    return records
+
+
+def decode_records(records: list[dict[str, Any]], schema: Schema) -> Decoded:
+    """Check every value against the contract and build the feature arrays."""
+    decoded = Decoded(records, {})
+    for column in schema.columns:
+        values = [record.get(column.name) for record in records]
+        decoded.columns[column.name] = _DECODERS[column.kind](values, column, decoded)
+    return decoded
+
+
+def _missing(column: Column, row: int) -> RequestProblem:
+    return RequestProblem(422, column.name, f"'{column.name}' is required (it was never missing in training) "
+                          f"but row {row} has no value; send it.", row)
+
+
+def _numeric(values: list[Any], column: Column, decoded: Decoded) -> np.ndarray:
+    if not all(type(v) is float or type(v) is int for v in values):
+        for row, value in enumerate(values):
+            if value is None:
+                if column.required:
+                    raise _missing(column, row)
+            elif type(value) not in (int, float):
+                raise RequestProblem(422, column.name, f"'{column.name}' must be a number but row {row} holds "
+                                     f"{_shown(value)}; send a JSON number.", row)
+        values = [np.nan if v is None else v for v in values]
+    try:
+        array = np.array(values, dtype=np.float64)
+    except OverflowError:
+        raise RequestProblem(422, column.name, f"'{column.name}' holds an integer too large for a "
+                             "64-bit float; send a smaller number.") from None
+    if column.minimum is not None and column.maximum is not None:
+        outside = int(np.count_nonzero((array < column.minimum) | (array > column.maximum)))
+        if outside:
+            decoded.out_of_range[column.name] = outside
+    return array
+
+
+def _boolean(values: list[Any], column: Column, decoded: Decoded) -> np.ndarray:
+    out = np.empty(len(values), dtype=np.float64)
+    for row, value in enumerate(values):
+        if value is None:
+            if column.required:
+                raise _missing(column, row)
+            out[row] = np.nan
+            continue
+        try:
+            out[row] = _BOOLEAN[value]
+        except (KeyError, TypeError):
+            raise RequestProblem(422, column.name, f"'{column.name}' must be true or false but row {row} holds "
+                                 f"{_shown(value)}.", row) from None
+    return out
+
+
+def _categorical(values: list[Any], column: Column, decoded: Decoded) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    known = column.categories
+    unseen = 0
+    for row, value in enumerate(values):
+        if value is None:
+            if column.required:
+                raise _missing(column, row)
+            out[row] = None
+            continue
+        if isinstance(value, dict | list):
+            raise RequestProblem(422, column.name, f"'{column.name}' must be a single value but row {row} holds "
+                                 f"a JSON {type(value).__name__}.", row)
+        text = value if type(value) is str else category_text(value)
+        out[row] = text
+        if known is not None and text not in known:
+            unseen += 1
+    if unseen:
+        decoded.unseen_categories[column.name] = unseen
+    return out
+
+
+def _text(values: list[Any], column: Column, decoded: Decoded) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    for row, value in enumerate(values):
+        if value is None:
+            if column.required:
+                raise _missing(column, row)
+            out[row] = None
+        elif isinstance(value, str):
+            out[row] = value
+        else:
+            raise RequestProblem(422, column.name, f"'{column.name}' must be text but row {row} holds "
+                                 f"{_shown(value)}.", row)
+    return out
+
+
+def _datetime(values: list[Any], column: Column, decoded: Decoded) -> np.ndarray:
+    out = np.empty(len(values), dtype="datetime64[ns]")
+    for row, value in enumerate(values):
+        if value is None:
+            if column.required:
+                raise _missing(column, row)
+            out[row] = np.datetime64("NaT")
+            continue
+        try:
+            out[row] = _iso_datetime(value)
+        except (TypeError, ValueError, OverflowError):
+            raise RequestProblem(422, column.name, f"'{column.name}' must be an ISO 8601 date-time "
+                                 f"(e.g. 2026-01-31T08:00:00) but row {row} holds {_shown(value)}.", row) from None
+    return out
+
+
+def _iso_datetime(value: Any) -> np.datetime64:
+    """ISO 8601 text → naive UTC (an offset is applied; naive text is taken as it is, as training did)."""
+    from datetime import datetime, timezone
+
+    if not isinstance(value, str):
+        raise TypeError
+    stamp = datetime.fromisoformat(value)
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(timezone.utc).replace(tzinfo=None)
+    return np.datetime64(stamp, "ns")
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+_DECODERS = {"numeric": _numeric, "boolean": _boolean, "categorical": _categorical, "text": _text,
+             "datetime": _datetime}

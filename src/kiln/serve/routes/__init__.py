@@ -1,0 +1,1 @@
+"""One router per resource: predict, explain, health, metadata, metrics, page."""

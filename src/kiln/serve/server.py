@@ -1,0 +1,100 @@
+"""Run the app on uvicorn: one process or several, and a graceful drain on SIGTERM.
+
+On SIGTERM (or Ctrl-C) a worker first turns /ready to 503 for `drain_s` seconds while
+still answering, so a load balancer stops sending; then uvicorn stops accepting, lets
+in-flight requests finish, runs the lifespan shutdown (the prediction log is flushed)
+and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import uvicorn
+
+from kiln.serve import lifecycle
+from kiln.serve.settings import ServeSettings
+
+SETTINGS_VARIABLE = "KILN_SERVE_SETTINGS_JSON"  # hands the settings to worker processes
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server, with a readiness drain before the graceful shutdown."""
+
+    def __init__(self, config: uvicorn.Config, drain_s: float) -> None:
+        super().__init__(config)
+        self.drain_s = drain_s
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        if lifecycle.DRAINING.is_set() or self.drain_s <= 0:
+            super().handle_exit(sig, frame)
+            return
+        lifecycle.DRAINING.set()
+        timer = threading.Timer(self.drain_s, super().handle_exit, args=(sig, frame))
+        timer.daemon = True
+        timer.start()
+
+
+def app_from_environment() -> Any:
+    """The app factory worker processes call (settings travel in an environment variable)."""
+    from kiln.serve.app import create_app
+
+    return create_app(ServeSettings.model_validate_json(os.environ[SETTINGS_VARIABLE]))
+
+
+def run(settings: ServeSettings, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
+        log_level: str = "warning", announce: Callable[[str], None] | None = None) -> None:
+    """Serve until SIGTERM/SIGINT; returns after the drain and a clean shutdown.
+
+    The model is loaded (and the port bound) before uvicorn starts, so a bad bundle or a
+    busy port is one clear `KilnError`, not a server that starts and dies.
+    """
+    from kiln.serve.holder import ModelHolder
+
+    holder = ModelHolder(settings.model, follow_interval_s=settings.follow_interval_s)
+    holder.load()
+    os.environ[SETTINGS_VARIABLE] = settings.model_dump_json()
+    common: dict[str, Any] = {"host": host, "port": port, "log_level": log_level, "access_log": False,
+                              "timeout_graceful_shutdown": max(30.0, settings.request_timeout_s + 5),
+                              "timeout_keep_alive": 5}
+    if workers <= 1:
+        from kiln.serve.app import create_app
+
+        config = uvicorn.Config(create_app(settings, holder=holder), **common)
+        sock = _bind(config)
+        if announce:
+            announce(f"http://{host}:{sock.getsockname()[1]}/")
+        DrainingServer(config, settings.drain_s).run(sockets=[sock])
+        return
+    holder.stop()  # each worker process loads and follows on its own
+    with tempfile.TemporaryDirectory(prefix="kiln-metrics-") as metrics_dir:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # one set of counters across the workers
+        config = uvicorn.Config("kiln.serve.server:app_from_environment", factory=True, workers=workers, **common)
+        from uvicorn.supervisors import Multiprocess
+
+        sock = _bind(config)
+        if announce:
+            announce(f"http://{host}:{sock.getsockname()[1]}/")
+        Multiprocess(config, target=DrainingServer(config, settings.drain_s).run, sockets=[sock]).run()
+
+
+def _bind(config: uvicorn.Config) -> socket.socket:
+    """Bind the listening socket ourselves (as uvicorn would), so a busy port is one clear error."""
+    from kiln.errors import InvalidOptionError
+
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((config.host, config.port))
+    except OSError as exc:
+        sock.close()
+        raise InvalidOptionError(f"Cannot listen on {config.host}:{config.port} ({exc.strerror}); "
+                                 "pick a free port with --port.") from None
+    sock.set_inheritable(True)
+    return sock
