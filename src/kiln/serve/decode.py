@@ -27,6 +27,9 @@ _BOOLEAN = {True: 1.0, False: 0.0, "true": 1.0, "false": 0.0, "True": 1.0, "Fals
             "1": 1.0, "0": 0.0, "yes": 1.0, "no": 0.0}
 
 
+MAX_CATEGORY_CHARS = 10_000  # a longer "category" is an attack or a bug, not a level
+
+
 class RequestProblem(Exception):
     """A request kiln refuses: the HTTP status and what to fix, by field and row."""
 
@@ -178,6 +181,10 @@ def _categorical(values: list[Any], column: Column, decoded: Decoded) -> np.ndar
             raise RequestProblem(422, column.name, f"'{column.name}' must be a single value but row {row} holds "
                                  f"a JSON {type(value).__name__}.", row)
         text = value if type(value) is str else category_text(value)
+        if len(text) > MAX_CATEGORY_CHARS or "\x00" in text:
+            raise RequestProblem(422, column.name, f"'{column.name}' in row {row} is not a category value "
+                                 f"(over {MAX_CATEGORY_CHARS:,} characters or a NUL character); send the category.",
+                                 row)
         out[row] = text
         if known is not None and text not in known:
             unseen += 1
@@ -194,6 +201,9 @@ def _text(values: list[Any], column: Column, decoded: Decoded) -> np.ndarray:
                 raise _missing(column, row)
             out[row] = None
         elif isinstance(value, str):
+            if "\x00" in value:
+                raise RequestProblem(422, column.name, f"'{column.name}' in row {row} holds a NUL character; "
+                                     "remove it.", row)
             out[row] = value
         else:
             raise RequestProblem(422, column.name, f"'{column.name}' must be text but row {row} holds "
