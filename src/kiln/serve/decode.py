@@ -142,13 +142,22 @@ def _numeric(values: list[Any], column: Column, decoded: Decoded) -> np.ndarray:
     try:
         array = np.array(values, dtype=np.float64)
     except OverflowError:
-        raise RequestProblem(422, column.name, f"'{column.name}' holds an integer too large for a "
-                             "64-bit float; send a smaller number.") from None
+        row = next(i for i, v in enumerate(values) if _overflows(v))
+        raise RequestProblem(422, column.name, f"'{column.name}' in row {row} holds an integer too large for a "
+                             "64-bit float; send a smaller number.", row) from None
     if column.minimum is not None and column.maximum is not None:
         outside = int(np.count_nonzero((array < column.minimum) | (array > column.maximum)))
         if outside:
             decoded.out_of_range[column.name] = outside
     return array
+
+
+def _overflows(value: Any) -> bool:
+    try:
+        float(value)
+    except OverflowError:
+        return True
+    return False
 
 
 def _boolean(values: list[Any], column: Column, decoded: Decoded) -> np.ndarray:
