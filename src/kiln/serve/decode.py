@@ -67,7 +67,7 @@ class Decoded:
         return {"unseen_categories": self.unseen_categories, "out_of_range": self.out_of_range}
 
 
-def records_from_json(body: bytes, *, max_rows: int) -> list[dict[str, Any]]:
+def records_from_json(body: bytes, *, max_rows: int, max_depth: int = 8) -> list[dict[str, Any]]:
     """`{"rows": [..]}`, a list of records, or one record → a list of records."""
     import orjson
 
@@ -84,7 +84,26 @@ def records_from_json(body: bytes, *, max_rows: int) -> list[dict[str, Any]]:
         records = [payload]
     else:
         raise RequestProblem(422, "body", 'The body must be {"rows": [{...}, ...]}, a list of records or one record.')
-    return _checked_records(records, max_rows)
+    checked = _checked_records(records, max_rows)
+    _check_depth(checked, max_depth)
+    return checked
+
+
+def _check_depth(records: list[dict[str, Any]], max_depth: int) -> None:
+    """Refuse nesting deeper than `max_depth` (a body is depth 1, a record 3, its values 4...)."""
+    for row, record in enumerate(records):
+        for key, value in record.items():
+            if isinstance(value, dict | list) and _depth(value, max_depth - 3) > max_depth - 3:
+                raise RequestProblem(422, str(key)[:200], f"Row {row} nests JSON deeper than this server's limit of "
+                                     f"{max_depth} levels; send flat records of column → value.", row)
+
+
+def _depth(value: Any, budget: int) -> int:
+    """Nesting depth of `value`, counted no further than `budget` + 1."""
+    if not isinstance(value, dict | list) or budget < 0:
+        return 0
+    children = value.values() if isinstance(value, dict) else value
+    return 1 + max((_depth(child, budget - 1) for child in children), default=0)
 
 
 def records_from_csv(body: bytes, *, max_rows: int) -> list[dict[str, Any]]:

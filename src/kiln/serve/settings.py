@@ -15,6 +15,7 @@ class ServeSettings(BaseSettings):
     api_key: str | None = Field(default=None, description="Required in X-API-Key on all but /, /health.")
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1, description="Larger bodies get 413.")
     max_rows: int = Field(default=10_000, ge=1, description="More rows in one request get 413.")
+    max_json_depth: int = Field(default=8, ge=3, description="Deeper JSON nesting gets 422 (records are depth 3).")
     request_timeout_s: float = Field(default=30.0, gt=0, description="Longer predictions get 504.")
     follow_interval_s: float = Field(default=2.0, gt=0, description="How often an alias is re-read.")
     drain_s: float = Field(default=1.0, ge=0, description="After SIGTERM: /ready is 503 this long before closing.")

@@ -85,3 +85,10 @@ def test_csv_batches_treat_empty_cells_as_missing() -> None:
     decoded = decode_records(records, SCHEMA)
     assert decoded.columns["speed"].tolist() == [1.0, 2.0]
     assert np.isnan(decoded.columns["load"][0]) and decoded.columns["load"][1] == 0.5
+
+
+def test_nesting_past_the_depth_limit_is_refused_even_in_ignored_fields() -> None:
+    assert records_from_json(b'{"rows": [{"speed": 1, "junk": [[1]]}]}', max_rows=1, max_depth=8)
+    with pytest.raises(RequestProblem) as caught:
+        records_from_json(b'{"rows": [{"speed": 1, "junk": [[[[[[1]]]]]]}]}', max_rows=1, max_depth=8)
+    assert (caught.value.status, caught.value.field, caught.value.row) == (422, "junk", 0)

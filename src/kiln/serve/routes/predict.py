@@ -41,7 +41,7 @@ async def read_rows(request: Request, served: ServedModel, settings: ServeSettin
     body = await request.body()
     media = request.headers.get("content-type", "application/json").split(";", 1)[0].strip().lower()
     if media in ("application/json", ""):
-        records = records_from_json(body, max_rows=settings.max_rows)
+        records = records_from_json(body, max_rows=settings.max_rows, max_depth=settings.max_json_depth)
     elif media in ("text/csv", "application/csv"):
         records = records_from_csv(body, max_rows=settings.max_rows)
     else:
