@@ -7,6 +7,8 @@
                      (LightGBM text, XGBoost JSON, CatBoost cbm, skops for scikit-learn)
     leaderboard.csv  every trial
     oof.parquet      out-of-fold predictions of the kept models
+    reference.parquet  up to 5,000 training rows with their out-of-fold outputs: the
+                     reference that drift monitoring and performance estimation compare with
     report.html      the training report (leaderboard, data checks, data contract)
 
 The folder is written next to its destination under a temporary name and renamed
@@ -51,6 +53,8 @@ def save_bundle(model: Model, path: Path) -> Path:
         model.leaderboard_frame.to_csv(staging / "leaderboard.csv", index=False)
         if model.oof is not None:
             model.oof.to_parquet(staging / "oof.parquet", index=False)
+        if model.reference is not None:
+            model.reference.to_parquet(staging / "reference.parquet", index=False)
         (staging / "report.html").write_text(render_training(model), encoding="utf-8")
         manifest = {**model.manifest, "format": FORMAT, "format_version": FORMAT_VERSION,
                     "task": model.task, "target": model.target.name, "classes": model.target.classes,
@@ -68,6 +72,23 @@ def save_bundle(model: Model, path: Path) -> Path:
 def load_bundle(path: str | Path) -> Model:
     """Read a bundle folder, verifying every file against the manifest's checksums."""
     path = Path(path)
+    manifest = verify_bundle(path)
+    target = Target(manifest["target"], manifest["task"], manifest["classes"])
+    members = [_read_member(path, m) for m in manifest["members"]]
+    text_columns = {"error": str, "config": str, "fold_scores": str}
+    leaderboard = pd.read_csv(path / "leaderboard.csv", dtype=text_columns).fillna({"error": ""})
+    oof = pd.read_parquet(path / "oof.parquet") if (path / "oof.parquet").exists() else None
+    reference = pd.read_parquet(path / "reference.parquet") if (path / "reference.parquet").exists() else None
+    return Model(target, Schema.from_dict(manifest["schema"]), manifest["metric"], members,
+                 leaderboard, manifest, oof, reference)
+
+
+def verify_bundle(path: str | Path) -> dict[str, Any]:
+    """Check a bundle folder against its manifest's checksums, without loading models; return the manifest.
+
+    Cheap enough to run on every use of a cached copy (e.g. a registry download).
+    """
+    path = Path(path)
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
         raise BundleError(f"'{path}' is not a kiln bundle (no {MANIFEST}); pass the folder `kiln train --out` wrote.")
@@ -79,13 +100,7 @@ def load_bundle(path: str | Path) -> Model:
         raise BundleError(f"'{path}' has format {manifest.get('format')} v{manifest.get('format_version')}; "
                           f"this kiln reads {FORMAT} v{FORMAT_VERSION}.")
     _verify(path, manifest.get("files", {}))
-    target = Target(manifest["target"], manifest["task"], manifest["classes"])
-    members = [_read_member(path, m) for m in manifest["members"]]
-    text_columns = {"error": str, "config": str, "fold_scores": str}
-    leaderboard = pd.read_csv(path / "leaderboard.csv", dtype=text_columns).fillna({"error": ""})
-    oof = pd.read_parquet(path / "oof.parquet") if (path / "oof.parquet").exists() else None
-    return Model(target, Schema.from_dict(manifest["schema"]), manifest["metric"], members,
-                 leaderboard, manifest, oof)
+    return manifest
 
 
 def _write_member(member: Member, root: Path) -> dict[str, Any]:

@@ -60,6 +60,7 @@ class Model:
     leaderboard_frame: pd.DataFrame
     manifest: dict[str, Any] = field(default_factory=dict)
     oof: pd.DataFrame | None = None
+    reference: pd.DataFrame | None = None  # a sample of training rows with their out-of-fold outputs (drift)
     last_contract_report_: ContractReport | None = field(default=None, repr=False, compare=False)
 
     @property

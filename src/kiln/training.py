@@ -38,6 +38,7 @@ from kiln.types import TaskOption
 ENSEMBLE_NAME = "ensemble"
 MIN_ROWS = 10
 SAVE_MARGIN = 1.5  # seconds kept after refitting for writing the bundle
+REFERENCE_ROWS = 5_000  # training rows kept in the bundle as the drift reference
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,22 @@ def _assemble(frame, features, y, folds, schema, target: Target, metric: Metric,
         manifest["decision"] = _decision(y, final_oof[:, 1], spec)
     oof = _oof_frame(usable, weights, ensemble.prediction if use_ensemble else usable[best_single].oof,
                      y, folds, target)
-    return Model(target, schema, metric.name, members, leaderboard, manifest, oof)
+    reference = _reference_sample(features, oof, spec.seed)
+    return Model(target, schema, metric.name, members, leaderboard, manifest, oof, reference)
+
+
+def _reference_sample(features: pd.DataFrame, oof: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Up to REFERENCE_ROWS training rows, with target and out-of-fold outputs, for drift and CBPE.
+
+    Raw rows, not bins, so that monitoring can run exact two-sample tests (KS) and
+    calibrate performance estimates; the sample is stored in the bundle.
+    """
+    rng = np.random.default_rng(seed)
+    n = len(features)
+    rows = np.sort(rng.choice(n, size=min(REFERENCE_ROWS, n), replace=False))
+    outputs = oof.iloc[rows][[c for c in oof.columns if c == "target" or c.startswith("final__")]]
+    sample = features.iloc[rows].reset_index(drop=True)
+    return pd.concat([sample, outputs.reset_index(drop=True).add_prefix("__")], axis=1)
 
 
 def _decision(y: np.ndarray, positive: np.ndarray, spec: TrainSpec) -> dict[str, Any]:
