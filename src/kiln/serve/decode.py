@@ -5,7 +5,8 @@ microseconds. The rules are the contract's (`kiln.data.contract`), applied per v
 
 - a required field (never missing in training) that is absent or null → 422;
 - a number field holding anything but a JSON number → 422 (NaN/Infinity are not JSON:
-  the parser refuses them, and so `1e309`);
+  the parser refuses them, and so `1e309`), and so does a number beyond ±3.4e38 (float32,
+  what the tree learners compute in; a CSV cell can also spell `inf`);
 - booleans take true/false, 0/1 or "true"/"false"/"yes"/"no";
 - datetimes take ISO 8601 text;
 - unseen categories and numbers outside the training range are accepted and counted.
@@ -28,6 +29,7 @@ _BOOLEAN = {True: 1.0, False: 0.0, "true": 1.0, "false": 0.0, "True": 1.0, "Fals
 
 
 MAX_CATEGORY_CHARS = 10_000  # a longer "category" is an attack or a bug, not a level
+MAX_NUMBER = float(np.finfo(np.float32).max)  # tree learners compute in float32; beyond it is infinity
 
 
 class RequestProblem(Exception):
@@ -164,6 +166,12 @@ def _numeric(values: list[Any], column: Column, decoded: Decoded) -> np.ndarray:
         row = next(i for i, v in enumerate(values) if _overflows(v))
         raise RequestProblem(422, column.name, f"'{column.name}' in row {row} holds an integer too large for a "
                              "64-bit float; send a smaller number.", row) from None
+    beyond = np.abs(array) > MAX_NUMBER  # also ±inf, which a CSV cell can spell; NaN (missing) compares False
+    if beyond.any():
+        row = int(np.argmax(beyond))
+        raise RequestProblem(422, column.name, f"'{column.name}' in row {row} holds {array[row]:g}, beyond "
+                             f"±{MAX_NUMBER:.4g} (the float32 range the learners compute in); send a finite, "
+                             "smaller number.", row)
     if column.minimum is not None and column.maximum is not None:
         outside = int(np.count_nonzero((array < column.minimum) | (array > column.maximum)))
         if outside:

@@ -18,8 +18,7 @@ the child: `state = children[state + right]`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -56,33 +55,19 @@ class CategoricalSplits:
 
 
 @dataclass(frozen=True)
-class PackedTrees:
-    """Flat node arrays of many trees and their leaf values (one row per node)."""
+class TreeInputs:
+    """What a pack's walk reads for a prep output: float32-rounded for scikit-learn's
+    trees, with one 0/1 column per categorical split appended."""
 
-    feature: np.ndarray  # intp, per doubled state (leaves: 0)
-    threshold: np.ndarray  # float64, per doubled state
-    nan_right: np.ndarray  # bool, per doubled state: where a missing value goes
-    children: np.ndarray  # intp (2 * n_nodes,): doubled state of the left, then the right child
-    is_leaf: np.ndarray  # bool, per doubled state
-    value: np.ndarray  # float64 (n_nodes, n_outputs)
-    roots: np.ndarray  # intp (n_trees,), doubled states
-    depth: int
     n_features: int
-    float32_inputs: bool  # scikit-learn's trees compare float32-rounded inputs
+    float32_inputs: bool
     categorical: CategoricalSplits | None = None
 
     @property
-    def n_trees(self) -> int:
-        return len(self.roots)
-
-    @property
     def width(self) -> int:
-        """Columns of `inputs(X)`: the features, then one per categorical split."""
         return self.n_features + (0 if self.categorical is None else len(self.categorical.feature))
 
-    def inputs(self, X: np.ndarray) -> np.ndarray:
-        """What the walk reads for `X`: float32-rounded for scikit-learn trees, with the
-        categorical decisions appended."""
+    def __call__(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=np.float64)
         if self.float32_inputs:
             X = X.astype(np.float32).astype(np.float64)
@@ -90,14 +75,49 @@ class PackedTrees:
             X = np.hstack([X, self.categorical.decisions(X)])
         return X
 
-    def leaf_values(self, X: np.ndarray) -> np.ndarray:
-        """Leaf values of every row in every tree: (n_rows, n_trees, n_outputs)."""
-        return self.values_at(self.bank.leaves([self.inputs(X)])[0])
 
-    @cached_property
-    def bank(self) -> TreeBank:
-        """This pack alone, ready to walk."""
-        return TreeBank([self])
+@dataclass(frozen=True)
+class PackedTrees:
+    """Flat node arrays of many trees (their topology) and their leaf values, one row per node.
+
+    A predictor copies the topology into its `TreeBank` and keeps only the `released()`
+    pack, so a large forest is not held twice.
+    """
+
+    feature: np.ndarray  # int32, per doubled state (leaves: 0)
+    threshold: np.ndarray  # float64, per doubled state
+    nan_right: np.ndarray  # bool, per doubled state: where a missing value goes
+    children: np.ndarray  # int32 (2 * n_nodes,): doubled state of the left, then the right child
+    is_leaf: np.ndarray  # bool, per doubled state
+    value: np.ndarray  # float64 (n_nodes, n_outputs)
+    roots: np.ndarray  # int32 (n_trees,), doubled states
+    depth: int
+    reads: TreeInputs
+
+    @property
+    def n_trees(self) -> int:
+        return len(self.roots)
+
+    @property
+    def categorical(self) -> CategoricalSplits | None:
+        return self.reads.categorical
+
+    def inputs(self, X: np.ndarray) -> np.ndarray:
+        return self.reads(X)
+
+    def released(self) -> PackedTrees:
+        """This pack without its topology (once a bank holds a copy): leaf values only."""
+        empty = np.empty(0, dtype=np.int32)
+        return replace(self, feature=empty, threshold=np.empty(0), nan_right=np.empty(0, dtype=bool),
+                       children=empty, is_leaf=np.empty(0, dtype=bool))
+
+    def leaf_values(self, X: np.ndarray) -> np.ndarray:
+        """Leaf values of every row in every tree: (n_rows, n_trees, n_outputs).
+
+        Walks a bank of this pack alone, built per call (a copy of the arrays): for
+        tests and checks; a predictor keeps its `TreeBank`.
+        """
+        return self.values_at(TreeBank([self]).leaves([self.inputs(X)])[0])
 
     def values_at(self, leaves: np.ndarray) -> np.ndarray:
         """Leaf values for an (n_rows, n_trees) array of this pack's leaf nodes."""
@@ -105,21 +125,23 @@ class PackedTrees:
 
 
 class TreeBank:
-    """Several packs joined into one set of arrays, walked in a single pass."""
+    """Several packs' topologies joined into one set of arrays, walked in a single pass."""
 
     def __init__(self, packs: list[PackedTrees]) -> None:
-        self.packs = packs
-        columns = np.cumsum([0] + [pack.width for pack in packs])
+        if any(len(pack.feature) == 0 for pack in packs):
+            raise ValueError("a released pack has no topology left to walk")
+        columns = np.cumsum([0] + [pack.reads.width for pack in packs])
         states = np.cumsum([0] + [len(pack.feature) for pack in packs])
+        self.n_packs = len(packs)
         self.width = int(columns[-1])
-        self._state_offsets = states[:-1]
+        self._node_offsets = states[:-1] // 2
         self._tree_slices = np.cumsum([0] + [pack.n_trees for pack in packs])
-        self.feature = np.concatenate([p.feature + c for p, c in zip(packs, columns, strict=False)])
+        self.feature = np.concatenate([p.feature + c for p, c in zip(packs, columns, strict=False)]).astype(np.int32)
         self.threshold = np.concatenate([p.threshold for p in packs])
         self.nan_right = np.concatenate([p.nan_right for p in packs])
         self.is_leaf = np.concatenate([p.is_leaf for p in packs])
-        self.children = np.concatenate([p.children + s for p, s in zip(packs, states, strict=False)])
-        self.roots = np.concatenate([p.roots + s for p, s in zip(packs, states, strict=False)])
+        self.children = np.concatenate([p.children + s for p, s in zip(packs, states, strict=False)]).astype(np.int32)
+        self.roots = np.concatenate([p.roots + s for p, s in zip(packs, states, strict=False)]).astype(np.int32)
         self.depth = max((pack.depth for pack in packs), default=0)
 
     def leaves(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
@@ -135,7 +157,7 @@ class TreeBank:
         for level in range(self.depth):
             column = self.feature[state]
             if offset is not None:
-                column += offset
+                column = column + offset
             x = flat[column]
             right = x > self.threshold[state]  # NaN compares False: fixed just below
             if has_missing:
@@ -161,19 +183,15 @@ class TreeBank:
             final[lanes] = state
             state = final
         nodes = (state >> 1).reshape(n_rows, n_trees)
-        out = []
-        for i, base in enumerate(self._state_offsets):
-            start, stop = self._tree_slices[i], self._tree_slices[i + 1]
-            out.append(nodes[:, start:stop] - (base >> 1))
-        return out
+        return [nodes[:, self._tree_slices[i]: self._tree_slices[i + 1]] - self._node_offsets[i]
+                for i in range(self.n_packs)]
 
 
 def _doubled(values: np.ndarray) -> np.ndarray:
     return np.repeat(values, 2)
 
 
-def _assemble(parts: list[dict[str, np.ndarray]], *, depth: int, n_features: int, float32_inputs: bool,
-              categorical: CategoricalSplits | None = None) -> PackedTrees:
+def _assemble(parts: list[dict[str, np.ndarray]], *, depth: int, reads: TreeInputs) -> PackedTrees:
     """Join per-tree node arrays (local child indices) into one doubled-state pack."""
     offsets = np.cumsum([0] + [len(p["feature"]) for p in parts])
     children, roots = [], []
@@ -184,17 +202,15 @@ def _assemble(parts: list[dict[str, np.ndarray]], *, depth: int, n_features: int
         children.append(np.column_stack([left, right]).ravel() * 2)
         roots.append(2 * base)
     return PackedTrees(
-        feature=_doubled(np.concatenate([np.where(p["is_leaf"], 0, p["feature"]) for p in parts]).astype(np.intp)),
+        feature=_doubled(np.concatenate([np.where(p["is_leaf"], 0, p["feature"]) for p in parts]).astype(np.int32)),
         threshold=_doubled(np.concatenate([p["threshold"] for p in parts]).astype(np.float64)),
         nan_right=_doubled(np.concatenate([p["nan_right"] for p in parts]).astype(bool)),
-        children=np.concatenate(children).astype(np.intp),
+        children=np.concatenate(children).astype(np.int32),
         is_leaf=_doubled(np.concatenate([p["is_leaf"] for p in parts]).astype(bool)),
         value=np.concatenate([p["value"] for p in parts]).astype(np.float64),
-        roots=np.asarray(roots, dtype=np.intp),
+        roots=np.asarray(roots, dtype=np.int32),
         depth=depth,
-        n_features=n_features,
-        float32_inputs=float32_inputs,
-        categorical=categorical,
+        reads=reads,
     )
 
 
@@ -221,7 +237,7 @@ def pack_sklearn_forest(forest: Any) -> PackedTrees:
             "value": tree.value[:, 0, :n_classes],
         })
         depth = max(depth, int(tree.max_depth))
-    return _assemble(parts, depth=depth, n_features=int(forest.n_features_in_), float32_inputs=True)
+    return _assemble(parts, depth=depth, reads=TreeInputs(int(forest.n_features_in_), float32_inputs=True))
 
 
 def pack_hist_gradient_boosting(estimator: Any) -> PackedTrees:
@@ -270,4 +286,4 @@ def pack_hist_gradient_boosting(estimator: Any) -> PackedTrees:
             known_row=np.concatenate(split_known_row), nan_right=np.concatenate(split_nan_right),
             left_bits=np.concatenate(left_bitsets), known_bits=np.asarray(known_bits, dtype=np.uint32).reshape(-1, 8),
         )
-    return _assemble(parts, depth=depth, n_features=n_features, float32_inputs=False, categorical=categorical)
+    return _assemble(parts, depth=depth, reads=TreeInputs(n_features, float32_inputs=False, categorical=categorical))

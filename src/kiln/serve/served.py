@@ -53,6 +53,14 @@ class ServedModel:
         served.warm_up()
         return served
 
+    @property
+    def logged_columns(self) -> tuple[str, ...]:
+        """What the prediction log keeps of a row: the features, and the identifiers training dropped
+        (so that delayed labels can find a row by its id)."""
+        schema = self.model.schema
+        ids = [name for name, reason in schema.dropped.items() if reason.startswith("identifier")]
+        return (*schema.names, *ids)
+
     def warm_up(self) -> None:
         """One prediction on a typical row; a model that cannot do this is never served."""
         self.predict_raw(decode_records([typical_record(self.model)], self.model.schema))

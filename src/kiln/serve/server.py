@@ -32,12 +32,18 @@ class DrainingServer(uvicorn.Server):
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         if lifecycle.DRAINING.is_set() or self.drain_s <= 0:
-            super().handle_exit(sig, frame)
+            self._shut_down(sig, frame)
             return
         lifecycle.DRAINING.set()
-        timer = threading.Timer(self.drain_s, super().handle_exit, args=(sig, frame))
+        timer = threading.Timer(self.drain_s, self._shut_down, args=(sig, frame))
         timer.daemon = True
         timer.start()
+
+    def _shut_down(self, sig: int, frame: Any) -> None:
+        """uvicorn's graceful shutdown, without re-raising the signal afterwards: a drained
+        server exits 0, which is what process managers read as a clean stop."""
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
 
 
 def app_from_environment() -> Any:

@@ -2,6 +2,7 @@
 
     kiln_predictions  every served prediction (inputs, outputs, version, time, request id)
     kiln_audit        every promotion and rollback (who, when, why, the metrics behind it)
+    kiln_feedback     true labels that arrive later, keyed by request id (and row) or by an id column
 
 Created on first use with CREATE TABLE IF NOT EXISTS; nothing here alters MLflow's tables.
 """
@@ -44,6 +45,18 @@ audit = Table(
     Column("metrics", JSON),
 )
 
+feedback = Table(
+    "kiln_feedback", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model", String(256), nullable=False, index=True),
+    Column("request_id", String(64), index=True),  # with `row`: the logged prediction it labels
+    Column("row", Integer),
+    Column("id_column", String(256)),  # or: the logged input column whose value is `key`
+    Column("key", String(256), index=True),
+    Column("label", JSON, nullable=False),
+    Column("at", Float, nullable=False),
+)
+
 _CREATED: set[str] = set()
 _LOCK = threading.Lock()
 
@@ -54,11 +67,12 @@ def ensure_tables(engine: Engine) -> None:
     with _LOCK:
         if key in _CREATED:
             return
-        from sqlalchemy.exc import OperationalError, ProgrammingError
+        from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
         try:
             metadata.create_all(engine, checkfirst=True)
-        except (OperationalError, ProgrammingError):
+        except (OperationalError, ProgrammingError, IntegrityError):
             # Another process created them between our check and our CREATE: check again.
+            # (PostgreSQL reports that race as a unique violation in pg_type: an IntegrityError.)
             metadata.create_all(engine, checkfirst=True)
         _CREATED.add(key)

@@ -15,9 +15,11 @@ from kiln.serve.settings import ServeSettings
 
 router = APIRouter(dependencies=[Depends(require_api_key)])
 MAX_EXPLAIN_ROWS = 100  # SHAP costs far more than a prediction
+EXPLAIN_BODY = {**ROWS_BODY, "content": {
+    **ROWS_BODY["content"], "application/json": {"schema": {"$ref": "#/components/schemas/ExplainRequest"}}}}
 
 
-@router.post("/explain", openapi_extra={"requestBody": ROWS_BODY}, responses=ERRORS,
+@router.post("/explain", openapi_extra={"requestBody": EXPLAIN_BODY}, responses=ERRORS,
              summary="Explain one or a few rows")
 async def explain(request: Request, served: ServedModel = Depends(current_model),
                   settings: ServeSettings = Depends(get_settings)) -> Response:

@@ -29,6 +29,7 @@ ROWS_BODY = {"required": True, "content": {
 ERRORS = {
     401: {"description": "Missing or wrong API key."},
     413: {"description": "Body or row count over the server's limit."},
+    415: {"description": "A content type other than application/json or text/csv."},
     422: {"description": "A field is missing or has the wrong type; the body names the field and row.",
           "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
     503: {"description": "No model loaded yet."},
@@ -84,7 +85,7 @@ async def predict(request: Request, served: ServedModel = Depends(current_model)
     counts = decoded.counts()
     telemetry.observe_rows(decoded.n_rows, counts)
     if log is not None:
-        log.append(Entry(rid, served.name, served.version, time.time(), tuple(served.model.schema.names),
+        log.append(Entry(rid, served.name, served.version, time.time(), served.logged_columns,
                          decoded.records, predictions, probabilities))
     body = {"version": served.version, "request_id": rid, "predictions": predictions,
             "probabilities": probabilities, "counts": counts}

@@ -1,0 +1,96 @@
+"""Delayed labels: the true outcome of served predictions, recorded when it becomes known.
+
+A label points at a logged prediction either by its request id (and row within the
+request), or by the value of an id column the client sent with the row (e.g. a
+machine's UDI). `labelled_predictions` joins them for live performance.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from kiln.errors import InvalidDataError
+from kiln.store.database import engine
+from kiln.store.tables import ensure_tables, feedback
+
+
+@dataclass(frozen=True)
+class Label:
+    """One true label; give `request_id` (and `row`), or `id_column` and `key`."""
+
+    label: Any
+    request_id: str | None = None
+    row: int = 0
+    id_column: str | None = None
+    key: str | None = None
+
+
+def record_labels(model: str, labels: list[Label], *, url: str | None = None) -> int:
+    """Store `labels` for `model` in one transaction; returns how many were stored."""
+    rows = []
+    for i, label in enumerate(labels):
+        if label.request_id is None and (label.id_column is None or label.key is None):
+            raise InvalidDataError(f"Label {i} names neither a request id nor an id column and value; "
+                                   "give request_id (and row), or id_column and id.")
+        if label.label is None or (isinstance(label.label, float) and label.label != label.label):
+            raise InvalidDataError(f"Label {i} has no value; give the true label.")
+        rows.append({"model": model, "request_id": label.request_id, "row": label.row,
+                     "id_column": label.id_column, "key": None if label.key is None else _key_text(label.key),
+                     "label": label.label, "at": time.time()})
+    if not rows:
+        return 0
+    database = engine(url)
+    ensure_tables(database)
+    with database.begin() as connection:
+        connection.execute(feedback.insert(), rows)
+    return len(rows)
+
+
+def read_labels(model: str, *, url: str | None = None) -> pd.DataFrame:
+    """Every label recorded for `model`; the latest wins when one prediction was labelled twice."""
+    from sqlalchemy import select
+
+    database = engine(url)
+    ensure_tables(database)
+    with database.connect() as connection:
+        result = connection.execute(select(feedback).where(feedback.c.model == model).order_by(feedback.c.id))
+        frame = pd.DataFrame([dict(r._mapping) for r in result],
+                             columns=["id", "model", "request_id", "row", "id_column", "key", "label", "at"])
+    return frame
+
+
+def labelled_predictions(predictions: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """`predictions` (from the log, one row per served row, with an `inputs` dict column) with a
+    `label` column where a label is known (by request id and row, or by id column value)."""
+    out = predictions.copy()
+    out["label"] = None
+    if labels.empty or out.empty:
+        return out
+    by_request = labels.dropna(subset=["request_id"]).drop_duplicates(["request_id", "row"], keep="last")
+    lookup = {(r, int(k)): v for r, k, v in zip(by_request["request_id"], by_request["row"], by_request["label"],
+                                                 strict=True)}
+    out["label"] = _objects([lookup.get((r, int(k))) for r, k in zip(out["request_id"], out["row"], strict=True)], out)
+    by_key = labels.dropna(subset=["id_column", "key"]).drop_duplicates(["id_column", "key"], keep="last")
+    for column, group in by_key.groupby("id_column"):
+        keyed = dict(zip(group["key"], group["label"], strict=True))
+        keys = [None if inputs.get(column) is None else _key_text(inputs.get(column)) for inputs in out["inputs"]]
+        found = [keyed.get(k) if k is not None else None for k in keys]
+        out["label"] = _objects([f if f is not None else current
+                                 for f, current in zip(found, out["label"], strict=True)], out)
+    return out
+
+
+def _objects(values: list[Any], frame: pd.DataFrame) -> pd.Series:
+    """Labels keep their type (1 stays 1, "yes" stays "yes"); missing stays None, not NaN."""
+    return pd.Series(values, index=frame.index, dtype=object)
+
+
+def _key_text(value: Any) -> str:
+    """Ids as text, with 17.0 (an int read as float) written as 17, as clients send them."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
