@@ -1,6 +1,6 @@
 """`create_app(settings)`: the FastAPI app that serves one model (or follows a registry alias).
 
-    POST /predict  POST /explain  POST /feedback  GET /metadata  GET /health  GET /ready
+    POST /predict  POST /explain  POST /feedback  GET /monitor  GET /metadata  GET /health  GET /ready
     GET /metrics (Prometheus)  GET /stats (JSON)  GET / (the web page)
 
 The lifespan loads and warms up the model before the first request, starts the
@@ -23,7 +23,7 @@ from kiln.serve.decode import RequestProblem
 from kiln.serve.holder import ModelHolder
 from kiln.serve.limits import BodyLimitMiddleware
 from kiln.serve.openapi import request_schemas
-from kiln.serve.routes import explain, feedback, health, metadata, metrics, page, predict
+from kiln.serve.routes import explain, feedback, health, metadata, metrics, monitor, page, predict
 from kiln.serve.settings import ServeSettings
 from kiln.serve.telemetry import Telemetry, TelemetryMiddleware
 
@@ -58,7 +58,7 @@ def create_app(settings: ServeSettings, *, holder: ModelHolder | None = None) ->
     app.state.telemetry = Telemetry()
     app.state.prediction_log = None
     app.state.openapi_version = None
-    for module in (predict, explain, feedback, health, metadata, metrics, page):
+    for module in (predict, explain, feedback, monitor, health, metadata, metrics, page):
         app.include_router(module.router)
     app.add_exception_handler(RequestProblem, _problem)
     app.add_exception_handler(HTTPException, _http_problem)

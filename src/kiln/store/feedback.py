@@ -50,6 +50,26 @@ def record_labels(model: str, labels: list[Label], *, url: str | None = None) ->
     return len(rows)
 
 
+def labels_from_table(table: pd.DataFrame, *, label_column: str | None = None,
+                      id_column: str | None = None) -> list[Label]:
+    """Rows of a labels file → `Label`s: `request_id` (+ optional `row`) or `id_column`, and the label."""
+    label_column = label_column or "label"
+    if label_column not in table.columns:
+        raise InvalidDataError(f"The labels table has no '{label_column}' column (it has {list(table.columns)[:8]}); "
+                               "name the label column with --label-column.")
+    key = id_column or "request_id"
+    if key not in table.columns:
+        raise InvalidDataError(f"The labels table has no '{key}' column; give request_id (from /predict) or "
+                               "--id-column naming the id you sent with each row.")
+    present = table[table[label_column].notna()]
+    values = [v.item() if hasattr(v, "item") else v for v in present[label_column]]
+    if id_column:
+        return [Label(v, id_column=id_column, key=k) for v, k in zip(values, present[id_column], strict=True)]
+    rows = present["row"].astype(int) if "row" in present.columns else [0] * len(present)
+    return [Label(v, request_id=str(r), row=int(k)) for v, r, k in zip(values, present["request_id"], rows,
+                                                                          strict=True)]
+
+
 def read_labels(model: str, *, url: str | None = None) -> pd.DataFrame:
     """Every label recorded for `model`; the latest wins when one prediction was labelled twice."""
     from sqlalchemy import select

@@ -1,0 +1,39 @@
+"""GET /monitor: drift, data quality and live performance of this server's logged traffic (JSON)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+from starlette.concurrency import run_in_threadpool
+
+from kiln.serve.decode import RequestProblem
+from kiln.serve.dependencies import current_model, require_api_key
+from kiln.serve.served import ServedModel
+
+router = APIRouter(dependencies=[Depends(require_api_key)])
+
+
+@router.get("/monitor", summary="Drift and live performance of logged traffic against the training reference",
+            responses={401: {"description": "Missing or wrong API key."},
+                       422: {"description": "A bad `since`."}, 503: {"description": "Not loaded."}})
+async def monitor(served: ServedModel = Depends(current_model),
+                  since: str = Query("24h", max_length=16, description="90s, 30m, 24h, 7d or all")) -> dict[str, Any]:
+    from kiln.errors import KilnError
+    from kiln.monitor.alerts import AlertRules
+    from kiln.monitor.run import assess
+    from kiln.monitor.window import parse_since, read_window
+
+    try:
+        start = parse_since(since, now=time.time())
+    except KilnError as exc:
+        raise RequestProblem(422, "since", str(exc)) from None
+
+    def run() -> dict[str, Any]:
+        traffic = read_window(served.name, served.model.schema, since=start)
+        result = assess(served.model, traffic, name=served.name, version=served.version, since=start,
+                        rules=AlertRules.load())
+        return result.to_dict()
+
+    return await run_in_threadpool(run)
