@@ -90,7 +90,10 @@ class FastPredictor:
                 key = fitted_key(fold.prep)
                 if key not in index_of:
                     index_of[key] = len(preps)
-                    preps.append(compile_prep(fold.prep, model.schema))
+                    try:
+                        preps.append(compile_prep(fold.prep, model.schema))
+                    except Exception:  # a fitted state this module misreads: pandas is exact
+                        preps.append(whole_fallback(fold.prep, key))
                     originals.append(fold.prep)
                 try:
                     runner: DirectFold | TreeFold = compile_fold(fold.learner)
@@ -121,7 +124,12 @@ class FastPredictor:
         return slow
 
     def predict_raw(self, columns: dict[str, np.ndarray], n_rows: int) -> np.ndarray:
-        """Blended probabilities (n × classes) or values, as `Model.predict_raw` returns them."""
+        """Blended probabilities (n × classes) or values, as `Model.predict_raw` returns them.
+
+        `columns`: one decoded array of `n_rows` (≥ 1) values per schema column (see the
+        module docstring); requests of `NATIVE_BATCH_ROWS` rows or more run the trees
+        through the libraries on one thread, smaller ones through the numpy walk.
+        """
         return self._predict(columns, n_rows, native=n_rows >= NATIVE_BATCH_ROWS)
 
     def _predict(self, columns: dict[str, np.ndarray], n_rows: int, *, native: bool) -> np.ndarray:
@@ -192,29 +200,38 @@ class FastPredictor:
             return False
 
     def _check_model(self, model: Model) -> None:
+        """Raise `FastPathUnavailable` unless walked, native and one-row predictions equal
+        `Model.predict_raw` on the synthetic rows."""
         columns = synthetic_columns(model.schema)
         n_rows = len(next(iter(columns.values())))
+        first_row = {name: values[:1] for name, values in columns.items()}
         kept = model.last_contract_report_
         try:
             expected = model.predict_raw(pd.DataFrame(columns))
-            first = model.predict_raw(pd.DataFrame({k: v[:1] for k, v in columns.items()}))
+            expected_first = model.predict_raw(pd.DataFrame(first_row))
+        except Exception as exc:
+            raise FastPathUnavailable(f"The fast path's self-check could not run Model.predict_raw on "
+                                      f"synthetic rows ({exc}); serve through Model.predict_raw.") from exc
         finally:
             model.last_contract_report_ = kept
-        attempts = {
-            "walked": self._predict(columns, n_rows, native=False),
-            "native": self._predict(columns, n_rows, native=True),
-            "one row": self.predict_raw({k: v[:1] for k, v in columns.items()}, 1),
-        }
-        for name, got in attempts.items():
-            want = first if name == "one row" else expected
+        attempts = [
+            ("walked by numpy", self._predict(columns, n_rows, native=False), expected),
+            ("predicted by the libraries", self._predict(columns, n_rows, native=True), expected),
+            ("one row", self.predict_raw(first_row, 1), expected_first),
+        ]
+        for name, got, want in attempts:
             if not _same(got, want):
-                worst = float(np.max(np.abs(np.asarray(got) - np.asarray(want)))) if np.shape(got) == np.shape(
-                    want) else float("nan")
                 raise FastPathUnavailable(
                     f"The compiled fast path ({name}) differs from Model.predict_raw on synthetic rows "
-                    f"(largest difference {worst:.3g}, shapes {np.shape(got)} vs {np.shape(want)}); "
-                    "serve through Model.predict_raw."
+                    f"({_difference(got, want)}); serve through Model.predict_raw."
                 )
+
+
+def _difference(got: Any, want: Any) -> str:
+    got, want = np.asarray(got), np.asarray(want)
+    if got.shape != want.shape:
+        return f"shape {got.shape} instead of {want.shape}"
+    return f"largest difference {float(np.nanmax(np.abs(got - want))):.3g}"
 
 
 def _same(got: Any, want: Any) -> bool:

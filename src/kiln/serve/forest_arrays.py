@@ -36,7 +36,7 @@ class CategoricalSplits:
     left_row: np.ndarray  # intp (n_splits,): its row of `left_bits` (codes that go left)
     known_row: np.ndarray  # intp (n_splits,): its row of `known_bits` (codes seen in training)
     nan_right: np.ndarray  # bool (n_splits,): where missing and unknown codes go
-    left_bits: np.ndarray  # uint32 (n_splits, 8)
+    left_bits: np.ndarray  # uint32 (n_bitsets, 8): every tree's left-code bitsets, stacked
     known_bits: np.ndarray  # uint32 (n_categorical_features, 8)
 
     def decisions(self, X: np.ndarray) -> np.ndarray:
