@@ -15,7 +15,7 @@ def readme_commands() -> list[str]:
 
 def test_readme_opens_with_two_setup_commands() -> None:
     commands = readme_commands()
-    assert "pip install -e . &&" in commands[0] and "kiln train" in commands[0] and "kiln predict" in commands[0]
+    assert "pip install -e . &&" in commands[0] and commands[0].endswith("kiln demo")
     assert "pip install -e '.[test]'" in commands[1] and "pytest" in commands[1]
 
 

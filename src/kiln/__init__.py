@@ -66,9 +66,18 @@ def train(data: pd.DataFrame | str | Path, *, target: str, task: str = "auto", m
 
 
 def load(path: str | Path) -> Model:
-    """Load a model bundle, verifying its checksums; a tampered bundle is refused."""
-    from kiln.bundle import load_bundle
+    """Load a model bundle, verifying its checksums; a tampered bundle is refused.
 
+    `path` is a bundle folder or a registry address, `models:/NAME@ALIAS` (e.g. `@champion`)
+    or `models:/NAME/VERSION`, fetched from the registry into KILN_HOME's cache once.
+    """
+    from kiln.bundle import load_bundle
+    from kiln.store.model_uri import is_registry_uri
+
+    if is_registry_uri(str(path)):
+        from kiln.store.registry import resolve
+
+        return load_bundle(resolve(str(path)).path)
     return load_bundle(path)
 
 

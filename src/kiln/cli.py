@@ -26,7 +26,10 @@ _DEBUG = {"on": False}
 @app.callback()
 def _options(debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")] = False) -> None:
     """From a table to a deployed, monitored model."""
+    from kiln.store.tracking import silence_mlflow_output
+
     _DEBUG["on"] = debug
+    silence_mlflow_output()
 
 
 @contextmanager
@@ -55,6 +58,8 @@ def train(
     cost_fp: Annotated[Optional[float], typer.Option(help="Binary: cost of a false alarm.")] = None,  # noqa: UP045
     cost_fn: Annotated[Optional[float], typer.Option(help="Binary: cost of a missed positive, e.g. 20.")] = None,  # noqa: UP045
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    register: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--register", help="Register the bundle under this model name (first version: models:/NAME@champion).")] = None,
 ) -> None:
     """Train, rank and ensemble models; write a model bundle."""
     started = time.time()
@@ -74,6 +79,11 @@ def train(
         typer.echo(f"model: {cv['model']}  {cv['metric']} {cv['score']:.4f} "
                    f"[{cv['ci_low']:.4f}, {cv['ci_high']:.4f}]  in {time.time() - started:.1f}s")
         typer.echo(f"bundle: {path}")
+        if register:
+            from kiln.console import print_registered
+            from kiln.store.registry import register as register_bundle
+
+            print_registered(register_bundle(path, register))
 
 
 @app.command()
@@ -117,7 +127,7 @@ def profile(
 
 @app.command()
 def predict(
-    model: Annotated[str, typer.Argument(help="Model bundle folder.")],
+    model: Annotated[str, typer.Argument(help="Model bundle folder or models:/NAME@ALIAS.")],
     data: Annotated[str, typer.Argument(help="Table to predict: .csv, .parquet or .jsonl.")],
     out: Annotated[Path, typer.Option(help="Predictions file (.csv, .parquet or .jsonl).")],
 ) -> None:
@@ -136,7 +146,7 @@ def predict(
 
 @app.command()
 def leaderboard(
-    model: Annotated[str, typer.Argument(help="Model bundle folder.")],
+    model: Annotated[str, typer.Argument(help="Model bundle folder or models:/NAME@ALIAS.")],
     show_all: Annotated[bool, typer.Option("--all", help="Show every trial.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
 ) -> None:
@@ -156,7 +166,7 @@ def leaderboard(
 
 @app.command()
 def evaluate(
-    model: Annotated[str, typer.Argument(help="Model bundle folder.")],
+    model: Annotated[str, typer.Argument(help="Model bundle folder or models:/NAME@ALIAS.")],
     data: Annotated[str, typer.Argument(help="Labelled table the model did not train on: .csv, .parquet or .jsonl.")],
     out: Annotated[Optional[Path], typer.Option(help="HTML report (default: KILN_HOME/reports/...).")] = None,  # noqa: UP045
     as_json: Annotated[bool, typer.Option("--json", help="Print scores, verdicts and threshold as JSON.")] = False,
@@ -190,6 +200,198 @@ def evaluate(
         else:
             print_evaluation(result, title=f"{loaded.target.name} on {Path(data).name} ({len(table):,} rows)")
             typer.echo(f"report: {path}")
+
+
+@app.command()
+def serve(
+    model: Annotated[str, typer.Argument(help="Model bundle folder or models:/NAME@ALIAS (followed when it moves).")],
+    host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 opens it to the network.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (each runs one request at a time per thread).")] = 1,
+    api_key: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--api-key", envvar="KILN_API_KEY", help="Require this key (X-API-Key) on all but / and /health.")] = None,
+    max_body_bytes: Annotated[int, typer.Option(help="Larger request bodies get 413.")] = 8 * 1024 * 1024,
+    max_rows: Annotated[int, typer.Option(help="More rows in one request get 413.")] = 10_000,
+    request_timeout: Annotated[float, typer.Option(help="Seconds before a prediction gets 504.")] = 30.0,
+    drain: Annotated[float, typer.Option(help="Seconds /ready answers 503 after SIGTERM before closing.")] = 1.0,
+    log_predictions: Annotated[bool, typer.Option(help="Append every prediction to the log in KILN_DB.")] = True,
+) -> None:
+    """Serve a model over REST with a web page: /predict, /explain, /metadata, /health, /ready, /metrics."""
+    with _user_errors():
+        from pydantic import ValidationError
+
+        from kiln.errors import InvalidOptionError
+
+        try:
+            from kiln.serve.settings import ServeSettings
+
+            settings = ServeSettings(model=model, api_key=api_key, max_body_bytes=max_body_bytes, max_rows=max_rows,
+                                     request_timeout_s=request_timeout, drain_s=drain, log_predictions=log_predictions)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise InvalidOptionError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}.") from None
+        if workers < 1:
+            raise InvalidOptionError(f"--workers must be at least 1, got {workers}.")
+        from kiln.serve.server import run
+
+        run(settings, host=host, port=port, workers=workers,
+            announce=lambda url: typer.echo(f"serving {model} on {url} ({workers} worker(s)); Ctrl-C stops", err=True))
+
+
+models_app = typer.Typer(name="models", help="The model registry: list, show, promote, roll back.",
+                         no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Every registered model: versions, champion and challenger, the champion's CV score."""
+    with _user_errors():
+        from kiln.console import print_models
+        from kiln.store.registry import list_models
+
+        print_models(list_models())
+
+
+@models_app.command("show")
+def models_show(name: Annotated[str, typer.Argument(help="Registered model name.")]) -> None:
+    """One model's versions (aliases, CV score with interval, run) and its audit history."""
+    with _user_errors():
+        from kiln.console import print_model_details
+        from kiln.store.registry import show
+
+        print_model_details(show(name))
+
+
+@models_app.command("promote")
+def models_promote(
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    version: Annotated[str, typer.Argument(help="The version to make champion.")],
+    reason: Annotated[Optional[str], typer.Option(help="Why; kept in the audit history.")] = None,  # noqa: UP045
+) -> None:
+    """Make VERSION the champion (models:/NAME@champion); audited."""
+    with _user_errors():
+        from kiln.console import print_alias_change
+        from kiln.store.registry import promote
+
+        print_alias_change(promote(name, version, reason=reason or "promoted with kiln models promote"))
+
+
+@models_app.command("rollback")
+def models_rollback(
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    reason: Annotated[Optional[str], typer.Option(help="Why; kept in the audit history.")] = None,  # noqa: UP045
+) -> None:
+    """Give champion back to the previous champion; audited."""
+    with _user_errors():
+        from kiln.console import print_alias_change
+        from kiln.store.registry import rollback
+
+        print_alias_change(rollback(name, reason=reason or "rolled back with kiln models rollback"))
+
+
+@app.command()
+def monitor(
+    model: Annotated[str, typer.Argument(help="Registered model name (its champion is the reference) or a bundle.")],
+    since: Annotated[str, typer.Option(help="Window of served traffic: 90s, 30m, 24h, 7d or 'all'.")] = "24h",
+    out: Annotated[Optional[Path], typer.Option(help="HTML report (default: KILN_HOME/reports/...).")] = None,  # noqa: UP045
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    psi_threshold: Annotated[Optional[float], typer.Option(help="Alert: PSI above this on a top feature.")] = None,  # noqa: UP045
+    top_features: Annotated[Optional[int], typer.Option(help="Alert: how many top features are watched.")] = None,  # noqa: UP045
+    min_rows: Annotated[Optional[int], typer.Option(help="No verdict with fewer served rows.")] = None,  # noqa: UP045
+    webhook: Annotated[Optional[str], typer.Option(help="POST the alerts as JSON to this URL.")] = None,  # noqa: UP045
+    config: Annotated[Optional[Path], typer.Option(help="Alert rules file (default ./kiln.toml).")] = None,  # noqa: UP045
+) -> None:
+    """Drift, data quality and live performance of served traffic; exit 1 when an alert rule fires."""
+    with _user_errors():
+        import json
+        import logging
+
+        from kiln.console import print_monitor
+        from kiln.monitor.alerts import AlertRules, send_webhook
+        from kiln.monitor.run import run_monitor
+        from kiln.monitor.window import parse_since
+        from kiln.output import write_text
+        from kiln.report.drift import render_drift
+        from kiln.settings import default_report_path
+
+        rules = AlertRules.load(config, psi_threshold=psi_threshold, top_features=top_features, min_rows=min_rows,
+                                webhook=webhook)
+        result = run_monitor(model, since=parse_since(since, now=time.time()), rules=rules)
+        path = write_text(render_drift(result), out or default_report_path(f"{Path(result.name).name}", "monitor"))
+        for alert in result.alerts:
+            logging.getLogger("kiln.monitor").warning("ALERT %s: %s", alert.rule, alert.message)
+        if result.alerts and rules.webhook:
+            error = send_webhook(rules.webhook, result.to_dict())
+            if error:
+                typer.echo(f"warning: webhook {rules.webhook} failed: {error}", err=True)
+        if as_json:
+            typer.echo(json.dumps({**result.to_dict(), "report": str(path)}, indent=2, default=str))
+        else:
+            print_monitor(result)
+            typer.echo(f"report: {path}")
+    if result.alerts:
+        raise typer.Exit(1)
+
+
+@app.command()
+def feedback(
+    model: Annotated[str, typer.Argument(help="Registered model name, or the bundle folder name the server logged.")],
+    labels: Annotated[str, typer.Argument(help="Table of true labels: request_id [,row] and a label column.")],
+    label_column: Annotated[Optional[str], typer.Option(help="Column holding the label (default: 'label').")] = None,  # noqa: UP045
+    id_column: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="Match rows by this input column (e.g. UDI) instead of request_id.")] = None,
+) -> None:
+    """Record delayed true labels of served predictions, for live performance in `kiln monitor`."""
+    with _user_errors():
+        from kiln.data.load import read_table
+        from kiln.store.feedback import labels_from_table, record_labels
+
+        table = read_table(labels)
+        stored = record_labels(Path(model).name if Path(model).exists() else model,
+                               labels_from_table(table, label_column=label_column, id_column=id_column))
+        typer.echo(f"recorded {stored:,} labels for {model}")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for everything the demo makes (remade each run).")] = Path(
+        "kiln-demo"),
+    keep_serving: Annotated[bool, typer.Option("--keep-serving", help="Leave the server running at the end.")] = False,
+    time_limit: Annotated[float, typer.Option(help="Seconds for each training (champion, challenger).")] = 40.0,
+    rows: Annotated[int, typer.Option(help="Training rows to generate.")] = 10_000,
+) -> None:
+    """The whole loop on generated data: profile, train, register, serve, drift, monitor, retrain, promote."""
+    with _user_errors():
+        from kiln.demo.flow import DemoSettings, run_demo
+
+        run_demo(DemoSettings(folder=out, rows=rows, time_limit=time_limit, keep_serving=keep_serving))
+
+
+@app.command()
+def retrain(
+    name: Annotated[str, typer.Argument(help="Registered model name; its champion is challenged.")],
+    data: Annotated[str, typer.Argument(help="New labelled rows in time order, oldest first: .csv, .parquet, .jsonl.")],
+    promote: Annotated[str, typer.Option(help="auto: promote if the gate passes; never: only register.")] = "auto",
+    holdout: Annotated[float, typer.Option(help="Newest share of DATA kept for the gate, trained on by none.")] = 0.3,
+    shifted: Annotated[Optional[bool], typer.Option(  # noqa: UP045
+        "--shifted/--no-shifted", help="Force non-inferiority / superiority (default: decided from the data).")] = None,
+    margin: Annotated[float, typer.Option(help="Non-inferiority margin, in the metric's units.")] = 0.005,
+    time_limit: Annotated[Optional[float], typer.Option(  # noqa: UP045
+        "--time-limit", help="Seconds for training the challenger (default: the champion's).")] = None,
+    jobs: Annotated[Optional[int], typer.Option(help="Worker processes (default: one per core).")] = None,  # noqa: UP045
+    out: Annotated[Optional[Path], typer.Option(help="HTML report (default: KILN_HOME/reports/...).")] = None,  # noqa: UP045
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Train a challenger on new data; promote it only if a paired test on the newest rows says it is better."""
+    with _user_errors():
+        from kiln.console import print_retrain
+        from kiln.retrain import retrain as run_retrain
+
+        result = run_retrain(name, data, promote=promote, holdout=holdout, shifted=shifted,  # type: ignore[arg-type]
+                             margin=margin, time_limit=time_limit, n_jobs=jobs, quiet=quiet, report_path=out)
+        print_retrain(result)
+        typer.echo(f"report: {result.report}")
 
 
 def main() -> None:

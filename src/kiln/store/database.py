@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+CONNECT_TIMEOUT_S = 10
 _ENGINES: dict[str, Engine] = {}
 _LOCK = threading.Lock()
 
@@ -51,8 +52,11 @@ def _create(url: str) -> Engine:
         created = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(created, "connect", _sqlite_pragmas)
         return created
+    # A server that does not answer should fail in seconds, not after the OS's TCP timeout.
+    libpq = url.split(":", 1)[0] in ("postgresql", "postgresql+psycopg", "postgresql+psycopg2")
+    connect_args = {"connect_timeout": CONNECT_TIMEOUT_S} if libpq else {}
     try:
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     except Exception as exc:  # a bad URL or a missing driver: say which
         raise InvalidOptionError(f"KILN_DB '{_redact(url)}' cannot be used ({exc}); "
                                  "give an SQLAlchemy URL such as postgresql+psycopg://user@host/db.") from exc

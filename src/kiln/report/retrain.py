@@ -1,0 +1,120 @@
+"""The retraining report: the gate's decision, its numbers and test, and both models' scores with intervals.
+
+A short page for whoever asks later "why is this model (not) in production?"; the audit
+table holds the same reason and numbers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from kiln.report.html import Html, Section, badge, figure, paragraph, render_page, table
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+    from kiln.retrain import GateEvidence, RetrainResult
+
+_LAYOUT: dict[str, Any] = {"template": "none", "height": 340, "margin": {"l": 60, "r": 20, "t": 60, "b": 60},
+                           "font": {"family": "system-ui, sans-serif", "size": 12}}
+_GATE, _CV, _LINE = "#c0392b", "#3b6ea5", "#7f8c8d"
+_TESTS = {"delong": "DeLong's test of correlated AUCs (normal approximation)",
+          "bootstrap": "paired bootstrap of the metric difference (1,000 shared row resamples, percentile interval)"}
+
+
+def render_retrain(result: RetrainResult, evidence: GateEvidence, *, when: float) -> str:
+    """The whole page: decision, scores, difference, and the recency policy."""
+    d = result.decision
+    sections = [_decision(result, evidence), _scores(result, evidence), _difference(result), _policy(evidence)]
+    stamp = datetime.fromtimestamp(when, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return render_page(f"Retraining of {result.name}", sections,
+                       subtitle=f"champion v{result.champion_version} vs challenger v{result.challenger_version} · "
+                                f"{d.metric} · {d.n_rows:,} gate rows · {stamp}")
+
+
+def _decision(result: RetrainResult, evidence: GateEvidence) -> Section:
+    d = result.decision
+    if result.promoted:
+        verdict = badge(f"promoted: v{result.challenger_version} is the champion", "ok")
+    elif d.promote:
+        verdict = badge("gate passed; not promoted (--promote never)", "info")
+    else:
+        verdict = badge(f"kept champion v{result.champion_version}", "warning")
+    facts = [("Decision", verdict), ("Rule", d.rule + (f" (margin {d.margin:g})" if d.margin is not None else "")),
+             ("Test", _TESTS[d.test]), ("Metric", d.metric), ("Gate rows (newest)", d.n_rows),
+             ("Challenger training rows", evidence.train_rows),
+             ("Improvement (challenger over champion)", f"{d.difference:+.4f}"),
+             ("95% interval of the improvement", f"{d.ci_low:+.4f} to {d.ci_high:+.4f}"),
+             ("One-sided p-value", d.p_value), ("--promote", evidence.promote_mode)]
+    body = Html(paragraph(d.reason) + table([{"fact": k, "value": v} for k, v in facts], ["fact", "value"],
+                                            headers={"fact": "", "value": ""}))
+    intro = ("The challenger replaces the champion only if a paired test on the same recent rows says it is better "
+             "(superiority), or, when the data has shifted, that it is not worse by more than the margin "
+             "(non-inferiority). The improvement is in the metric's units, positive when the challenger is better, "
+             "whatever the metric's direction.")
+    return Section("Decision", intro, body)
+
+
+def _scores(result: RetrainResult, evidence: GateEvidence) -> Section:
+    import plotly.graph_objects as go
+
+    d = result.decision
+    names = [f"champion v{result.champion_version}", f"challenger v{result.challenger_version}"]
+    gate = [(d.champion, *evidence.champion_interval), (d.challenger, *evidence.challenger_interval)]
+    cv = [_cv(evidence.champion_cv, d.metric), _cv(evidence.challenger_cv, d.metric)]
+    fig = go.Figure()
+    fig.add_trace(_points(names, gate, "gate rows (95% bootstrap CI)", _GATE))
+    if all(c is not None for c in cv):
+        fig.add_trace(_points(names, cv, "cross-validation (95% CI)", _CV))
+    fig.update_layout(**_LAYOUT, title=f"{d.metric} of both models", yaxis_title=d.metric, scattermode="group")
+    rows = [{"model": n, "on gate rows": g[0], "gate 95% CI": f"{g[1]:.4f} to {g[2]:.4f}",
+             "cross-validated": c[0] if c else None, "CV 95% CI": f"{c[1]:.4f} to {c[2]:.4f}" if c else "—"}
+            for n, g, c in zip(names, gate, cv, strict=True)]
+    intro = ("Each model's score on the gate rows with its own bootstrap interval, beside the cross-validated score "
+             "it was trained with. Overlapping intervals do not mean a tie: the paired test below compares the two "
+             "on the same rows, which is sharper.")
+    return Section("Scores", intro, Html(figure(fig, div_id="figure-retrain-scores") + table(rows, list(rows[0]))))
+
+
+def _difference(result: RetrainResult) -> Section:
+    import plotly.graph_objects as go
+
+    d = result.decision
+    line = 0.0 if d.margin is None else -d.margin
+    fig = go.Figure(go.Scatter(x=[d.difference], y=["improvement"], mode="markers", marker={"size": 12,
+                               "color": _GATE}, error_x={"type": "data", "symmetric": False,
+                                                         "array": [d.ci_high - d.difference],
+                                                         "arrayminus": [d.difference - d.ci_low]},
+                               name="improvement, 95% CI"))
+    fig.add_vline(x=line, line_dash="dash", line_color=_LINE,
+                  annotation_text="0: no difference" if d.margin is None else f"−margin ({-d.margin:g})")
+    fig.update_layout(**{**_LAYOUT, "height": 220}, title=f"Challenger's improvement in {d.metric}",
+                      xaxis_title=f"{d.metric} improvement (> 0: challenger better)", showlegend=False,
+                      yaxis={"visible": False})
+    intro = (f"The {d.rule} rule promotes when the whole interval lies right of the dashed line and the one-sided "
+             f"p-value is below 0.05.")
+    return Section("Paired difference", intro, figure(fig, div_id="figure-retrain-difference"))
+
+
+def _policy(evidence: GateEvidence) -> Section:
+    text = (f"The new data is read in its row order, oldest first. Its newest {evidence.gate_rows:,} rows formed the "
+            f"gate set, which neither model trained on; the challenger trained on the other {evidence.train_rows:,} "
+            "rows with the champion's settings (task, target, metric, seed, time limit, trial cap, decision costs). "
+            "To retrain on old and new data together, pass one file holding both, old rows first.")
+    return Section("Recency policy", "Which rows trained the challenger and which judged it.", paragraph(text))
+
+
+def _points(names: list[str], values: list[tuple[float, float, float]], label: str, colour: str) -> go.Scatter:
+    import plotly.graph_objects as go
+
+    return go.Scatter(x=names, y=[v[0] for v in values], mode="markers", name=label, marker={"size": 11,
+                      "color": colour}, error_y={"type": "data", "symmetric": False,
+                                                 "array": [v[2] - v[0] for v in values],
+                                                 "arrayminus": [v[0] - v[1] for v in values]})
+
+
+def _cv(cv: dict[str, Any], metric: str) -> tuple[float, float, float] | None:
+    if cv.get("metric") != metric or cv.get("score") is None or cv.get("ci_low") is None:
+        return None
+    return float(cv["score"]), float(cv["ci_low"]), float(cv["ci_high"])
