@@ -67,7 +67,11 @@ def run_demo(settings: DemoSettings, console: Console | None = None) -> DemoResu
 
     step("Generate", f"{settings.rows:,} machine runs following the AI4I 2020 rules (types L/M/H, temperature "
                      "random walks, tool wear, five failure modes)")
-    table = generate(settings.rows, seed=settings.seed)
+    # One table, shuffled: the training rows and the "normal" traffic come from the same plant
+    # and the same days (the temperature walks drift slowly, so a later stretch would differ).
+    whole = generate(settings.rows + settings.normal_rows, seed=settings.seed).sample(frac=1.0,
+                                                                                      random_state=settings.seed)
+    table, normal_traffic = whole.iloc[:settings.rows], whole.iloc[settings.rows:]
     table.to_csv(data / "machines.csv", index=False)
     console.print(f"  failure rate {table[TARGET].mean():.1%}; {data / 'machines.csv'}")
 
@@ -104,8 +108,7 @@ def run_demo(settings: DemoSettings, console: Console | None = None) -> DemoResu
         step("Serve", f"kiln serve models:/{MODEL_NAME}@champion → {server.url} (it follows the alias)")
         started = time.time()
         step("Normal traffic", f"{settings.normal_rows:,} rows like the training data, then their true labels")
-        normal = generate(settings.normal_rows, seed=settings.seed + 1).drop(columns=list(FAILURE_MODES))
-        server.send(normal)
+        server.send(normal_traffic.drop(columns=list(FAILURE_MODES)))
         result.reports["monitor-normal"] = _monitor(folder, "normal", since=started, console=console)
 
         shift = WORN_AND_HOT

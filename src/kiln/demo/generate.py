@@ -85,11 +85,13 @@ class Drift:
     type_shares: tuple[float, float, float] | None = None
 
 
-# A plant 3 K hotter whose tools run 40 min more worn, making mostly L products (the
-# lowest overstrain limit): air moves by 1.5 and wear by 0.6 standard deviations, the L
-# share from 60 to 80 %, and the failure rate roughly doubles (about 3.5 % to 7.7 %),
-# nearly all of it overstrain. A shift of 60 min would triple it.
-WORN_AND_HOT = Drift(air_temperature_shift_k=3.0, tool_wear_shift_min=40.0, type_shares=(0.8, 0.15, 0.05))
+# A plant 3 K hotter whose tools run 70 min more worn, making mostly L products (the
+# lowest overstrain limit): air moves by 1.5 and wear by 1.1 standard deviations, the L
+# share from 60 to 80 %, and the failure rate about quadruples (3.5 % to ~14 %), mostly
+# overstrain and tool wear beyond anything in training. At 40 min the rate only doubled
+# and a model trained on normal data lost too little accuracy for the demo's retraining
+# gate to show a significant gain (measured: AUC 0.959 vs a challenger's 0.963 on 1,800 rows).
+WORN_AND_HOT = Drift(air_temperature_shift_k=3.0, tool_wear_shift_min=70.0, type_shares=(0.8, 0.15, 0.05))
 
 
 def generate(n_rows: int = 10_000, *, seed: int = 0, drift: Drift | None = None) -> pd.DataFrame:

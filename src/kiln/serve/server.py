@@ -23,12 +23,43 @@ from kiln.serve.settings import ServeSettings
 SETTINGS_VARIABLE = "KILN_SERVE_SETTINGS_JSON"  # hands the settings to worker processes
 
 
+FIRST_REQUEST_GRACE_S = 1.0  # at shutdown, how long a just-accepted connection has to deliver its request
+
+
 class DrainingServer(uvicorn.Server):
     """uvicorn's server, with a readiness drain before the graceful shutdown."""
 
     def __init__(self, config: uvicorn.Config, drain_s: float) -> None:
         super().__init__(config)
         self.drain_s = drain_s
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn's shutdown, without its two ways of resetting a request a client has already sent.
+
+        Closing a listening socket resets the connections waiting in its accept queue, and
+        uvicorn closes at once every connection whose first request it has not parsed yet;
+        under load both cut requests that are in flight. So: take the queued connections,
+        stop listening, serve them, give fresh connections a moment to deliver their request,
+        and only then let uvicorn close what is idle and wait for what runs.
+        """
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        queued = [conn for sock in sockets or () for conn in _accept_queued(sock)]
+        for server in self.servers:
+            server.close()
+
+        def protocol() -> asyncio.Protocol:  # as uvicorn's startup builds one per connection
+            return self.config.http_protocol_class(config=self.config, server_state=self.server_state,  # type: ignore[call-arg]
+                                                   app_state=self.lifespan.state)
+
+        for conn in queued:
+            await loop.connect_accepted_socket(protocol, sock=conn)
+        deadline = loop.time() + FIRST_REQUEST_GRACE_S
+        while not self.force_exit and loop.time() < deadline and any(
+                getattr(connection, "cycle", True) is None for connection in self.server_state.connections):
+            await asyncio.sleep(0.01)
+        await super().shutdown(sockets)
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         if lifecycle.DRAINING.is_set() or self.drain_s <= 0:
@@ -87,6 +118,19 @@ def run(settings: ServeSettings, *, host: str = "127.0.0.1", port: int = 8000, w
         if announce:
             announce(f"http://{host}:{sock.getsockname()[1]}/")
         Multiprocess(config, target=DrainingServer(config, settings.drain_s).run, sockets=[sock]).run()
+
+
+def _accept_queued(sock: socket.socket) -> list[socket.socket]:
+    """The connections the kernel has completed but no one has accepted yet."""
+    accepted = []
+    while True:
+        try:
+            sock.setblocking(False)  # the loop's socket already is; never block here
+            conn, _ = sock.accept()
+        except OSError:  # BlockingIOError: the queue is empty (or the socket is closed)
+            return accepted
+        conn.setblocking(False)
+        accepted.append(conn)
 
 
 def _bind(config: uvicorn.Config) -> socket.socket:

@@ -13,13 +13,16 @@ from kiln.serve.dependencies import current_model, require_api_key
 from kiln.serve.served import ServedModel
 
 router = APIRouter(dependencies=[Depends(require_api_key)])
+# what the document promises (parse_since also takes e.g. "1.5h" or "ALL"): a valid value is never refused
+SINCE_PATTERN = r"^(all|[1-9][0-9]{0,8}[smhd])$"
 
 
 @router.get("/monitor", summary="Drift and live performance of logged traffic against the training reference",
             responses={401: {"description": "Missing or wrong API key."},
                        422: {"description": "A bad `since`."}, 503: {"description": "Not loaded."}})
 async def monitor(served: ServedModel = Depends(current_model),
-                  since: str = Query("24h", max_length=16, description="90s, 30m, 24h, 7d or all")) -> dict[str, Any]:
+                  since: str = Query("24h", max_length=16, description="90s, 30m, 24h, 7d or all",
+                                     json_schema_extra={"pattern": SINCE_PATTERN})) -> dict[str, Any]:
     from kiln.errors import KilnError
     from kiln.monitor.alerts import AlertRules
     from kiln.monitor.run import assess
