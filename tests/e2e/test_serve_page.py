@@ -156,6 +156,9 @@ def test_page_predicts_from_the_generated_form_in_chromium(bundle, browser, tmp_
         assert 1 <= page.locator("#result-contributions .label").count() <= 5
         # the panel polls every 2 s; /stats counts itself too, but only /predict adds rows
         page.wait_for_function(f"() => {REQUESTS} > {before[0]} && {ROWS} > {before[1]}", timeout=10_000)
+        # the drift panel asked GET /monitor: a few rows give no verdict yet, but an answer
+        page.wait_for_function("() => ['ok', 'alert', 'no data'].includes("
+                               "document.getElementById('drift-status').textContent)", timeout=30_000)
         page.screenshot(path=artefacts / "serve-page.png", full_page=True)
 
         page.get_by_label("Air temperature [K]").fill("")
