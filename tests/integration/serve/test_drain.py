@@ -87,7 +87,8 @@ def _probe_ready(url: str, until: float) -> list[tuple[float, int | None]]:
     return seen
 
 
-@pytest.mark.parametrize("attempt", [1, 2])
+# Two runs by default; the ten (`pytest -m slow -k drain`) are recorded in benchmarks/RESULTS.md.
+@pytest.mark.parametrize("attempt", [1, 2, *(pytest.param(n, marks=pytest.mark.slow) for n in range(3, 11))])
 def test_sigterm_under_load_drains_answers_everything_and_logs_every_row(start_server, ai4i_bundle, tmp_path,
                                                                        attempt) -> None:
     database = f"sqlite:///{tmp_path / 'drain.db'}"
