@@ -68,6 +68,7 @@ class RichReporter(Reporter):
 def print_findings(findings: list, *, title: str) -> None:
     """The coded findings as a table: code, severity, column, what was found."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console()
@@ -79,7 +80,7 @@ def print_findings(findings: list, *, title: str) -> None:
         table.add_column(column, overflow="fold")
     tone = {"error": "red", "warning": "yellow", "info": "blue"}
     for f in findings:
-        table.add_row(f.code, f"[{tone[f.severity]}]{f.severity}[/]", f.column or "—", f.detail)
+        table.add_row(f.code, f"[{tone[f.severity]}]{f.severity}[/]", escape(f.column or "—"), escape(f.detail))
     console.print(table)
     console.print("[dim]Silence a check with --ignore CODE; the report explains each one.[/dim]")
 
@@ -194,19 +195,20 @@ def print_alias_change(entry: Any) -> None:
 def print_monitor(result: Any) -> None:
     """`kiln monitor`'s verdict: status, alerts, drift per feature, live performance."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(stderr=False)
     colour = {"ok": "green", "alert": "red", "no data": "yellow"}[result.status]
-    console.print(f"[bold]{result.name}[/] v{result.version}: [bold {colour}]{result.status}[/] — "
+    console.print(f"[bold]{escape(result.name)}[/] v{result.version}: [bold {colour}]{result.status}[/] — "
                   f"{result.rows:,} served rows, {result.labelled:,} labelled")
     for alert in result.alerts:
-        console.print(f"  [red]ALERT[/] {alert.message}")
+        console.print(f"  [red]ALERT[/] {escape(alert.message)}")
     table = Table(title="Feature drift (decided on effect size and p-value)", show_lines=False)
     for name in ("feature", "test", "effect", "p-value", "PSI", "severity", "drifted"):
         table.add_column(name, justify="left" if name in ("feature", "test", "severity") else "right")
     for f in sorted(result.features, key=lambda f: (not f.drifted, -f.psi)):
-        table.add_row(f.column, f.test, f"{f.effect:.3f}", f"{f.p_value:.1e}", f"{f.psi:.3f}", f.severity,
+        table.add_row(escape(f.column), f.test, f"{f.effect:.3f}", f"{f.p_value:.1e}", f"{f.psi:.3f}", f.severity,
                       "[red]yes[/]" if f.drifted else "no")
     if result.features:
         console.print(table)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from kiln.demo.generate import FAILURE_MODES, WORN_AND_HOT, generate
 from kiln.errors import KilnError
@@ -133,7 +134,7 @@ def run_demo(settings: DemoSettings, console: Console | None = None) -> DemoResu
         result.champion_after = outcome.challenger_version if outcome.promoted else registered.version
         colour = "green" if outcome.promoted else "yellow"
         console.print(f"  [{colour}]{'promoted' if outcome.promoted else 'kept the champion'}[/]: "
-                      f"{outcome.decision.reason}")
+                      f"{escape(outcome.decision.reason)}")
 
         step("Follow", "the server reads the champion alias every 2 s and swaps versions between requests")
         result.served_version_after = server.wait_for_version(result.champion_after)
@@ -179,7 +180,7 @@ def _profile(table: Any, folder: Path, console: Console) -> Path:
                       folder / "reports" / "profile.html")
     for finding in profile.findings[:6]:
         colour = "red" if finding.severity == "error" else "yellow"
-        where = f" '{finding.column}'" if finding.column else ""
+        where = f" '{escape(finding.column)}'" if finding.column else ""
         console.print(f"  [{colour}]{finding.code}[/] {finding.title}{where}")
     return path
 
@@ -196,11 +197,11 @@ def _monitor(folder: Path, label: str, *, since: float, console: Console) -> Pat
     if overall is not None and overall.value is not None:
         live = (f"; live {overall.metric} {overall.value:.3f} [{overall.ci_low:.3f}, {overall.ci_high:.3f}] "
                 f"vs CV {result.cv['score']:.3f}; CBPE estimate {overall.estimated:.3f}")
-    drifted = ", ".join(result.drifted) or "none"
+    drifted = escape(", ".join(result.drifted) or "none")  # "[min]" in a column name is not markup
     colour = "red" if result.alerts else "green"
     console.print(f"  [{colour}]{result.status}[/]: drifted features: {drifted}{live}")
     for alert in result.alerts:
-        console.print(f"  [red]ALERT[/] {alert.message}")
+        console.print(f"  [red]ALERT[/] {escape(alert.message)}")
     return path
 
 
