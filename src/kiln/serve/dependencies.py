@@ -1,4 +1,9 @@
-"""What a route needs from the app, as `Depends` functions tests can override."""
+"""What a route needs from the app, as `Depends` functions tests can override.
+
+They are `async def` on purpose: FastAPI runs a plain `def` dependency in its thread pool,
+and five thread hops per request cost more than a single-row prediction (measured with
+py-spy in benchmarks/serving.py).
+"""
 
 from __future__ import annotations
 
@@ -13,23 +18,23 @@ from kiln.serve.telemetry import Telemetry
 from kiln.store.prediction_log import PredictionLog
 
 
-def get_settings(request: Request) -> ServeSettings:
+async def get_settings(request: Request) -> ServeSettings:
     return request.app.state.settings
 
 
-def get_holder(request: Request) -> ModelHolder:
+async def get_holder(request: Request) -> ModelHolder:
     return request.app.state.holder
 
 
-def get_telemetry(request: Request) -> Telemetry:
+async def get_telemetry(request: Request) -> Telemetry:
     return request.app.state.telemetry
 
 
-def get_log(request: Request) -> PredictionLog | None:
+async def get_log(request: Request) -> PredictionLog | None:
     return request.app.state.prediction_log
 
 
-def current_model(request: Request) -> ServedModel:
+async def current_model(request: Request) -> ServedModel:
     """The model this request uses from start to end (a swap mid-request does not affect it)."""
     served = request.app.state.holder.current
     if served is None:
@@ -37,7 +42,7 @@ def current_model(request: Request) -> ServedModel:
     return served
 
 
-def require_api_key(request: Request) -> None:
+async def require_api_key(request: Request) -> None:
     """With --api-key set, every route but the page and /health needs the key in X-API-Key."""
     expected = request.app.state.settings.api_key
     if expected is None:

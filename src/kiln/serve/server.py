@@ -26,6 +26,12 @@ SETTINGS_VARIABLE = "KILN_SERVE_SETTINGS_JSON"  # hands the settings to worker p
 FIRST_REQUEST_GRACE_S = 1.0  # at shutdown, how long a just-accepted connection has to deliver its request
 
 
+def _uvicorn_process_class() -> type:
+    from uvicorn.supervisors.multiprocess import Process
+
+    return Process
+
+
 class DrainingServer(uvicorn.Server):
     """uvicorn's server, with a readiness drain before the graceful shutdown."""
 
@@ -77,6 +83,17 @@ class DrainingServer(uvicorn.Server):
         self._captured_signals.clear()
 
 
+class DrainingProcess(_uvicorn_process_class()):  # type: ignore[misc]
+    """A uvicorn worker process whose server drains before shutting down."""
+
+    @property
+    def server(self) -> uvicorn.Server:
+        if self._server is None:
+            settings = ServeSettings.model_validate_json(os.environ[SETTINGS_VARIABLE])
+            self._server = DrainingServer(self.config, settings.drain_s)
+        return self._server
+
+
 def app_from_environment() -> Any:
     """The app factory worker processes call (settings travel in an environment variable)."""
     from kiln.serve.app import create_app
@@ -112,12 +129,15 @@ def run(settings: ServeSettings, *, host: str = "127.0.0.1", port: int = 8000, w
     with tempfile.TemporaryDirectory(prefix="kiln-metrics-") as metrics_dir:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # one set of counters across the workers
         config = uvicorn.Config("kiln.serve.server:app_from_environment", factory=True, workers=workers, **common)
-        from uvicorn.supervisors import Multiprocess
+        from uvicorn.supervisors import multiprocess
 
         sock = _bind(config)
         if announce:
             announce(f"http://{host}:{sock.getsockname()[1]}/")
-        Multiprocess(config, target=DrainingServer(config, settings.drain_s).run, sockets=[sock]).run()
+        # uvicorn's supervisor builds its workers by this module-level name (also when it restarts
+        # one); ours run DrainingServer instead of uvicorn's plain Server.
+        multiprocess.Process = DrainingProcess
+        multiprocess.Multiprocess(config, sockets=[sock]).run()
 
 
 def _accept_queued(sock: socket.socket) -> list[socket.socket]:

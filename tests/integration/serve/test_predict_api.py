@@ -133,3 +133,12 @@ def test_serving_a_missing_bundle_or_busy_port_is_one_line_and_exit_2(tmp_path, 
                           timeout=120, env={**__import__("os").environ, "KILN_HOME": str(tmp_path / "h")})
     assert busy.returncode == 2 and "Traceback" not in busy.stderr
     assert "--port" in busy.stderr.strip().splitlines()[-1]
+
+
+def test_two_worker_processes_serve_one_port_and_add_up_their_metrics(start_server, ai4i_bundle, rows) -> None:
+    server = start_server(ai4i_bundle, "--workers", "2")
+    for _ in range(6):  # fresh connections, so both workers answer some
+        assert httpx.post(f"{server.url}/predict", json={"rows": _records(rows.head(1))}).status_code == 200
+    metrics = httpx.get(f"{server.url}/metrics").text  # one worker answers, with both workers' counts
+    assert 'kiln_requests_total{route="/predict",status="200"} 6.0' in metrics
+    assert server.stop() == 0
