@@ -38,7 +38,8 @@ __all__ = [
 def train(data: pd.DataFrame | str | Path, *, target: str, task: str = "auto", metric: str | None = None,
           time_limit: float = 60.0, seed: int = 0, max_trials: int | None = None, n_jobs: int | None = None,
           learners: list[str] | None = None, ignore: list[str] | None = None, cost_fp: float | None = None,
-          cost_fn: float | None = None, quiet: bool = False) -> Model:
+          cost_fn: float | None = None, ray: str | None = None, max_rows: int | None = None,
+          quiet: bool = False) -> Model:
     """Train a ranked, ensembled model on `data` (a DataFrame or a file path).
 
     Parameters
@@ -49,11 +50,16 @@ def train(data: pd.DataFrame | str | Path, *, target: str, task: str = "auto", m
     time_limit : seconds for the whole call, ensembling included.
     seed : makes the same data give the same leaderboard and predictions.
     max_trials : stop after this many configurations (default: until the time is spent).
-    n_jobs : worker processes (default: one per core).
+    n_jobs : worker processes (default: one per core); with `ray`, the threads of the final refit.
     learners : restrict the search to these learner keys.
     ignore : data-check codes to silence (e.g. ["DQ004"]); see `kiln profile`.
     cost_fp, cost_fn : binary tasks: the costs of a false alarm and of a missed positive; the
         decision threshold then minimises expected cost on out-of-fold predictions (default: best F1).
+    ray : run the trials as tasks on a Ray cluster: "auto" (the cluster this machine is in),
+        "local" (start Ray here), "HOST:PORT" of a head node or "ray://HOST:10001". Needs
+        `pip install 'kiln-ml[ray]'`; the same seed gives the same leaderboard as without it.
+    max_rows : search on a sample of this many rows (stratified by class), then refit the chosen
+        models on all rows (default: the rows one LightGBM fit gets through in a tenth of `time_limit`).
     quiet : no progress display.
     """
     from kiln.console import Reporter, RichReporter
@@ -61,7 +67,7 @@ def train(data: pd.DataFrame | str | Path, *, target: str, task: str = "auto", m
 
     spec = TrainSpec(target=target, task=task, metric=metric, time_limit=time_limit, seed=seed,  # type: ignore[arg-type]
                      max_trials=max_trials, n_jobs=n_jobs, learners=tuple(learners) if learners else None,
-                     ignore=tuple(ignore or ()), cost_fp=cost_fp, cost_fn=cost_fn)
+                     ignore=tuple(ignore or ()), cost_fp=cost_fp, cost_fn=cost_fn, ray=ray, max_rows=max_rows)
     return train_model(data, spec, Reporter() if quiet else RichReporter())
 
 

@@ -54,12 +54,18 @@ def train(
     out: Annotated[Optional[Path], typer.Option(help="Bundle folder (default: KILN_HOME/bundles/...).")] = None,  # noqa: UP045
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same data → same model.")] = 0,
     max_trials: Annotated[Optional[int], typer.Option(help="Stop after this many configurations.")] = None,  # noqa: UP045
+    max_rows: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        help="Search on a sample of this many rows (stratified), then refit on all "
+             "(default: what the time limit allows).")] = None,
     ignore: Annotated[Optional[list[str]], typer.Option(help="Silence a data check by its code, e.g. DQ004.")] = None,  # noqa: UP045
     cost_fp: Annotated[Optional[float], typer.Option(help="Binary: cost of a false alarm.")] = None,  # noqa: UP045
     cost_fn: Annotated[Optional[float], typer.Option(help="Binary: cost of a missed positive, e.g. 20.")] = None,  # noqa: UP045
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
     register: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--register", help="Register the bundle under this model name (first version: models:/NAME@champion).")] = None,
+    ray: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--ray", help="Run trials on a Ray cluster: auto, local, HOST:PORT or ray://HOST:10001 "
+                      "(pip install 'kiln-ml\\[ray]').")] = None,
 ) -> None:
     """Train, rank and ensemble models; write a model bundle."""
     started = time.time()
@@ -70,7 +76,7 @@ def train(
 
         spec = TrainSpec(target=target, task=task, metric=metric, time_limit=time_limit,  # type: ignore[arg-type]
                          seed=seed, max_trials=max_trials, ignore=tuple(ignore or ()), cost_fp=cost_fp,
-                         cost_fn=cost_fn)
+                         cost_fn=cost_fn, ray=ray, max_rows=max_rows)
         model = train_model(data, spec, Reporter() if quiet else RichReporter(), started=started)
         path = model.save(out or default_bundle_path(Path(data).stem))
         if not quiet:
@@ -79,6 +85,9 @@ def train(
         typer.echo(f"model: {cv['model']}  {cv['metric']} {cv['score']:.4f} "
                    f"[{cv['ci_low']:.4f}, {cv['ci_high']:.4f}]  in {time.time() - started:.1f}s")
         typer.echo(f"bundle: {path}")
+        lost = model.manifest["training"]["trials_lost_to_workers"]
+        if ray is not None or lost:
+            typer.echo(f"trials lost to dead workers: {lost}")
         if register:
             from kiln.console import print_registered
             from kiln.store.registry import register as register_bundle
@@ -129,19 +138,31 @@ def profile(
 def predict(
     model: Annotated[str, typer.Argument(help="Model bundle folder or models:/NAME@ALIAS.")],
     data: Annotated[str, typer.Argument(help="Table to predict: .csv, .parquet or .jsonl.")],
-    out: Annotated[Path, typer.Option(help="Predictions file (.csv, .parquet or .jsonl).")],
+    out: Annotated[Path, typer.Option(help="Predictions file (.csv, .parquet or .jsonl); with --ray, a folder.")],
+    ray: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--ray", help="Predict with Ray Data on a cluster: auto, local or HOST:PORT; --out is then a folder "
+                      "of Parquet parts (pip install 'kiln-ml\\[ray]').")] = None,
 ) -> None:
-    """Predict every row of DATA; columns `prediction` and `proba_<class>`, in input order."""
+    """Predict every row of DATA; columns `prediction` and `proba_<class>`, in input order.
+
+    DATA is read in chunks, so a file larger than memory is fine.
+    """
     with _user_errors():
         import kiln
-        from kiln.output import write_table
 
         loaded = kiln.load(model)
-        frame = loaded.predictions_frame(data)
-        for warning in loaded.last_contract_report_.warnings():
+        if ray is not None:
+            from kiln.ray_predict import predict_on_ray
+
+            rows = predict_on_ray(model, data, out, address=ray)
+            typer.echo(f"{rows:,} predictions written to {out}/ (partitioned Parquet, in input order)")
+            return
+        from kiln.predict_stream import predict_file
+
+        result = predict_file(loaded, data, out)
+        for warning in result.report.warnings():
             typer.echo(f"warning: {warning}", err=True)
-        write_table(frame, out)
-        typer.echo(f"{len(frame):,} predictions written to {out}")
+        typer.echo(f"{result.rows:,} predictions written to {out}")
 
 
 @app.command()

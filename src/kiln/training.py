@@ -1,8 +1,9 @@
 """Train: from a table to a ranked, ensembled model.
 
 read → target and task → schema (identifiers dropped, kinds inferred) → k folds →
-search (portfolio, then Optuna) in a process pool → greedy ensemble over out-of-fold
-predictions → a `Model` whose fold models are the ones that were scored.
+search (portfolio, then Optuna) in a process pool, or as Ray tasks on a cluster (`ray`)
+→ greedy ensemble over out-of-fold predictions → a `Model` whose fold models are the
+ones that were scored.
 """
 
 from __future__ import annotations
@@ -39,6 +40,14 @@ ENSEMBLE_NAME = "ensemble"
 MIN_ROWS = 10
 SAVE_MARGIN = 1.5  # seconds kept after refitting for writing the bundle
 REFERENCE_ROWS = 5_000  # training rows kept in the bundle as the drift reference
+RAY_WARM_UP_SHARE = 0.15  # of the search time, at most, for starting Ray workers before the first trial
+# The default --max-rows: the rows one LightGBM fit (the portfolio's first config, early
+# stopping on a held-out fold) gets through in a tenth of --time-limit. Measured on
+# AI4I-like rows, 6 features, 2 shared cores: 0.8–1.35 M rows×features per second
+# (0.15 s for 20k rows, 2.3 s for 320k); the lower figure keeps a margin.
+CELLS_PER_SECOND = 800_000
+SEARCH_SHARE = 0.1
+MIN_SEARCH_ROWS = 10_000  # below this a subsample saves little time and costs accuracy
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,8 @@ class TrainSpec:
     ignore: tuple[str, ...] = ()
     cost_fp: float | None = None  # costs of a false alarm and a missed positive (binary)
     cost_fn: float | None = None
+    ray: str | None = None  # run trials on this Ray cluster: auto, local, HOST:PORT or ray://HOST:PORT
+    max_rows: int | None = None  # rows the search may use (a sample); None: derived from time_limit
 
     def __post_init__(self) -> None:
         for name in ("cost_fp", "cost_fn"):
@@ -68,12 +79,20 @@ class TrainSpec:
             raise InvalidOptionError(f"--max-trials must be at least 1, got {self.max_trials}.")
         if self.n_jobs is not None and self.n_jobs < 1:
             raise InvalidOptionError(f"n_jobs must be at least 1, got {self.n_jobs}.")
+        if self.max_rows is not None and self.max_rows < MIN_ROWS:
+            raise InvalidOptionError(f"--max-rows must be at least {MIN_ROWS}, got {self.max_rows}.")
+        if self.ray is not None and not self.ray.strip():
+            raise InvalidOptionError("--ray needs an address: auto, local, HOST:PORT or ray://HOST:PORT.")
 
 
 def train_model(data: pd.DataFrame | str | Path, spec: TrainSpec, reporter: Reporter,
                 started: float | None = None) -> Model:
     """Run the whole training; the budget counts from `started` (default: now)."""
     budget = Budget(float(spec.time_limit), started or time.time())
+    if spec.ray is not None:  # a missing extra fails before the data is read
+        from kiln.search.ray_runner import import_ray
+
+        import_ray()
     frame = read_table(data)
     target = infer_target(frame, spec.target, spec.task)
     metric = get_metric(spec.metric, target.task)
@@ -99,18 +118,65 @@ def train_model(data: pd.DataFrame | str | Path, spec: TrainSpec, reporter: Repo
             f"Class {rare!r} of '{spec.target}' has a single row; cross-validation needs at least 2 "
             "rows per class. Remove that row or merge the class."
         )
-    n_folds = choose_folds(len(frame), len(schema.columns), spec.time_limit, smallest)
+    all_rows = (features, y)  # the refit sees every row; the search may see a sample
+    features, y = _search_sample(features, y, target, spec, reporter)
+    if smallest is not None:
+        smallest = int(np.bincount(y).min())
+    n_folds = choose_folds(len(y), len(schema.columns), spec.time_limit, smallest)
     folds = _make_folds(y, n_folds, target.task != "regression", spec.seed)
-    reporter.note(f"{target.task} task on {len(frame):,} rows × {len(schema.columns)} features; "
+    reporter.note(f"{target.task} task on {len(y):,} rows × {len(schema.columns)} features; "
                   f"metric {metric.name}; {n_folds}-fold cross-validation.")
     scratch = Path(tempfile.mkdtemp(prefix="kiln-search-"))
     try:
-        results, lost = _search(features, y, folds, schema, target, metric, spec, budget, reporter, scratch)
-        model = _assemble(frame, features, y, folds, schema, target, metric, spec, budget, results, lost, scratch)
+        results, lost, lost_to_workers = _search(features, y, folds, schema, target, metric, spec, budget,
+                                                 reporter, scratch)
+        model = _assemble(frame, features, y, folds, schema, target, metric, spec, budget, results, lost, scratch,
+                          lost_to_workers=lost_to_workers, all_rows=all_rows)
+        _tell_refit(model, reporter)
         model.manifest["findings"] = [f.to_dict() for f in findings]
         return model
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def default_max_rows(time_limit: float, n_features: int) -> int:
+    """Rows the search uses by default: what one LightGBM fit gets through in a tenth of
+    the budget (CELLS_PER_SECOND rows×features per second), at least MIN_SEARCH_ROWS."""
+    return max(MIN_SEARCH_ROWS, int(CELLS_PER_SECOND * SEARCH_SHARE * time_limit / max(n_features, 1)))
+
+
+def _search_sample(features: pd.DataFrame, y: np.ndarray, target: Target, spec: TrainSpec,
+                   reporter: Reporter) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows the search runs on: all of them, or a sample (stratified by class) of
+    `max_rows` when the table is larger; rows keep their order."""
+    limit = spec.max_rows or default_max_rows(spec.time_limit, features.shape[1])
+    if len(y) <= limit:
+        return features, y
+    rng = np.random.default_rng(spec.seed)
+    if target.task == "regression":
+        rows = rng.choice(len(y), size=limit, replace=False)
+    else:  # each class in proportion, and at least 5 rows of each (5 folds) when it has them
+        rows = np.concatenate([
+            rng.choice(members, size=min(len(members), max(5, round(limit * len(members) / len(y)))), replace=False)
+            for members in (np.flatnonzero(y == code) for code in np.unique(y))])
+    rows = np.sort(rows)
+    why = (f"--max-rows {spec.max_rows:,}" if spec.max_rows else
+           f"the default for --time-limit {spec.time_limit:g}s: one LightGBM fit on {limit:,} rows × "
+           f"{features.shape[1]} features takes about a tenth of it; set --max-rows to change")
+    kind = "a random" if target.task == "regression" else "a stratified"
+    reporter.note(f"Searching on {len(rows):,} of {len(y):,} rows ({kind} sample; {why}); the chosen models "
+                  f"are then refit on all {len(y):,} rows.")
+    return features.iloc[rows].reset_index(drop=True), y[rows]
+
+
+def _tell_refit(model: Model, reporter: Reporter) -> None:
+    """Say so when a sampled search's models could not be refit on all rows in time."""
+    training = model.manifest["training"]
+    kept = [name for name, on in model.manifest["final_models"].items() if on != "all_rows"]
+    if training["search_rows"] < training["rows"] and kept:
+        reporter.note(f"No time left to refit {', '.join(kept)} on all {training['rows']:,} rows; they keep "
+                      f"their fold models, trained on the {training['search_rows']:,} sampled rows. Give more "
+                      "--time-limit or a smaller --max-rows.")
 
 
 def _data_checks(frame: pd.DataFrame, spec: TrainSpec, reporter: Reporter) -> list:
@@ -139,17 +205,20 @@ def _make_folds(y: np.ndarray, n_folds: int, stratified: bool, seed: int) -> lis
 
 
 def _search(features, y, folds, schema, target: Target, metric: Metric, spec: TrainSpec, budget: Budget,
-            reporter: Reporter, scratch: Path) -> tuple[list[TrialResult], int]:
+            reporter: Reporter, scratch: Path) -> tuple[list[TrialResult], int, int]:
     from kiln.search.engine import Search
     from kiln.search.plan import SearchPlan
-    from kiln.search.runner import InlineRunner, LocalRunner, default_workers
     from kiln.search.worker import WorkerData
 
     data = WorkerData(features, y, folds, schema, target.task, len(target.classes or []), spec.seed, str(scratch))
-    n_workers = spec.n_jobs or default_workers()
-    plan = SearchPlan(target.task, metric, seed=spec.seed, n_rows=len(y), max_trials=spec.max_trials,
-                      learners=list(spec.learners) if spec.learners else None, generation_size=n_workers)
-    runner = InlineRunner(data) if n_workers == 1 else LocalRunner(data, n_workers)
+    runner = _runner(data, spec, budget)
+    try:  # Optuna generations as wide as the workers, so a cluster and a pool of its size agree
+        plan = SearchPlan(target.task, metric, seed=spec.seed, n_rows=len(y), max_trials=spec.max_trials,
+                          learners=list(spec.learners) if spec.learners else None,
+                          generation_size=runner.n_workers)
+    except BaseException:
+        runner.close(kill=True)
+        raise
     best = [float("nan")]
 
     def on_trial(result: TrialResult, results: list[TrialResult]) -> None:
@@ -164,11 +233,27 @@ def _search(features, y, folds, schema, target: Target, metric: Metric, spec: Tr
         results = search.run()
     finally:
         reporter.stop()
-    return results, search.lost_trials
+    if search.lost_to_workers:
+        reporter.note(f"{search.lost_to_workers} trial(s) lost: their worker died and so did the retry; "
+                      f"the model uses the {len(results) - search.lost_to_workers} that finished.")
+    return results, search.lost_trials, search.lost_to_workers
+
+
+def _runner(data, spec: TrainSpec, budget: Budget):
+    """Ray tasks with `ray`; else a process pool, or this process alone for one job."""
+    from kiln.search.runner import InlineRunner, LocalRunner, default_workers
+
+    if spec.ray is not None:
+        from kiln.search.ray_runner import RayRunner
+
+        return RayRunner(data, spec.ray, warm_up_s=RAY_WARM_UP_SHARE * budget.remaining_search())
+    n_workers = spec.n_jobs or default_workers()
+    return InlineRunner(data) if n_workers == 1 else LocalRunner(data, n_workers)
 
 
 def _assemble(frame, features, y, folds, schema, target: Target, metric: Metric, spec: TrainSpec,
-              budget: Budget, results: list[TrialResult], lost: int, scratch: Path) -> Model:
+              budget: Budget, results: list[TrialResult], lost: int, scratch: Path, *,
+              lost_to_workers: int = 0, all_rows: tuple[pd.DataFrame, np.ndarray] | None = None) -> Model:
     results = sorted(results, key=lambda r: r.spec.trial_id)  # completion order varies with timing
     usable = [r for r in results if r.oof is not None and np.all(np.isfinite(r.oof))]
     if not usable:
@@ -185,7 +270,9 @@ def _assemble(frame, features, y, folds, schema, target: Target, metric: Metric,
     ensemble_scores = [metric.score(y[val], ensemble.prediction[val], target.task) for _, val in folds]
     leaderboard = _leaderboard(results, metric, ensemble_scores, ensemble.weights, usable, weights, use_ensemble)
     members = [_load_member(usable[i], w) for i, w in weights.items()]
-    fitted_on = _refit(members, usable, weights, features, y, schema, target, spec, budget, len(folds))
+    refit_features, refit_y = all_rows or (features, y)
+    fitted_on = _refit(members, usable, weights, refit_features, refit_y, schema, target, spec, budget, len(folds),
+                       scale=len(refit_y) / len(y))
     curve = _learning_curve(usable[best_single], features, y, folds, schema, target, metric, spec, budget, scratch)
     chosen = ENSEMBLE_NAME if use_ensemble else usable[best_single].spec.name
     chosen_row = leaderboard.loc[leaderboard["model"] == chosen].iloc[0]
@@ -198,7 +285,9 @@ def _assemble(frame, features, y, folds, schema, target: Target, metric: Metric,
         "training": {"rows": len(frame), "columns": int(frame.shape[1]), "data_sha256": _fingerprint(frame),
                      "seed": spec.seed, "time_limit": spec.time_limit,
                      "seconds": round(budget.elapsed(), 2), "trials": len(results),
-                     "trials_lost_at_deadline": lost, "max_trials": spec.max_trials},
+                     "trials_lost_at_deadline": lost, "trials_lost_to_workers": lost_to_workers,
+                     "max_trials": spec.max_trials, "search_rows": len(y),
+                     "max_rows": spec.max_rows or default_max_rows(spec.time_limit, len(schema.columns))},
         "kiln_version": _version("kiln-ml"),
         "libraries": {name: _version(name) for name in
                       ("numpy", "pandas", "scikit-learn", "lightgbm", "xgboost-cpu", "catboost", "optuna", "skops")},
@@ -252,12 +341,15 @@ def _learning_curve(best: TrialResult, features, y, folds, schema, target: Targe
 
 
 def _refit(members: list[Member], usable: list[TrialResult], weights: dict[int, float], features, y, schema,
-           target: Target, spec: TrainSpec, budget: Budget, n_folds: int) -> dict[str, str]:
-    """Refit the kept members on all rows within the budget (see search/refit.py)."""
+           target: Target, spec: TrainSpec, budget: Budget, n_folds: int, scale: float = 1.0) -> dict[str, str]:
+    """Refit the kept members on all rows within the budget (see search/refit.py).
+
+    `scale`: rows refitted on / rows searched on; a fit's time grows with it.
+    """
     from kiln.search.refit import refit_members
     from kiln.search.runner import default_workers
 
-    seconds = {usable[i].spec.name: usable[i].fit_seconds for i in weights}
+    seconds = {usable[i].spec.name: usable[i].fit_seconds * scale for i in weights}
     deadline = budget.end - SAVE_MARGIN
     return refit_members(members, seconds, features, y, schema, target.task, len(target.classes or []),
                          seed=spec.seed, n_folds=n_folds, deadline=deadline,

@@ -4,6 +4,10 @@ Trials are issued by the plan, split into one task per fold, and collected as th
 finish; a trial is complete when all its folds are. At the search deadline, running
 folds get a short grace to honour their cooperative stop (booster callbacks), then
 the pool is killed, so the command never overruns its budget.
+
+A fold whose future fails (not a config that raised: the worker runs those into an
+error result) was lost by the runner: on Ray, its worker died and the one retry died
+too. Its trial is recorded as failed and counted in `lost_to_workers`; the search goes on.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ class Search:
         self.on_trial = on_trial
         self.results: list[TrialResult] = []
         self.lost_trials = 0
+        self.lost_to_workers = 0
 
     def run(self) -> list[TrialResult]:
         in_flight: dict[Future, tuple[TrialSpec, int]] = {}
@@ -97,10 +102,25 @@ class Search:
         """Take the folds that finish within `timeout`; complete their trials."""
         done, _ = wait(list(in_flight), timeout=timeout, return_when=FIRST_COMPLETED)
         for future in done:
-            spec, _fold = in_flight.pop(future)
-            collected[spec.trial_id].append(future.result())
+            spec, fold = in_flight.pop(future)
+            if spec.trial_id not in collected:
+                continue  # the trial was lost with another of its folds
+            try:
+                collected[spec.trial_id].append(future.result())
+            except Exception as exc:
+                self._lose(specs[spec.trial_id], fold, exc, collected)
+                continue
             if len(collected[spec.trial_id]) == len(self.folds):
                 self._finish(specs[spec.trial_id], collected.pop(spec.trial_id))
+
+    def _lose(self, spec: TrialSpec, fold: int, exc: Exception, collected: dict) -> None:
+        """Record a trial whose fold the runner lost as failed, so the plan is told."""
+        del collected[spec.trial_id]
+        self.lost_to_workers += 1
+        reason = (str(exc).strip().splitlines() or [""])[0][:200]
+        lost = FoldResult(spec.trial_id, fold, None, 0.0, 0.0, None,
+                          error=f"lost: {type(exc).__name__}: {reason}")
+        self._finish(spec, [lost])
 
     def _finish(self, spec: TrialSpec, folds: list[FoldResult]) -> None:
         folds = sorted(folds, key=lambda r: r.fold)
