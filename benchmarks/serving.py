@@ -444,7 +444,7 @@ PROFILE_RULES = [
     ("predict: the fast path", ("ServedModel.predict_raw",)),
     ("read + decode + validate the body", ("read_rows (kiln",)),
     ("outputs: labels + probability dicts", ("ServedModel.outputs",)),
-    ("FastAPI's sync dependencies (thread-pool hops)", ("solve_dependencies", "kiln/serve/dependencies.py")),
+    ("FastAPI's dependency resolution", ("solve_dependencies", "kiln/serve/dependencies.py")),
     ("telemetry (Prometheus, /stats)", ("Telemetry.observe",)),
     ("rest of the route (log append, orjson response)", ("predict (kiln/serve/routes/predict.py",)),
     ("HTTP + ASGI stack (uvicorn, Starlette, FastAPI)", ("uvicorn/", "starlette/", "fastapi/")),
@@ -514,6 +514,24 @@ def profile_kiln(model_key: str, info: dict[str, Any], records: list[dict[str, A
     return out
 
 
+def clear_prediction_log(log: Callable[[str], None]) -> None:
+    """Empty the work folder's prediction-log table, so that every logged run writes into a
+    fresh table (as a new deployment does) rather than one grown by the earlier runs."""
+    from sqlalchemy import text
+
+    from kiln.store.database import engine
+    from kiln.store.tables import ensure_tables, predictions
+
+    database = engine()
+    ensure_tables(database)
+    with database.begin() as connection:
+        removed = connection.execute(predictions.delete()).rowcount
+    if removed and database.dialect.name == "sqlite":
+        with database.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM"))
+    log(f"  emptied the prediction log ({removed:,} rows from earlier runs)")
+
+
 def log_counts(port: int, tries: int = 40) -> dict[str, int]:
     """Rows the workers' prediction logs wrote and dropped (GET /stats, one answer per worker)."""
     workers: dict[int, dict[str, int]] = {}
@@ -536,6 +554,17 @@ def versions(python: Path, packages: list[str]) -> dict[str, str]:
             "print(json.dumps(out))")
     done = subprocess.run([str(python), "-c", code, *packages], capture_output=True, text=True)
     return json.loads(done.stdout) if done.returncode == 0 else {}
+
+
+def sync_dependencies() -> list[str]:
+    """kiln's `Depends` functions that are plain `def` (FastAPI runs each in its thread pool)."""
+    import inspect
+
+    from kiln.serve import dependencies
+
+    return sorted(name for name, function in vars(dependencies).items()
+                  if inspect.isfunction(function) and function.__module__ == dependencies.__name__
+                  and not inspect.iscoroutinefunction(function))
 
 
 def kiln_source() -> str:
@@ -616,9 +645,11 @@ def targets(results: dict[str, Any], model_key: str) -> list[tuple[str, str, boo
             served_rows = best["requests_per_s"] * BATCH_ROWS
             floor_rows = BATCH_ROWS / in_process["median_s"]
             which = "fast path" if floor.get("fast_batch") else "pandas path"
+            dropped = kiln.get("prediction_log", {}).get("dropped", 0)
+            lost = f"; the log dropped {dropped:,} rows over the server's runs" if dropped else ""
             out.append((f"batch rows/s ≥ 50% of in-process predict ({which}, {BATCH_ROWS:,} rows)",
                         f"{percent(served_rows / floor_rows)} ({rate(served_rows)} vs {rate(floor_rows)} rows/s, "
-                        f"best of {', '.join(BATCH_CONNECTIONS_TEXT)} connections)",
+                        f"best of {', '.join(BATCH_CONNECTIONS_TEXT)} connections{lost})",
                         served_rows >= 0.5 * floor_rows))
     return out
 
@@ -634,6 +665,9 @@ def render(results: dict[str, Any]) -> str:
               for kind in ("single", "batch") for r in run.get(kind, {}).values() if "other_cores" in r]
     busy_note = (f" During the measured runs, processes outside the benchmark used {sum(others) / len(others):.2f} "
                  f"cores on average (at most {max(others):.2f})." if others else "")
+    if others and sum(others) / len(others) < 0.1 and load and load[0] > 1:
+        busy_note += (" (The load average trails by minutes: it still counted work that had ended just before; "
+                      "the measured share of other processes is the reliable figure.)")
     if others and sum(others) / len(others) > 0.25:
         busy_note += (" **The machine was not quiet**: other work ran throughout, so every number here is "
                       "pessimistic and noisy, p99 most of all; compare servers within this run only.")
@@ -714,7 +748,9 @@ def render(results: dict[str, Any]) -> str:
     out += table(header, rows)
     out.append("")
 
-    out += [f"### Over HTTP: {BATCH_ROWS:,}-row batches", ""]
+    out += [f"### Over HTTP: {BATCH_ROWS:,}-row batches", "",
+            f"The in-process figure is one thread; each server has {args['workers']} worker processes, so a server "
+            "can pass 100% of it.", ""]
     header = ["model", "server"]
     for c in BATCH_CONNECTIONS:
         header += [f"c={c} p50 ms", f"c={c} rows/s"]
@@ -812,15 +848,15 @@ def limits(results: dict[str, Any]) -> list[str]:
         single, batch = parts.get("single", {}).get("categories", {}), parts.get("batch", {}).get("categories", {})
         if not single or not batch:
             continue
-        part = {"http": "HTTP + ASGI stack (uvicorn, Starlette, FastAPI)", "deps": "FastAPI's sync dependencies "
-                "(thread-pool hops)", "predict": "predict: the fast path", "writer": "prediction-log writer thread",
+        part = {"http": "HTTP + ASGI stack (uvicorn, Starlette, FastAPI)", "deps": "FastAPI's dependency resolution",
+                "predict": "predict: the fast path", "writer": "prediction-log writer thread",
                 "decode": "read + decode + validate the body"}
         one = {k: single.get(v, 0) for k, v in part.items()}
         many = {k: batch.get(v, 0) for k, v in part.items()}
         floor = results["floor"].get(model_key, {})
         text = (f"**Where kiln's time goes: {model_key} model** (py-spy table above). Single rows: the prediction "
                 f"is {one['predict']:.0%} of a worker's busy samples, the HTTP/ASGI stack {one['http']:.0%}, "
-                f"FastAPI's sync dependencies {one['deps']:.0%}, the prediction-log writer {one['writer']:.0%}, "
+                f"FastAPI's dependency resolution {one['deps']:.0%}, the prediction-log writer {one['writer']:.0%}, "
                 f"reading and decoding the body {one['decode']:.0%}. ")
         if one["predict"] >= 0.5 and "fast_1" in floor:
             text += (f"The model dominates: {results['models'][model_key]['fitted_models']} fitted models cost "
@@ -842,23 +878,47 @@ def limits(results: dict[str, Any]) -> list[str]:
             best_on = max(r["requests_per_s"] for r in on["batch"].values()) * BATCH_ROWS
             best_off = max(r["requests_per_s"] for r in off["batch"].values()) * BATCH_ROWS
             dropped = on.get("prediction_log", {})
+            noise = " (within run-to-run noise)" if on["single"][c]["requests_per_s"] >= \
+                0.95 * off["single"][c]["requests_per_s"] else ""
             on_off.append(f"{model_key}: {rate(on['single'][c]['requests_per_s'])} vs "
-                          f"{rate(off['single'][c]['requests_per_s'])} single-row req/s at {c} connections, "
+                          f"{rate(off['single'][c]['requests_per_s'])} single-row req/s at {c} connections{noise}, "
                           f"{rate(best_on)} vs {rate(best_off)} batch rows/s"
-                          + (f", {dropped['dropped']:,} rows dropped by the log's bounded queue of "
-                             f"{dropped['written'] + dropped['dropped']:,}" if dropped.get("workers") else ""))
+                          + (f", {dropped['dropped']:,} of {dropped['written'] + dropped['dropped']:,} rows dropped "
+                             "by the log's bounded queue" if dropped.get("workers") else ""))
     if on_off:
         out.append(
-            "**The prediction log costs throughput** (log on vs `--no-log-predictions`: " + "; ".join(on_off) + "). "
-            "The request itself only appends to a deque, but the writer thread runs in the same worker process and "
-            "holds the GIL while it works: `Entry.rows` (src/kiln/store/prediction_log.py) builds a dict per row, "
-            "and SQLAlchemy's `executemany` processes every row's parameters and serializes the `inputs` and "
-            "`outputs` JSON columns with the standard library's `json`, all in Python. Two smaller costs on "
-            "every request: FastAPI runs each plain `def` dependency through `run_in_threadpool`, and "
-            "`/predict` has five (`require_api_key`, `current_model`, `get_settings`, `get_telemetry`, `get_log` "
-            "in src/kiln/serve/dependencies.py), five thread hops per request for attribute reads; and the ASGI "
-            "stack around a request has eight layers (uvicorn's proxy headers, five of Starlette and FastAPI, "
-            "kiln's telemetry and body-limit middlewares).")
+            "**The prediction log's cost** (log on vs `--no-log-predictions`: " + "; ".join(on_off) + "). "
+            "A request only appends to a deque, but the writer thread runs in the same worker process: "
+            "`Entry.rows` (src/kiln/store/prediction_log.py) builds a dict per row and SQLAlchemy's `executemany` "
+            "inserts them one row at a time into a table with three secondary indexes (model, at, and the random "
+            "request_id). When the writer falls behind, its bounded queue drops rows (counted, by design), so "
+            "under sustained batch load the log-on throughput is bought by losing log rows — the table above "
+            "should be read with the dropped count beside it. In this run "
+            + results.get("log_table_note", "each logged server started from an empty prediction-log table") + ".")
+    workers = results["settings"]["workers"]
+    uneven = []
+    for model_key, servers in results["servers"].items():
+        for key, run in servers.items():
+            r = run.get("single", {}).get(c)
+            if r and workers > 1 and r["server_cores"] < 0.7 * workers and r["requests"]:
+                uneven.append(f"{SERVERS[key]} ({model_key}: {r['server_cores']:.2f} cores)")
+    if uneven:
+        out.append(
+            f"**Idle cores at {c} connections:** " + ", ".join(uneven) + f" kept less than {0.7 * workers:.1f} of "
+            f"the {workers} cores busy while {c} connections waited: its worker processes apparently did not share "
+            "the connections evenly (each keep-alive connection stays with the worker that accepted it).")
+    sync = results.get("sync_dependencies")
+    if sync:
+        out.append(
+            f"**Thread hops per request.** FastAPI runs each plain `def` dependency through `run_in_threadpool`; "
+            f"`/predict` has {len(sync)} such ({', '.join(f'`{n}`' for n in sync)} in "
+            "src/kiln/serve/dependencies.py), a thread hop each for an attribute read.")
+    elif sync is not None:
+        out.append(
+            "**Per request, around the model:** kiln's `Depends` functions are `async def` (no thread-pool hop), "
+            "and the ASGI stack around a request has eight layers (uvicorn's proxy headers, five of Starlette "
+            "and FastAPI, kiln's telemetry and body-limit middlewares); for a single LightGBM that framework "
+            "work, not the model, is most of a worker's time (profile above).")
     return out
 
 
@@ -928,6 +988,7 @@ def main() -> None:
                                                              "pandas", "numpy"]),
         },
         "models": info, "floor": {}, "servers": {}, "agreement": {}, "kiln_source": kiln_source(),
+        "sync_dependencies": sync_dependencies(),
     }
     log(f"load average before: {results['load_before']}")
     for model_key in model_keys:
@@ -941,6 +1002,8 @@ def main() -> None:
         for key in server_keys:
             port = free_port()
             server = server_for(key, model_key, info[model_key], port, args.workers)
+            if key == "kiln":
+                clear_prediction_log(log)
             log(f"{model_key}: {key} on port {port}")
             try:
                 try:

@@ -22,7 +22,9 @@ metadata = MetaData()
 predictions = Table(
     "kiln_predictions", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("request_id", String(64), nullable=False, index=True),
+    # No index on request_id: it is random, so every insert would touch a random page, and the
+    # writer could not keep up (measured in benchmarks/serving.py); labels are joined in memory.
+    Column("request_id", String(64), nullable=False),
     Column("row", Integer, nullable=False),
     Column("model", String(256), nullable=False, index=True),
     Column("version", String(64), nullable=False),
