@@ -191,7 +191,7 @@ def child(args: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
     done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, env=env, timeout=1800)
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-3000:])
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "load_after": os.getloadavg()[0]}
 
 
 def wait_quiet(limit_s: float = 1800) -> float:
@@ -252,13 +252,13 @@ def report(runs: dict[str, dict], cost: dict, rows: list[dict], load: tuple[floa
         f"- Same leaderboard (models in the same order, scores equal to 1e-9) in all three runs: "
         f"**{'yes' if same else 'NO'}**; trials lost to workers: {on_ray['lost']}.",
         "",
-        "| runner | workers | search s | trials/min | speed-up | command s |",
-        "|---|---|---|---|---|---|",
+        "| runner | workers | search s | trials/min | speed-up | command s | load at end |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, run, workers in (("one process (`n_jobs=1`)", inline, 1), ("kiln's pool (`n_jobs=2`)", pool, 2),
                                ("Ray cluster (`--ray`, 2 CPUs)", on_ray, 2)):
         lines.append(f"| {name} | {workers} | {run['search_s']:.1f} | {per_min(run):.1f} | "
-                     f"{inline['search_s'] / run['search_s']:.2f}× | {run['total_s']:.1f} |")
+                     f"{inline['search_s'] / run['search_s']:.2f}× | {run['total_s']:.1f} | {run['load_after']:.2f} |")
     lines += [
         "",
         f"- Overhead of Ray against perfect use of 2 cores (search {ideal:.1f} s): "
