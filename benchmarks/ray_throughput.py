@@ -41,6 +41,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -170,6 +171,7 @@ class Cluster:
                 process.kill()
             except psutil.Error:
                 continue
+        shutil.rmtree(self.temp, ignore_errors=True)
 
 
 def _group(pid: int) -> int | None:

@@ -163,7 +163,8 @@ def _lost_line(stdout: str) -> int:
 
 def test_train_on_a_ray_cluster_writes_a_bundle_that_predicts(ray_cluster: RayCluster, table_file: Path,
                                                               tmp_path: Path) -> None:
-    process, _ = _train_cli(str(table_file), "--target", "y", "--time-limit", "20", "--max-trials", "4",
+    # --max-trials ends the search; the generous limit only keeps a loaded machine from cutting it short
+    process, _ = _train_cli(str(table_file), "--target", "y", "--time-limit", "60", "--max-trials", "4",
                             "--ray", ray_cluster.address, "--out", str(tmp_path / "bundle"), cwd=tmp_path,
                                    env=ray_cluster.env)
     assert process.returncode == 0, process.stdout[-2000:] + process.stderr[-3000:]

@@ -42,9 +42,10 @@ CONNECT_TIMEOUT_S = 5.0  # a wrong address fails in seconds, not after Ray's min
 TASK_OPTIONS = {"num_cpus": 1, "max_retries": 1, "retry_exceptions": False,
                 "runtime_env": {"env_vars": WORKER_ENV}}
 
-# Inside a Ray worker process: the object id of the training data it holds, so the
-# data is fetched and unpacked once per worker, not once per task.
+# Inside a Ray worker process: the object id of the training data it holds and that
+# data, so it is fetched and unpacked once per worker, not once per task.
 _LOADED: str | None = None
+_HELD: WorkerData | None = None
 
 
 def import_ray() -> Any:
@@ -139,14 +140,19 @@ class RayRunner:
 
 
 def _fold_task(data_box: list, spec: TrialSpec, fold: int, deadline: float) -> tuple[FoldResult, bytes | None]:
-    """The Ray task: one fold of one trial; returns the result and the pickled fold model."""
-    _hold(data_box)
-    result = run_fold(spec, fold, deadline)
-    model = None
-    if result.model_path is not None:
-        path = Path(result.model_path)
-        model = path.read_bytes()
-        shutil.rmtree(path.parent, ignore_errors=True)
+    """The Ray task: one fold of one trial; returns the result and the pickled fold model.
+
+    The fold model is written to a scratch folder of this task's own (the worker module
+    writes to `data.scratch`, the object `initialize` keeps) and removed once read, so
+    workers leave nothing behind on their node.
+    """
+    data = _hold(data_box)
+    data.scratch = tempfile.mkdtemp(prefix="kiln-ray-")
+    try:
+        result = run_fold(spec, fold, deadline)
+        model = Path(result.model_path).read_bytes() if result.model_path is not None else None
+    finally:
+        shutil.rmtree(data.scratch, ignore_errors=True)
     return result, model
 
 
@@ -158,16 +164,17 @@ def _warm_task(data_box: list) -> None:
     all_learners()
 
 
-def _hold(data_box: list) -> None:
+def _hold(data_box: list) -> WorkerData:
     """Make this worker hold the data in `data_box`, fetching it only if it holds other data."""
-    global _LOADED
+    global _LOADED, _HELD
     import ray
 
     ref = data_box[0]
-    if ref.hex() != _LOADED:
-        data = ray.get(ref)
-        initialize(replace(data, scratch=tempfile.mkdtemp(prefix="kiln-ray-")))
+    if ref.hex() != _LOADED or _HELD is None:
+        _HELD = replace(ray.get(ref))  # this worker's own copy: its scratch changes per task
+        initialize(_HELD)
         _LOADED = ref.hex()
+    return _HELD
 
 
 def _connect(ray: Any, address: str) -> None:
