@@ -29,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 
 from kiln.data.contract import ContractReport, check_contract
-from kiln.data.load import MEMORY_SHARE, SUFFIXES, available_memory, read_table
+from kiln.data.load import MEMORY_SHARE, available_memory, read_table
 from kiln.errors import InvalidDataError, InvalidOptionError
 from kiln.model import Model
 from kiln.output import WRITERS, write_table
@@ -153,22 +153,11 @@ def _input_kind(path: Path) -> str | None:
 
     Raises the same errors as `read_table` for a file that is missing, empty or unsupported.
     """
-    if not path.exists():
-        raise InvalidDataError(f"File '{path}' does not exist; check the path.")
-    if path.is_dir():
-        raise InvalidDataError(f"'{path}' is a folder, not a data file; pass a .csv, .parquet or .jsonl file.")
-    kind = SUFFIXES.get(path.suffix.lower())
-    if kind is None:
-        raise InvalidDataError(f"File '{path.name}' has the unsupported suffix '{path.suffix}'; "
-                               "use .csv, .parquet or .jsonl.")
-    if path.stat().st_size == 0:
-        raise InvalidDataError(f"File '{path}' is empty; it needs a header row and data rows.")
+    from kiln.data.load import readable_kind
+
+    kind = readable_kind(path)
     if kind == "jsonl" and path.suffix.lower() == ".json":
         return None
-    if kind != "parquet":
-        from kiln.data.load import _refuse_binary
-
-        _refuse_binary(path)
     return kind
 
 

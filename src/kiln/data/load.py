@@ -33,20 +33,7 @@ def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
         frame = source.copy(deep=False)  # never rename the caller's columns
     else:
         path = Path(source)
-        if not path.exists():
-            raise InvalidDataError(f"File '{path}' does not exist; check the path.")
-        if path.is_dir():
-            raise InvalidDataError(f"'{path}' is a folder, not a data file; pass a .csv, .parquet or .jsonl file.")
-        kind = SUFFIXES.get(path.suffix.lower())
-        if kind is None:
-            raise InvalidDataError(
-                f"File '{path.name}' has the unsupported suffix '{path.suffix}'; "
-                "use .csv, .parquet or .jsonl."
-            )
-        if path.stat().st_size == 0:
-            raise InvalidDataError(f"File '{path}' is empty; it needs a header row and data rows.")
-        if kind != "parquet":
-            _refuse_binary(path)
+        kind = readable_kind(path)
         _refuse_if_too_big(path, kind)
         frame = {"csv": _read_csv, "parquet": _read_parquet, "jsonl": _read_jsonl}[kind](path)
     if frame.shape[1] == 0:
@@ -63,6 +50,24 @@ def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
     if duplicated:
         raise InvalidDataError(f"Column names {duplicated} appear more than once; rename them.")
     return frame
+
+
+def readable_kind(path: Path) -> str:
+    """"csv", "parquet" or "jsonl" for a file kiln can read; a clear error for a missing, empty,
+    binary or unsupported one. Shared by `read_table` and the streaming reader."""
+    if not path.exists():
+        raise InvalidDataError(f"File '{path}' does not exist; check the path.")
+    if path.is_dir():
+        raise InvalidDataError(f"'{path}' is a folder, not a data file; pass a .csv, .parquet or .jsonl file.")
+    kind = SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise InvalidDataError(f"File '{path.name}' has the unsupported suffix '{path.suffix}'; "
+                               "use .csv, .parquet or .jsonl.")
+    if path.stat().st_size == 0:
+        raise InvalidDataError(f"File '{path}' is empty; it needs a header row and data rows.")
+    if kind != "parquet":
+        _refuse_binary(path)
+    return kind
 
 
 def _refuse_binary(path: Path) -> None:
