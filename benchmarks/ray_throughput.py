@@ -76,8 +76,8 @@ def run_one(mode: str, rows: int, trials: int, address: str | None) -> dict[str,
     """Train once in this process and time it; `mode` is inline, pool or ray."""
     import pickle
 
-    from kiln.console import Reporter
-    from kiln.training import TrainSpec, train_model
+    from kiln.training.progress import Reporter
+    from kiln.training.train import TrainSpec, train_model
 
     class Clock(Reporter):
         def start(self, **_: Any) -> None:

@@ -136,7 +136,7 @@ def prepare_models(work: Path, keys: list[str], log: Callable[[str], None]) -> d
                            "--time-limit", "60", "--out", str(bundle), "--quiet"]
             else:
                 code = ("import sys, kiln, pandas as pd; m = kiln.train(pd.read_csv(sys.argv[1]), target=sys.argv[2],"
-                        " time_limit=60, learners=['lightgbm'], max_trials=1, quiet=True); m.save(sys.argv[3])")
+                        " time_limit=60, learners=['lightgbm'], max_trials=1, quiet=True); kiln.save(m, sys.argv[3])")
                 command = [sys.executable, "-c", code, str(csv), TARGET, str(bundle)]
             subprocess.run(command, check=True, cwd=work)
         name = MODELS[key][0]

@@ -46,7 +46,7 @@ def ai4i_bundle(ai4i: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) ->
     import kiln
 
     model = kiln.train(ai4i, target="Machine failure", time_limit=20, max_trials=4, n_jobs=1, quiet=True)
-    return model.save(tmp_path_factory.mktemp("served") / "ai4i_bundle")
+    return kiln.save(model, tmp_path_factory.mktemp("served") / "ai4i_bundle")
 
 
 class Server:

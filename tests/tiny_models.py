@@ -30,7 +30,7 @@ def train_tiny(path: Path, seed: int = 0, time_limit: float = 5) -> Path:
 
     model = kiln.train(cancer_frame(seed), target="target", time_limit=time_limit, max_trials=1, n_jobs=1,
                        seed=seed, quiet=True)
-    return model.save(path)
+    return kiln.save(model, path)
 
 
 def _concurrent_trainer(seed: int, bundle: Path, name: str, ready: Path, n: int) -> None:

@@ -67,8 +67,8 @@ def measure(task: str, rows: int, train_rows: int, runs: int, folder: Path) -> d
     data = folder / f"{task}.csv"
     table.to_csv(data, index=False)
     started = time.perf_counter()
-    kiln.train(table.sample(train_rows, random_state=0), target="target", time_limit=20,
-               quiet=True).save(folder / f"{task}-model")
+    kiln.save(kiln.train(table.sample(train_rows, random_state=0), target="target", time_limit=20, quiet=True),
+              folder / f"{task}-model")
     trained = time.perf_counter() - started
     page = folder / f"{task}-report.html"
     started = time.perf_counter()

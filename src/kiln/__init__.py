@@ -3,7 +3,12 @@
     import kiln
     model = kiln.train(df, target="Machine failure", time_limit=60)
     model.leaderboard(); model.predict(new_df); model.predict_proba(new_df)
-    model.save("model/"); kiln.load("model/")
+    kiln.evaluate(model, labelled_df); kiln.explain(model, new_df.head(3))
+    kiln.save(model, "model/"); kiln.load("model/")
+
+A `Model` only predicts; saving, evaluating and explaining are these functions, which
+take a model (as scikit-learn estimators know nothing of joblib), so the package's
+imports point one way (README, "Design notes").
 
 Heavy libraries are imported only when a function needs them, so `import kiln` and
 `kiln --help` stay fast.
@@ -19,6 +24,7 @@ from kiln.errors import BundleError, InvalidDataError, InvalidOptionError, KilnE
 if TYPE_CHECKING:
     import pandas as pd
 
+    from kiln.evaluation.result import Evaluation
     from kiln.model import Model
 
 __version__ = "0.1.0"
@@ -30,7 +36,10 @@ __all__ = [
     "MissingDependencyError",
     "Model",
     "__version__",
+    "evaluate",
+    "explain",
     "load",
+    "save",
     "train",
 ]
 
@@ -62,8 +71,8 @@ def train(data: pd.DataFrame | str | Path, *, target: str, task: str = "auto", m
         models on all rows (default: the rows one LightGBM fit gets through in a tenth of `time_limit`).
     quiet : no progress display.
     """
-    from kiln.console import Reporter, RichReporter
-    from kiln.training import TrainSpec, train_model
+    from kiln.training.progress import Reporter, RichReporter
+    from kiln.training.train import TrainSpec, train_model
 
     spec = TrainSpec(target=target, task=task, metric=metric, time_limit=time_limit, seed=seed,  # type: ignore[arg-type]
                      max_trials=max_trials, n_jobs=n_jobs, learners=tuple(learners) if learners else None,
@@ -77,14 +86,44 @@ def load(path: str | Path) -> Model:
     `path` is a bundle folder or a registry address, `models:/NAME@ALIAS` (e.g. `@champion`)
     or `models:/NAME/VERSION`, fetched from the registry into KILN_HOME's cache once.
     """
-    from kiln.bundle import load_bundle
-    from kiln.store.model_uri import is_registry_uri
+    from kiln.store.loading import load_model
 
-    if is_registry_uri(str(path)):
-        from kiln.store.registry import resolve
+    return load_model(path)
 
-        return load_bundle(resolve(str(path)).path)
-    return load_bundle(path)
+
+def save(model: Model, path: str | Path) -> Path:
+    """Write `model` as a bundle folder (atomically), with its training report; returns its path."""
+    from kiln.bundle import save_bundle
+    from kiln.report import training_report
+
+    return save_bundle(model, Path(path), report=training_report(model))
+
+
+def evaluate(model: Model, data: pd.DataFrame | str | Path, *, threshold: float | None = None) -> Evaluation:
+    """Score `model` on labelled `data` (it must hold the target column).
+
+    Every metric of the task with a 95% bootstrap interval beside a trivial baseline,
+    the decision threshold (binary: `threshold`, else the stored one, else 0.5)
+    measured on these rows, metrics per categorical level, permutation importance,
+    and the paired comparison of the top candidates. Tables: `.frame()`,
+    `.slices_frame()`, `.importance_frame()`, `.comparisons_frame()`.
+    """
+    from kiln.evaluation.result import evaluate_model
+
+    return evaluate_model(model, data, threshold=threshold)
+
+
+def explain(model: Model, rows: pd.DataFrame | str | Path) -> pd.DataFrame:
+    """SHAP contributions of each input column for each row, plus `base_value`.
+
+    Explains the tree member with the largest weight: the log-odds of the positive
+    class (binary), the raw score of the predicted class (multiclass) or the value
+    (regression); contributions plus `base_value` add up to that output.
+    """
+    from kiln.data.load import read_table
+    from kiln.evaluation.explain import shap_contributions
+
+    return shap_contributions(model, read_table(rows))
 
 
 def __getattr__(name: str) -> object:

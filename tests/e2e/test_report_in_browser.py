@@ -97,7 +97,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, Path]:
     train, test = train_test_split(table, test_size=0.25, random_state=0, stratify=table[TARGET])
     folder = tmp_path_factory.mktemp("browser")
     test.to_csv(folder / "test.csv", index=False)
-    kiln.train(train, target=TARGET, time_limit=20, quiet=True).save(folder / "model")
+    kiln.save(kiln.train(train, target=TARGET, time_limit=20, quiet=True), folder / "model")
     page = folder / "report.html"
     result = _kiln("evaluate", str(folder / "model"), str(folder / "test.csv"), "--out", str(page), "--json")
     assert result.returncode == 0, result.stderr

@@ -46,7 +46,7 @@ REFUSED = "Failed to load resource: the server responded with a status of {statu
 def bundle(ai4i: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("serve-page") / "model"
     table = ai4i.rename(columns={"Tool wear [min]": HOSTILE})
-    kiln.train(table, target=TARGET, time_limit=10, max_trials=3, n_jobs=1, quiet=True).save(folder)
+    kiln.save(kiln.train(table, target=TARGET, time_limit=10, max_trials=3, n_jobs=1, quiet=True), folder)
     return folder
 
 

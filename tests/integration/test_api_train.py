@@ -98,7 +98,7 @@ def test_predictions_frame_matches_the_cli_contract(trained) -> None:
 
 def test_saved_and_loaded_model_predicts_identically(trained, tmp_path) -> None:
     _, test, model = trained
-    loaded = kiln.load(model.save(tmp_path / "bundle"))
+    loaded = kiln.load(kiln.save(model, tmp_path / "bundle"))
     np.testing.assert_allclose(loaded.predict_raw(test), model.predict_raw(test), rtol=1e-12)
     pd.testing.assert_frame_equal(loaded.leaderboard(), model.leaderboard(), check_dtype=False)
 

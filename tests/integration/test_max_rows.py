@@ -15,7 +15,7 @@ import pytest
 import kiln
 from kiln.demo.generate import FAILURE_MODES, generate
 from kiln.errors import InvalidOptionError
-from kiln.training import MIN_SEARCH_ROWS, default_max_rows
+from kiln.training.train import MIN_SEARCH_ROWS, default_max_rows
 
 KILN = Path(sys.executable).with_name("kiln")
 TARGET = "Machine failure"

@@ -14,10 +14,10 @@ import pytest
 
 import kiln
 from kiln.data.load import read_table
+from kiln.data.write import write_table
 from kiln.errors import InvalidDataError
 from kiln.model import Model
-from kiln.output import write_table
-from kiln.predict_stream import predict_file
+from kiln.predict.stream import predict_file
 
 KILN = Path(sys.executable).with_name("kiln")
 TARGET = "Machine failure"
@@ -35,7 +35,7 @@ def model(ai4i: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> tuple
     """One LightGBM on AI4I (a couple of seconds), saved for the CLI."""
     trained = kiln.train(ai4i, target=TARGET, time_limit=20, max_trials=1, n_jobs=1, learners=["lightgbm"],
                          quiet=True)
-    return trained, trained.save(tmp_path_factory.mktemp("stream") / "bundle")
+    return trained, kiln.save(trained, tmp_path_factory.mktemp("stream") / "bundle")
 
 
 @pytest.fixture(scope="module")

@@ -266,7 +266,7 @@ def test_an_empty_ray_address_is_refused() -> None:
 
 def test_the_search_counts_a_lost_fold_and_keeps_the_rest() -> None:
     """The engine's side, without Ray: a fold whose future fails loses its trial, not the run."""
-    from kiln.evaluate.metrics import get_metric
+    from kiln.evaluation.metrics import get_metric
     from kiln.search.budget import Budget
     from kiln.search.engine import Search
     from kiln.search.trial import FoldResult, TrialSpec

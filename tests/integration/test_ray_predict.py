@@ -26,7 +26,7 @@ ROWS = 300_000  # three batches of 100,000 rows: three part files
 def bundle(ai4i: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
     model = kiln.train(ai4i, target=TARGET, time_limit=20, max_trials=1, n_jobs=1, learners=["lightgbm"],
                        quiet=True)
-    return model.save(tmp_path_factory.mktemp("ray_predict") / "bundle")
+    return kiln.save(model, tmp_path_factory.mktemp("ray_predict") / "bundle")
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +79,7 @@ def test_a_contract_violation_on_ray_names_its_row_in_the_file(
 
 def test_without_the_extra_predict_ray_names_the_install_command(bundle: Path, tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    from kiln.ray_predict import predict_on_ray
+    from kiln.predict.ray_data import predict_on_ray
 
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
     with pytest.raises(MissingDependencyError, match=r"pip install .*kiln-ml\[ray\]"):

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 import kiln
 from kiln.cli import app
 from kiln.errors import InvalidDataError, InvalidOptionError, KilnError
-from kiln.retrain import retrain
+from kiln.retrain.challenger import retrain
 from kiln.store import registry
 
 KILN = str(Path(sys.executable).with_name("kiln"))
@@ -44,8 +44,8 @@ def champions(cancer: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) ->
     flip = np.random.default_rng(0).random(len(noisy)) < 0.35
     noisy.loc[flip, "target"] = 1 - noisy.loc[flip, "target"]
     frames = {"noisy": noisy, "clean": cancer.iloc[:250]}
-    return {key: kiln.train(frame, target="target", time_limit=10, max_trials=1, n_jobs=1, seed=0,
-                            quiet=True).save(folder / key) for key, frame in frames.items()}
+    return {key: kiln.save(kiln.train(frame, target="target", time_limit=10, max_trials=1, n_jobs=1, seed=0,
+                                      quiet=True), folder / key) for key, frame in frames.items()}
 
 
 @pytest.fixture

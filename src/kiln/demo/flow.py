@@ -85,11 +85,11 @@ def run_demo(settings: DemoSettings, console: Console | None = None) -> DemoResu
 
     step("Train", f"rank, tune and ensemble for {settings.time_limit:g} s; a missed failure costs {COST_FN:g} "
                   "false alarms, so the decision threshold is set by cost")
-    from kiln import train
+    from kiln import save, train
 
     model = train(features, target=TARGET, time_limit=settings.time_limit, seed=settings.seed, cost_fp=COST_FP,
                   cost_fn=COST_FN, quiet=True)
-    bundle = model.save(folder / "bundles" / "champion")
+    bundle = save(model, folder / "bundles" / "champion")
     cv = model.manifest["cv"]
     console.print(f"  {cv['metric']} {cv['score']:.4f} [{cv['ci_low']:.4f}, {cv['ci_high']:.4f}] (5-fold CV); "
                   f"threshold {model.threshold:.3f}; members: {', '.join(m.name for m in model.members)}")
@@ -125,7 +125,7 @@ def run_demo(settings: DemoSettings, console: Console | None = None) -> DemoResu
 
         step("Retrain", "a challenger on the labelled drifted rows; the gate compares both on the newest 30%")
         drifted.to_csv(data / "drifted_labelled.csv", index=False)
-        from kiln.retrain import retrain
+        from kiln.retrain.challenger import retrain
 
         outcome = retrain(MODEL_NAME, data / "drifted_labelled.csv", time_limit=settings.time_limit, quiet=True,
                           report_path=folder / "reports" / "retrain.html")
@@ -172,7 +172,7 @@ def _fresh_folder(folder: Path) -> Path:
 
 def _profile(table: Any, folder: Path, console: Console) -> Path:
     from kiln.data.profile import profile_table
-    from kiln.output import write_text
+    from kiln.data.write import write_text
     from kiln.report.profile import render_profile
 
     profile = profile_table(table, target=TARGET)
@@ -186,8 +186,8 @@ def _profile(table: Any, folder: Path, console: Console) -> Path:
 
 
 def _monitor(folder: Path, label: str, *, since: float, console: Console) -> Path:
+    from kiln.data.write import write_text
     from kiln.monitor.run import run_monitor
-    from kiln.output import write_text
     from kiln.report.drift import render_drift
 
     result = run_monitor(MODEL_NAME, since=since)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kiln.evaluate.metrics import Metric
+from kiln.evaluation.metrics import Metric
 from kiln.types import Task
 
 DEFAULT_STEPS = 25

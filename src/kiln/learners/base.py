@@ -130,7 +130,7 @@ class Learner(BaseEstimator):
 
     @classmethod
     def load(cls, folder: Path, trusted: list[str]) -> Learner:
-        from kiln.safe_load import load_skops
+        from kiln.learners.safe_load import load_skops
 
         learner = cls._read_params(folder)
         learner.estimator_ = load_skops(folder / "estimator.skops", trusted)

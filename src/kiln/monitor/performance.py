@@ -81,7 +81,7 @@ def probabilities(model: Model, outputs: pd.Series) -> np.ndarray:
 
 def _score(model: Model, part: pd.DataFrame, start: float, end: float, calibrator: Calibrator | None,
            seed: int) -> WindowPerformance:
-    from kiln.evaluate.scores import metric_interval
+    from kiln.evaluation.scores import metric_interval
 
     metric = performance_metric(model)
     y, pred, labelled = _labelled(model, part)

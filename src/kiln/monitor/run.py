@@ -20,7 +20,7 @@ from kiln.monitor.alerts import Alert, AlertRules
 from kiln.monitor.performance import WindowPerformance, live_performance, overall_performance, probabilities
 from kiln.monitor.quality import QualityDrift, quality_drift
 from kiln.monitor.statistics import FeatureDrift, categorical_drift, drift_table, numeric_drift
-from kiln.monitor.window import TrafficWindow, read_window
+from kiln.monitor.window import TrafficWindow
 
 if TYPE_CHECKING:
     from kiln.model import Model
@@ -73,15 +73,18 @@ class MonitorResult:
 def run_monitor(model: str, *, since: float | None = None, rules: AlertRules | None = None, url: str | None = None,
                 windows: int = 6) -> MonitorResult:
     """Monitor `model`: a registered name (its champion is the reference) or a bundle folder."""
+    from kiln.kinds import get
+
     loaded, name, version = _reference_model(model)
-    traffic = read_window(name, loaded.schema, since=since, url=url)
-    return assess(loaded, traffic, name=name, version=version, since=since, rules=rules or AlertRules(),
-                  windows=windows)
+    monitoring = get(loaded.kind).hook("monitor")  # the model's kind judges its own traffic
+    traffic = monitoring.traffic(name, loaded, since=since, url=url)
+    return monitoring.assess(loaded, traffic, name=name, version=version, since=since, rules=rules or AlertRules(),
+                             windows=windows)
 
 
 def assess(model: Model, traffic: TrafficWindow, *, name: str, version: str, since: float | None,
            rules: AlertRules, windows: int = 6) -> MonitorResult:
-    """Judge `traffic` against `model`'s reference (also used by the server's /monitor)."""
+    """Judge a tabular model's `traffic` against its reference (the tabular kind's monitor hook)."""
     from kiln.errors import BundleError
 
     reference = model.reference
@@ -106,12 +109,10 @@ def assess(model: Model, traffic: TrafficWindow, *, name: str, version: str, sin
 
 
 def _reference_model(model: str) -> tuple[Model, str, str]:
-    from kiln.bundle import load_bundle
+    from kiln.bundle import bundle_version, load_bundle
 
     if Path(model).exists():
-        from kiln.serve.served import _bundle_version
-
-        return load_bundle(model), Path(model).resolve().name, _bundle_version(Path(model))
+        return load_bundle(model), Path(model).resolve().name, bundle_version(Path(model))
     from kiln.store.registry import resolve
 
     resolved = resolve(model if model.startswith("models:/") else f"models:/{model}@champion")
@@ -150,7 +151,7 @@ def _over_time(reference: pd.DataFrame, traffic: TrafficWindow, kinds: dict[str,
 
 def _importance(model: Model) -> dict[str, float]:
     """Mean |SHAP| per input column on reference rows; empty when no tree member can be explained."""
-    from kiln.evaluate.explain import BASE_VALUE, shap_contributions
+    from kiln.evaluation.explain import BASE_VALUE, shap_contributions
 
     rows = model.reference[model.schema.names].head(IMPORTANCE_ROWS)
     try:

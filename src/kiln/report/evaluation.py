@@ -2,7 +2,7 @@
 
 Every section opens with what it shows and how to read it, and every warning says what
 to do next. The page shows the numbers the `Evaluation` object holds and computes none
-of its own, so what a user reads here and what `model.evaluate(df)` returns never differ.
+of its own, so what a user reads here and what `kiln.evaluate(model, df)` returns never differ.
 The section builders are shared with the training report, which renders the
 out-of-fold evaluation the same way.
 """
@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from kiln.evaluate.plots import metric_label
 from kiln.report.html import Html, Section, badge, escape, figure, paragraph, render_page, table
+from kiln.report.plots import metric_label
 
 if TYPE_CHECKING:
-    from kiln.evaluate.result import Evaluation
+    from kiln.evaluation.result import Evaluation
 
 MAX_IMPORTANCE_ROWS = 25
 MAX_SLICE_ROWS = 40
@@ -58,10 +58,10 @@ def render_evaluation(ev: Evaluation, *, title: str, model_card: dict | None = N
 
     `model_card` is `model_card(model)`'s dictionary; `leaderboard` (the model's
     `leaderboard()`) adds the candidates' chart to the statistics section;
-    `contributions` (`model.explain(rows)` on a sample of the evaluated rows, see
+    `contributions` (`kiln.explain(model, rows)` on a sample of the evaluated rows, see
     `MAX_SHAP_ROWS`) adds a SHAP summary to the explanations.
     """
-    from kiln.evaluate.plots import evaluation_figures
+    from kiln.report.plots import evaluation_figures
 
     figures = evaluation_figures(ev, leaderboard=leaderboard)
     sections = [scores_section(ev), statistics_section(ev, figures.get("comparison"), leaderboard=leaderboard),
@@ -156,7 +156,7 @@ def scores_section(ev: Evaluation, *, where: str = "rows the model did not see d
 def statistics_section(ev: Evaluation, chart: Any = None, *, leaderboard: pd.DataFrame | None = None,
                        show_board: bool = True) -> Section:
     """Paired tests of the top candidates against the best, with plain verdicts and the chart."""
-    from kiln.evaluate.compare import format_p
+    from kiln.evaluation.compare import format_p
 
     intro = ("Every candidate was scored on the same cross-validation folds. For the top ones, a paired test on "
              "those folds asks whether the gap to the best is real or noise: p below 0.05 means the best is really "
@@ -276,13 +276,13 @@ def _importance_parts(ev: Evaluation, chart: Any) -> list[str]:
 
 def _shap_parts(contributions: pd.DataFrame | None) -> list[str]:
     """The SHAP summary: mean |contribution| per feature, and each sampled row's contributions."""
-    from kiln.evaluate.plots import shap_bar_figure, shap_strip_figure
+    from kiln.report.plots import shap_bar_figure, shap_strip_figure
 
     parts: list[str] = ["<h3>SHAP summary</h3>"]
     if contributions is None or contributions.empty:
         parts.append(_note("No SHAP summary: it needs a model with a tree member (LightGBM, XGBoost, CatBoost, a "
                            "random forest). Permutation importance above works for any model; for a tree model, "
-                           "`model.explain(rows)` gives each row's contributions."))
+                           "`kiln.explain(model, rows)` gives each row's contributions."))
         return parts
     member = contributions.attrs.get("member")
     output = contributions.attrs.get("output", "output")

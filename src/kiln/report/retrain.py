@@ -6,21 +6,45 @@ table holds the same reason and numbers.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kiln.report.html import Html, Section, badge, figure, paragraph, render_page, table
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-    from kiln.retrain import GateEvidence, RetrainResult
+    from kiln.evaluation.paired import GateDecision
 
 _LAYOUT: dict[str, Any] = {"template": "none", "height": 340, "margin": {"l": 60, "r": 20, "t": 60, "b": 60},
                            "font": {"family": "system-ui, sans-serif", "size": 12}}
 _GATE, _CV, _LINE = "#c0392b", "#3b6ea5", "#7f8c8d"
 _TESTS = {"delong": "DeLong's test of correlated AUCs (normal approximation)",
           "bootstrap": "paired bootstrap of the metric difference (1,000 shared row resamples, percentile interval)"}
+
+
+class RetrainResult(Protocol):
+    """What the page needs of a retrain's outcome (kiln.retrain.RetrainResult is one)."""
+
+    name: str
+    champion_version: str
+    challenger_version: str | None
+    promoted: bool
+    decision: GateDecision
+
+
+@dataclass(frozen=True)
+class GateEvidence:
+    """What the report shows beside the decision: each model's interval on the gate rows and in CV."""
+
+    champion_interval: tuple[float, float]
+    challenger_interval: tuple[float, float]
+    champion_cv: dict[str, Any]
+    challenger_cv: dict[str, Any]
+    train_rows: int
+    gate_rows: int
+    promote_mode: str
 
 
 def render_retrain(result: RetrainResult, evidence: GateEvidence, *, when: float) -> str:

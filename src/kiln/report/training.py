@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kiln.evaluate.plots import metric_label
 from kiln.report.html import Section, badge, paragraph, render_page, table
+from kiln.report.plots import metric_label
 
 
 def render_training(model: Any) -> str:
@@ -27,8 +27,8 @@ def render_training(model: Any) -> str:
 
 
 def _learning_curve(curve: dict) -> Section:
-    from kiln.evaluate.plots import learning_curve_figure
     from kiln.report.html import figure
+    from kiln.report.plots import learning_curve_figure
 
     intro = ("How the cross-validated score of the best single configuration grows with the rows it learns "
              "from (the same validation folds, the training part subsampled). Still rising at the right: more "
@@ -46,9 +46,9 @@ def _oof_sections(model: Any) -> list[Section]:
     none for a model without them (a bundle from before they were kept)."""
     if model.oof is None:
         return []
-    from kiln.evaluate.plots import evaluation_figures
-    from kiln.evaluate.result import oof_evaluation
+    from kiln.evaluation.result import oof_evaluation
     from kiln.report import evaluation as report
+    from kiln.report.plots import evaluation_figures
 
     ev = oof_evaluation(model)
     board = model.leaderboard()

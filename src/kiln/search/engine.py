@@ -18,8 +18,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 
 import numpy as np
 
-from kiln.evaluate.metrics import Metric
-from kiln.evaluate.stats import fold_interval
+from kiln.evaluation.metrics import Metric
+from kiln.evaluation.stats import fold_interval
 from kiln.search.budget import Budget
 from kiln.search.plan import SearchPlan
 from kiln.search.trial import FoldResult, TrialResult, TrialSpec

@@ -16,7 +16,7 @@ import math
 from collections import deque
 from typing import Any
 
-from kiln.evaluate.metrics import Metric
+from kiln.evaluation.metrics import Metric
 from kiln.learners.registry import all_learners, get
 from kiln.search.trial import TrialResult, TrialSpec
 from kiln.types import Task

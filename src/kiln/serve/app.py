@@ -14,16 +14,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from kiln import kinds
 from kiln.serve.decode import RequestProblem
 from kiln.serve.holder import ModelHolder
 from kiln.serve.limits import BodyLimitMiddleware
-from kiln.serve.openapi import request_schemas
-from kiln.serve.routes import explain, feedback, health, metadata, metrics, monitor, page, predict
+from kiln.serve.routes import health, metrics, page
 from kiln.serve.settings import ServeSettings
 from kiln.serve.telemetry import Telemetry, TelemetryMiddleware
 
@@ -58,7 +58,9 @@ def create_app(settings: ServeSettings, *, holder: ModelHolder | None = None) ->
     app.state.telemetry = Telemetry()
     app.state.prediction_log = None
     app.state.openapi_version = None
-    for module in (predict, explain, feedback, monitor, health, metadata, metrics, page):
+    for router in _kind_routers():
+        app.include_router(router)
+    for module in (health, metrics, page):
         app.include_router(module.router)
     app.add_exception_handler(RequestProblem, _problem)
     app.add_exception_handler(HTTPException, _http_problem)
@@ -76,11 +78,20 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         document = get_openapi(title=app.title, version=app.version, routes=app.routes)
         served = app.state.holder.current
         if served is not None:
-            schemas = request_schemas(served.model.schema, app.state.settings.max_rows)
+            service = kinds.get(served.model.kind).hook("serve")
+            schemas = service.request_schemas(served.model, app.state.settings.max_rows)
             document.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
         app.openapi_schema = document
         app.state.openapi_version = _served_version(app)
     return app.openapi_schema
+
+
+def _kind_routers() -> list[APIRouter]:
+    """Every registered kind's routes, each mounted once: a kind brings its resources with it."""
+    routers: list[APIRouter] = []
+    for name in kinds.names():
+        routers += [r for r in kinds.get(name).hook("serve").routers if r not in routers]
+    return routers
 
 
 def _served_version(app: FastAPI) -> str | None:
@@ -107,6 +118,9 @@ async def _validation_problem(_request: Request, exc: Exception) -> JSONResponse
 
 
 def _kiln_version() -> str:
-    from kiln import __version__
+    from importlib.metadata import PackageNotFoundError, version
 
-    return __version__
+    try:
+        return version("kiln-ml")
+    except PackageNotFoundError:  # a source tree on sys.path, not installed
+        return "unknown"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ class ServedModel:
     @classmethod
     def load(cls, source: str, *, version: str | None = None) -> ServedModel:
         """Resolve `source` (a bundle folder or models:/...), load it, compile and warm it up."""
-        from kiln.bundle import load_bundle
+        from kiln.bundle import bundle_version, load_bundle
 
         if source.startswith("models:/"):  # only then is MLflow imported
             from kiln.store.registry import resolve
@@ -48,7 +47,7 @@ class ServedModel:
         else:
             path, name = Path(source), None
         model = load_bundle(path)
-        served = cls(model, name or Path(path).resolve().name, version or _bundle_version(path), source)
+        served = cls(model, name or Path(path).resolve().name, version or bundle_version(path), source)
         served.predictor = _compile(model)
         served.warm_up()
         return served
@@ -122,9 +121,3 @@ def _compile(model: Model) -> Any:
         _log.warning("fast path unavailable (%s); serving through the pandas path", exc)
         return None
     return predictor if getattr(predictor, "exact", True) else None
-
-
-def _bundle_version(path: Path) -> str:
-    """A plain bundle folder's version: the start of its manifest's sha256."""
-    digest = hashlib.sha256((Path(path) / "kiln.json").read_bytes()).hexdigest()
-    return f"bundle-{digest[:12]}"

@@ -24,9 +24,9 @@ class KilnBundleModel(PythonModel):
     """Predicts with the kiln bundle shipped inside the MLflow model."""
 
     def load_context(self, context: Any) -> None:
-        import kiln
+        from kiln.bundle import load_bundle
 
-        self.model = kiln.load(context.artifacts[BUNDLE_ARTIFACT])
+        self.model = load_bundle(context.artifacts[BUNDLE_ARTIFACT])
 
     # The pd.DataFrame hint tells MLflow to pass frames through untouched (no schema coercion).
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:

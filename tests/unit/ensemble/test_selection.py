@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from kiln.ensemble.selection import select_ensemble
-from kiln.evaluate.metrics import get_metric
+from kiln.evaluation.metrics import get_metric
 
 N = 200
 RNG = np.random.default_rng(0)

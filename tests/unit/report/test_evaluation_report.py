@@ -10,13 +10,13 @@ import pytest
 from plotly.offline import get_plotlyjs
 
 from kiln.data.schema import Column, Schema
-from kiln.evaluate.compare import Comparison
-from kiln.evaluate.plots import evaluation_figures
-from kiln.evaluate.result import Evaluation
-from kiln.evaluate.scores import score_table
-from kiln.evaluate.threshold import threshold_at
+from kiln.evaluation.compare import Comparison
+from kiln.evaluation.result import Evaluation
+from kiln.evaluation.scores import score_table
+from kiln.evaluation.threshold import threshold_at
 from kiln.report.evaluation import evaluation_json, model_card, number, render_evaluation
 from kiln.report.html import table
+from kiln.report.plots import evaluation_figures
 
 SECTIONS = ["Scores", "Leaderboard with statistics", "Plots", "Decision threshold", "Explanations", "Slices",
             "Model card"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kiln.errors import InvalidOptionError
-from kiln.evaluate.metrics import get_metric
+from kiln.evaluation.metrics import get_metric
 from kiln.learners.registry import all_learners
 from kiln.search.plan import FAMILY_PRIORITY, KNN_MAX_ROWS, TUNED_FAMILIES, SearchPlan
 from kiln.search.trial import TrialResult, TrialSpec

@@ -30,7 +30,7 @@ async def explain(request: Request, served: ServedModel = Depends(current_model)
                              f"this one has {decoded.n_rows:,}. Split it.")
     import pandas as pd
 
-    from kiln.evaluate.explain import BASE_VALUE, shap_contributions
+    from kiln.evaluation.explain import BASE_VALUE, shap_contributions
 
     frame = await run_in_threadpool(shap_contributions, served.model, pd.DataFrame(decoded.columns))
     base = frame.pop(BASE_VALUE)

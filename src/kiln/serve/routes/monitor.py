@@ -24,9 +24,9 @@ async def monitor(served: ServedModel = Depends(current_model),
                   since: str = Query("24h", max_length=16, description="90s, 30m, 24h, 7d or all",
                                      json_schema_extra={"pattern": SINCE_PATTERN})) -> dict[str, Any]:
     from kiln.errors import KilnError
+    from kiln.kinds import get
     from kiln.monitor.alerts import AlertRules
-    from kiln.monitor.run import assess
-    from kiln.monitor.window import parse_since, read_window
+    from kiln.monitor.window import parse_since
 
     try:
         start = parse_since(since, now=time.time())
@@ -34,9 +34,10 @@ async def monitor(served: ServedModel = Depends(current_model),
         raise RequestProblem(422, "since", str(exc)) from None
 
     def run() -> dict[str, Any]:
-        traffic = read_window(served.name, served.model.schema, since=start)
-        result = assess(served.model, traffic, name=served.name, version=served.version, since=start,
-                        rules=AlertRules.load())
+        monitoring = get(served.model.kind).hook("monitor")  # the served model's kind judges its traffic
+        traffic = monitoring.traffic(served.name, served.model, since=start, url=None)
+        result = monitoring.assess(served.model, traffic, name=served.name, version=served.version, since=start,
+                                   rules=AlertRules.load())
         return result.to_dict()
 
     return await run_in_threadpool(run)

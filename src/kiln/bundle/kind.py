@@ -1,0 +1,19 @@
+"""What a kind's bundle hook provides (the registry names it; kiln.kinds.registry)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+
+class ModelFormat(Protocol):
+    """Writes a kind's model into a bundle folder and reads it back; the folder does the rest
+    (manifest, checksums, atomic rename)."""
+
+    def write(self, model: Any, root: Path) -> dict[str, Any]:
+        """Write the model's files under `root`; return its manifest fields (task, target, ...)."""
+        ...
+
+    def read(self, root: Path, manifest: dict[str, Any]) -> Any:
+        """The model held by a bundle folder whose checksums were verified."""
+        ...

@@ -1,0 +1,82 @@
+"""The tabular kind's model folder: per member and fold, prep.skops and the learner in its safe format.
+
+    model/<member>/fold_<k>/prep.skops   the fitted ColumnTransformer (skops, allow-listed types)
+    model/<member>/fold_<k>/...          the learner (LightGBM text, XGBoost JSON, CatBoost cbm, skops)
+    leaderboard.csv, oof.parquet, reference.parquet
+
+`FORMAT` is the hook the kind registry names for the bundle layer (kiln.bundle.kind.ModelFormat).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from kiln.data.schema import Schema
+from kiln.data.target import Target
+from kiln.errors import BundleError
+from kiln.model import FoldModel, Member, Model
+
+
+class TabularFormat:
+    """Writes and reads a tabular `Model` inside a bundle folder."""
+
+    def write(self, model: Model, root: Path) -> dict[str, Any]:
+        """Write the model's files under `root`; return the manifest fields that describe them."""
+        members = [_write_member(member, root) for member in model.members]
+        model.leaderboard_frame.to_csv(root / "leaderboard.csv", index=False)
+        if model.oof is not None:
+            model.oof.to_parquet(root / "oof.parquet", index=False)
+        if model.reference is not None:
+            model.reference.to_parquet(root / "reference.parquet", index=False)
+        return {"task": model.task, "target": model.target.name, "classes": model.target.classes,
+                "metric": model.metric, "schema": model.schema.to_dict(), "members": members}
+
+    def read(self, root: Path, manifest: dict[str, Any]) -> Model:
+        """The model a verified bundle folder holds."""
+        target = Target(manifest["target"], manifest["task"], manifest["classes"])
+        members = [_read_member(root, m) for m in manifest["members"]]
+        text_columns = {"error": str, "config": str, "fold_scores": str}
+        leaderboard = pd.read_csv(root / "leaderboard.csv", dtype=text_columns).fillna({"error": ""})
+        oof = pd.read_parquet(root / "oof.parquet") if (root / "oof.parquet").exists() else None
+        reference = pd.read_parquet(root / "reference.parquet") if (root / "reference.parquet").exists() else None
+        return Model(target, Schema.from_dict(manifest["schema"]), manifest["metric"], members,
+                     leaderboard, manifest, oof, reference)
+
+
+FORMAT = TabularFormat()
+
+
+def _write_member(member: Member, root: Path) -> dict[str, Any]:
+    import skops.io as sio
+
+    folds = []
+    for k, fold in enumerate(member.folds):
+        relative = Path("model") / member.name / f"fold_{k}"
+        folder = root / relative
+        folder.mkdir(parents=True)
+        sio.dump(fold.prep, folder / "prep.skops")
+        fold.learner.save(folder)
+        folds.append({"path": relative.as_posix(), "categorical": list(fold.categorical)})
+    return {"name": member.name, "learner": member.learner, "config": member.config,
+            "weight": member.weight, "folds": folds}
+
+
+def _read_member(root: Path, entry: dict[str, Any]) -> Member:
+    from sklearn.compose import ColumnTransformer
+
+    from kiln.learners.registry import get
+    from kiln.learners.safe_load import load_skops
+
+    learner_class = get(entry["learner"])
+    folds = []
+    for fold in entry["folds"]:
+        folder = root / fold["path"]
+        prep = load_skops(folder / "prep.skops")
+        if not isinstance(prep, ColumnTransformer):
+            raise BundleError(f"'{folder / 'prep.skops'}' holds a {type(prep).__name__}, not kiln's preprocessing; "
+                              "the bundle is damaged or was not written by kiln.")
+        folds.append(FoldModel(prep, tuple(fold["categorical"]), learner_class.load(folder, [])))
+    return Member(entry["name"], entry["learner"], entry["config"], entry["weight"], folds)

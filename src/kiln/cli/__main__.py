@@ -1,0 +1,5 @@
+"""`python -m kiln.cli`: the same command as the `kiln` entry point."""
+
+from kiln.cli.app import main
+
+main()

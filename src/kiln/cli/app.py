@@ -1,0 +1,425 @@
+"""The `kiln` command: a thin Typer shell over the Python API. No logic lives here.
+
+Errors kiln raises on purpose (`KilnError`) print one line and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from kiln.errors import KilnError
+
+app = typer.Typer(name="kiln", help="From a table to a deployed, monitored model.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+EXIT_BAD_INPUT = 2
+_DEBUG = {"on": False}
+
+
+@app.callback()
+def _options(debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")] = False) -> None:
+    """From a table to a deployed, monitored model."""
+    from kiln.store.tracking import silence_mlflow_output
+
+    _DEBUG["on"] = debug
+    silence_mlflow_output()
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    try:
+        yield
+    except KilnError as exc:
+        if _DEBUG["on"]:
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
+@app.command()
+def train(
+    data: Annotated[str, typer.Argument(help="Training table: .csv, .parquet or .jsonl.")],
+    target: Annotated[str, typer.Option("--target", "-t", help="Column to predict.")],
+    task: Annotated[str, typer.Option(help="auto, binary, multiclass or regression.")] = "auto",
+    metric: Annotated[Optional[str], typer.Option(  # noqa: UP045 (Typer needs Optional)
+        help="Selection metric: roc_auc, log_loss, accuracy, balanced_accuracy, f1, rmse, mae, r2.")] = None,
+    time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds for the whole command.")] = 60.0,
+    out: Annotated[Optional[Path], typer.Option(help="Bundle folder (default: KILN_HOME/bundles/...).")] = None,  # noqa: UP045
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same data → same model.")] = 0,
+    max_trials: Annotated[Optional[int], typer.Option(help="Stop after this many configurations.")] = None,  # noqa: UP045
+    max_rows: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        help="Search on a sample of this many rows (stratified), then refit on all "
+             "(default: what the time limit allows).")] = None,
+    ignore: Annotated[Optional[list[str]], typer.Option(help="Silence a data check by its code, e.g. DQ004.")] = None,  # noqa: UP045
+    cost_fp: Annotated[Optional[float], typer.Option(help="Binary: cost of a false alarm.")] = None,  # noqa: UP045
+    cost_fn: Annotated[Optional[float], typer.Option(help="Binary: cost of a missed positive, e.g. 20.")] = None,  # noqa: UP045
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    register: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--register", help="Register the bundle under this model name (first version: models:/NAME@champion).")] = None,
+    ray: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--ray", help="Run trials on a Ray cluster: auto, local, HOST:PORT or ray://HOST:10001 "
+                      "(pip install 'kiln-ml\\[ray]').")] = None,
+) -> None:
+    """Train, rank and ensemble models; write a model bundle."""
+    started = time.time()
+    with _user_errors():
+        import kiln
+        from kiln.cli.console import print_leaderboard
+        from kiln.settings import default_bundle_path
+        from kiln.training.progress import Reporter, RichReporter
+        from kiln.training.train import TrainSpec, train_model
+
+        spec = TrainSpec(target=target, task=task, metric=metric, time_limit=time_limit,  # type: ignore[arg-type]
+                         seed=seed, max_trials=max_trials, ignore=tuple(ignore or ()), cost_fp=cost_fp,
+                         cost_fn=cost_fn, ray=ray, max_rows=max_rows)
+        model = train_model(data, spec, Reporter() if quiet else RichReporter(), started=started)
+        path = kiln.save(model, out or default_bundle_path(Path(data).stem))
+        if not quiet:
+            print_leaderboard(model.leaderboard(), title=f"Leaderboard ({model.metric}, {spec.time_limit:g}s)")
+        cv = model.manifest["cv"]
+        typer.echo(f"model: {cv['model']}  {cv['metric']} {cv['score']:.4f} "
+                   f"[{cv['ci_low']:.4f}, {cv['ci_high']:.4f}]  in {time.time() - started:.1f}s")
+        typer.echo(f"bundle: {path}")
+        lost = model.manifest["training"]["trials_lost_to_workers"]
+        if ray is not None or lost:
+            typer.echo(f"trials lost to dead workers: {lost}")
+        if register:
+            from kiln.cli.console import print_registered
+            from kiln.store.registry import register as register_bundle
+
+            print_registered(register_bundle(path, register))
+
+
+@app.command()
+def profile(
+    data: Annotated[str, typer.Argument(help="Table to profile: .csv, .parquet or .jsonl.")],
+    target: Annotated[Optional[str], typer.Option("--target", "-t", help="The column to predict.")] = None,  # noqa: UP045
+    out: Annotated[Optional[Path], typer.Option(help="HTML report (default: KILN_HOME/reports/...).")] = None,  # noqa: UP045
+    as_json: Annotated[bool, typer.Option("--json", help="Print findings and columns as JSON.")] = False,
+    ignore: Annotated[Optional[list[str]], typer.Option(help="Silence a check by its code, e.g. DQ004.")] = None,  # noqa: UP045
+    compare: Annotated[Optional[str], typer.Option(help="A second table (e.g. test) to check for skew.")] = None,  # noqa: UP045
+) -> None:
+    """Is the data fit to learn from? Coded checks, column roles, an HTML report.
+
+    Exits 1 when a check of severity "error" remains (so CI can gate on it).
+    """
+    with _user_errors():
+        import json
+
+        from kiln.cli.console import print_findings
+        from kiln.data.load import read_table
+        from kiln.data.profile import profile_table
+        from kiln.data.write import write_text
+        from kiln.report.profile import render_profile
+        from kiln.settings import default_report_path
+
+        table = read_table(data)
+        result = profile_table(table, target=target, compare=read_table(compare) if compare else None,
+                               ignore=ignore or ())
+        path = write_text(render_profile(result, title=f"Data profile of {Path(data).name}"),
+                          out or default_report_path(Path(data).stem, "profile"))
+        if as_json:
+            typer.echo(json.dumps({**result.to_dict(), "report": str(path)}, indent=2))
+        else:
+            typer.echo(f"{result.rows:,} rows × {result.columns:,} columns"
+                       + (f"; target '{target}'" if target else ""))
+            print_findings(result.findings, title="Findings")
+            typer.echo(f"report: {path}")
+        if any(f.severity == "error" for f in result.findings):
+            raise typer.Exit(1)
+
+
+@app.command()
+def predict(
+    model: Annotated[str, typer.Argument(help="Model bundle folder or models:/NAME@ALIAS.")],
+    data: Annotated[str, typer.Argument(help="Table to predict: .csv, .parquet or .jsonl.")],
+    out: Annotated[Path, typer.Option(help="Predictions file (.csv, .parquet or .jsonl); with --ray, a folder.")],
+    ray: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--ray", help="Predict with Ray Data on a cluster: auto, local or HOST:PORT; --out is then a folder "
+                      "of Parquet parts (pip install 'kiln-ml\\[ray]').")] = None,
+) -> None:
+    """Predict every row of DATA; columns `prediction` and `proba_<class>`, in input order.
+
+    DATA is read in chunks, so a file larger than memory is fine.
+    """
+    with _user_errors():
+        import kiln
+
+        loaded = kiln.load(model)
+        if ray is not None:
+            from kiln.predict.ray_data import predict_on_ray
+
+            rows = predict_on_ray(model, data, out, address=ray)
+            typer.echo(f"{rows:,} predictions written to {out}/ (partitioned Parquet, in input order)")
+            return
+        from kiln.predict.stream import predict_file
+
+        result = predict_file(loaded, data, out)
+        for warning in result.report.warnings():
+            typer.echo(f"warning: {warning}", err=True)
+        typer.echo(f"{result.rows:,} predictions written to {out}")
+
+
+@app.command()
+def leaderboard(
+    model: Annotated[str, typer.Argument(help="Model bundle folder or models:/NAME@ALIAS.")],
+    show_all: Annotated[bool, typer.Option("--all", help="Show every trial.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
+) -> None:
+    """Show every trial's cross-validated score with its 95% interval."""
+    with _user_errors():
+        import kiln
+        from kiln.cli.console import print_leaderboard
+
+        loaded = kiln.load(model)
+        frame = loaded.leaderboard()
+        if as_csv:
+            frame.to_csv(sys.stdout, index=False)
+            return
+        print_leaderboard(frame, title=f"Leaderboard of {model} ({loaded.metric})",
+                          limit=len(frame) if show_all else 15)
+
+
+@app.command()
+def evaluate(
+    model: Annotated[str, typer.Argument(help="Model bundle folder or models:/NAME@ALIAS.")],
+    data: Annotated[str, typer.Argument(help="Labelled table the model did not train on: .csv, .parquet or .jsonl.")],
+    out: Annotated[Optional[Path], typer.Option(help="HTML report (default: KILN_HOME/reports/...).")] = None,  # noqa: UP045
+    as_json: Annotated[bool, typer.Option("--json", help="Print scores, verdicts and threshold as JSON.")] = False,
+) -> None:
+    """Score a model on new labelled data: every metric with a 95% interval, a baseline, plots, an HTML report."""
+    with _user_errors():
+        import json
+
+        import kiln
+        from kiln.cli.console import print_evaluation
+        from kiln.data.load import read_table
+        from kiln.data.write import write_text
+        from kiln.evaluation.explain import sample_contributions
+        from kiln.evaluation.result import evaluate_model
+        from kiln.report.evaluation import MAX_SHAP_ROWS, evaluation_json, model_card, render_evaluation
+        from kiln.settings import default_report_path
+
+        loaded = kiln.load(model)
+        table = read_table(data)
+        result = evaluate_model(loaded, table)
+        card = model_card(loaded, evaluated_on=f"{Path(data).name} ({len(table):,} rows)")
+        contributions = sample_contributions(loaded, table, MAX_SHAP_ROWS)
+        page = render_evaluation(result, title=f"Evaluation of {loaded.target.name} on {Path(data).name}",
+                                 model_card=card, leaderboard=loaded.leaderboard(), contributions=contributions)
+        path = write_text(page, out or default_report_path(Path(data).stem, "evaluation"))
+        contract = loaded.last_contract_report_
+        for warning in contract.warnings() if contract is not None else []:
+            typer.echo(f"warning: {warning}", err=True)
+        if as_json:
+            typer.echo(json.dumps({**evaluation_json(result), "report": str(path)}, indent=2))
+        else:
+            print_evaluation(result, title=f"{loaded.target.name} on {Path(data).name} ({len(table):,} rows)")
+            typer.echo(f"report: {path}")
+
+
+@app.command()
+def serve(
+    model: Annotated[str, typer.Argument(help="Model bundle folder or models:/NAME@ALIAS (followed when it moves).")],
+    host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 opens it to the network.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (each runs one request at a time per thread).")] = 1,
+    api_key: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--api-key", envvar="KILN_API_KEY", help="Require this key (X-API-Key) on all but / and /health.")] = None,
+    max_body_bytes: Annotated[int, typer.Option(help="Larger request bodies get 413.")] = 8 * 1024 * 1024,
+    max_rows: Annotated[int, typer.Option(help="More rows in one request get 413.")] = 10_000,
+    request_timeout: Annotated[float, typer.Option(help="Seconds before a prediction gets 504.")] = 30.0,
+    drain: Annotated[float, typer.Option(help="Seconds /ready answers 503 after SIGTERM before closing.")] = 1.0,
+    log_predictions: Annotated[bool, typer.Option(help="Append every prediction to the log in KILN_DB.")] = True,
+) -> None:
+    """Serve a model over REST with a web page: /predict, /explain, /metadata, /health, /ready, /metrics."""
+    with _user_errors():
+        from pydantic import ValidationError
+
+        from kiln.errors import InvalidOptionError
+
+        try:
+            from kiln.serve.settings import ServeSettings
+
+            settings = ServeSettings(model=model, api_key=api_key, max_body_bytes=max_body_bytes, max_rows=max_rows,
+                                     request_timeout_s=request_timeout, drain_s=drain, log_predictions=log_predictions)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise InvalidOptionError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}.") from None
+        if workers < 1:
+            raise InvalidOptionError(f"--workers must be at least 1, got {workers}.")
+        from kiln.serve.server import run
+
+        run(settings, host=host, port=port, workers=workers,
+            announce=lambda url: typer.echo(f"serving {model} on {url} ({workers} worker(s)); Ctrl-C stops", err=True))
+
+
+models_app = typer.Typer(name="models", help="The model registry: list, show, promote, roll back.",
+                         no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Every registered model: versions, champion and challenger, the champion's CV score."""
+    with _user_errors():
+        from kiln.cli.console import print_models
+        from kiln.store.registry import list_models
+
+        print_models(list_models())
+
+
+@models_app.command("show")
+def models_show(name: Annotated[str, typer.Argument(help="Registered model name.")]) -> None:
+    """One model's versions (aliases, CV score with interval, run) and its audit history."""
+    with _user_errors():
+        from kiln.cli.console import print_model_details
+        from kiln.store.registry import show
+
+        print_model_details(show(name))
+
+
+@models_app.command("promote")
+def models_promote(
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    version: Annotated[str, typer.Argument(help="The version to make champion.")],
+    reason: Annotated[Optional[str], typer.Option(help="Why; kept in the audit history.")] = None,  # noqa: UP045
+) -> None:
+    """Make VERSION the champion (models:/NAME@champion); audited."""
+    with _user_errors():
+        from kiln.cli.console import print_alias_change
+        from kiln.store.registry import promote
+
+        print_alias_change(promote(name, version, reason=reason or "promoted with kiln models promote"))
+
+
+@models_app.command("rollback")
+def models_rollback(
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    reason: Annotated[Optional[str], typer.Option(help="Why; kept in the audit history.")] = None,  # noqa: UP045
+) -> None:
+    """Give champion back to the previous champion; audited."""
+    with _user_errors():
+        from kiln.cli.console import print_alias_change
+        from kiln.store.registry import rollback
+
+        print_alias_change(rollback(name, reason=reason or "rolled back with kiln models rollback"))
+
+
+@app.command()
+def monitor(
+    model: Annotated[str, typer.Argument(help="Registered model name (its champion is the reference) or a bundle.")],
+    since: Annotated[str, typer.Option(help="Window of served traffic: 90s, 30m, 24h, 7d or 'all'.")] = "24h",
+    out: Annotated[Optional[Path], typer.Option(help="HTML report (default: KILN_HOME/reports/...).")] = None,  # noqa: UP045
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    psi_threshold: Annotated[Optional[float], typer.Option(help="Alert: PSI above this on a top feature.")] = None,  # noqa: UP045
+    top_features: Annotated[Optional[int], typer.Option(help="Alert: how many top features are watched.")] = None,  # noqa: UP045
+    min_rows: Annotated[Optional[int], typer.Option(help="No verdict with fewer served rows.")] = None,  # noqa: UP045
+    webhook: Annotated[Optional[str], typer.Option(help="POST the alerts as JSON to this URL.")] = None,  # noqa: UP045
+    config: Annotated[Optional[Path], typer.Option(help="Alert rules file (default ./kiln.toml).")] = None,  # noqa: UP045
+) -> None:
+    """Drift, data quality and live performance of served traffic; exit 1 when an alert rule fires."""
+    with _user_errors():
+        import json
+        import logging
+
+        from kiln.cli.console import print_monitor
+        from kiln.data.write import write_text
+        from kiln.monitor.alerts import AlertRules, send_webhook
+        from kiln.monitor.run import run_monitor
+        from kiln.monitor.window import parse_since
+        from kiln.report.drift import render_drift
+        from kiln.settings import default_report_path
+
+        rules = AlertRules.load(config, psi_threshold=psi_threshold, top_features=top_features, min_rows=min_rows,
+                                webhook=webhook)
+        result = run_monitor(model, since=parse_since(since, now=time.time()), rules=rules)
+        path = write_text(render_drift(result), out or default_report_path(f"{Path(result.name).name}", "monitor"))
+        for alert in result.alerts:
+            logging.getLogger("kiln.monitor").warning("ALERT %s: %s", alert.rule, alert.message)
+        if result.alerts and rules.webhook:
+            error = send_webhook(rules.webhook, result.to_dict())
+            if error:
+                typer.echo(f"warning: webhook {rules.webhook} failed: {error}", err=True)
+        if as_json:
+            typer.echo(json.dumps({**result.to_dict(), "report": str(path)}, indent=2, default=str))
+        else:
+            print_monitor(result)
+            typer.echo(f"report: {path}")
+    if result.alerts:
+        raise typer.Exit(1)
+
+
+@app.command()
+def feedback(
+    model: Annotated[str, typer.Argument(help="Registered model name, or the bundle folder name the server logged.")],
+    labels: Annotated[str, typer.Argument(help="Table of true labels: request_id [,row] and a label column.")],
+    label_column: Annotated[Optional[str], typer.Option(help="Column holding the label (default: 'label').")] = None,  # noqa: UP045
+    id_column: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="Match rows by this input column (e.g. UDI) instead of request_id.")] = None,
+) -> None:
+    """Record delayed true labels of served predictions, for live performance in `kiln monitor`."""
+    with _user_errors():
+        from kiln.data.load import read_table
+        from kiln.store.feedback import labels_from_table, record_labels
+
+        table = read_table(labels)
+        stored = record_labels(Path(model).name if Path(model).exists() else model,
+                               labels_from_table(table, label_column=label_column, id_column=id_column))
+        typer.echo(f"recorded {stored:,} labels for {model}")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for everything the demo makes (remade each run).")] = Path(
+        "kiln-demo"),
+    keep_serving: Annotated[bool, typer.Option("--keep-serving", help="Leave the server running at the end.")] = False,
+    time_limit: Annotated[float, typer.Option(help="Seconds for each training (champion, challenger).")] = 40.0,
+    rows: Annotated[int, typer.Option(help="Training rows to generate.")] = 10_000,
+) -> None:
+    """The whole loop on generated data: profile, train, register, serve, drift, monitor, retrain, promote."""
+    with _user_errors():
+        from kiln.demo.flow import DemoSettings, run_demo
+
+        run_demo(DemoSettings(folder=out, rows=rows, time_limit=time_limit, keep_serving=keep_serving))
+
+
+@app.command()
+def retrain(
+    name: Annotated[str, typer.Argument(help="Registered model name; its champion is challenged.")],
+    data: Annotated[str, typer.Argument(help="New labelled rows in time order, oldest first: .csv, .parquet, .jsonl.")],
+    promote: Annotated[str, typer.Option(help="auto: promote if the gate passes; never: only register.")] = "auto",
+    holdout: Annotated[float, typer.Option(help="Newest share of DATA kept for the gate, trained on by none.")] = 0.3,
+    shifted: Annotated[Optional[bool], typer.Option(  # noqa: UP045
+        "--shifted/--no-shifted", help="Force non-inferiority / superiority (default: decided from the data).")] = None,
+    margin: Annotated[float, typer.Option(help="Non-inferiority margin, in the metric's units.")] = 0.005,
+    time_limit: Annotated[Optional[float], typer.Option(  # noqa: UP045
+        "--time-limit", help="Seconds for training the challenger (default: the champion's).")] = None,
+    jobs: Annotated[Optional[int], typer.Option(help="Worker processes (default: one per core).")] = None,  # noqa: UP045
+    out: Annotated[Optional[Path], typer.Option(help="HTML report (default: KILN_HOME/reports/...).")] = None,  # noqa: UP045
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Train a challenger on new data; promote it only if a paired test on the newest rows says it is better."""
+    with _user_errors():
+        from kiln.cli.console import print_retrain
+        from kiln.retrain.challenger import retrain as run_retrain
+
+        result = run_retrain(name, data, promote=promote, holdout=holdout, shifted=shifted,  # type: ignore[arg-type]
+                             margin=margin, time_limit=time_limit, n_jobs=jobs, quiet=quiet, report_path=out)
+        print_retrain(result)
+        typer.echo(f"report: {result.report}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
