@@ -75,7 +75,9 @@ def load(path: str | Path) -> Model:
     """Load a model bundle, verifying its checksums; a tampered bundle is refused.
 
     `path` is a bundle folder or a registry address, `models:/NAME@ALIAS` (e.g. `@champion`)
-    or `models:/NAME/VERSION`, fetched from the registry into KILN_HOME's cache once.
+    or `models:/NAME/VERSION`, fetched from the registry into KILN_HOME's cache once and
+    checked against the manifest hash recorded at registration. With KILN_SIGNING_KEY set,
+    an unsigned or wrongly signed bundle is refused.
     """
     from kiln.bundle import load_bundle
     from kiln.store.model_uri import is_registry_uri
@@ -83,7 +85,8 @@ def load(path: str | Path) -> Model:
     if is_registry_uri(str(path)):
         from kiln.store.registry import resolve
 
-        return load_bundle(resolve(str(path)).path)
+        resolved = resolve(str(path))
+        return load_bundle(resolved.path, manifest_sha256=resolved.manifest_sha256)
     return load_bundle(path)
 
 

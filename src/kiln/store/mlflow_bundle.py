@@ -35,15 +35,17 @@ class LoggedBundle:
 
 
 def log_bundle(mlflow_client: MlflowClient, bundle: Path, manifest: dict[str, Any], *, model_name: str,
-               experiment: str, actor: str) -> LoggedBundle:
+               experiment: str, actor: str, manifest_sha256: str) -> LoggedBundle:
     """Log a training run (parameters, metrics, data fingerprint, leaderboard, report) and the
-    bundle as its MLflow model; then fetch the logged copy back and load it.
+    bundle as its MLflow model; then fetch the logged copy back and load it, checking that its
+    kiln.json is the one registered (`manifest_sha256`).
 
     The run ends FAILED when anything here fails, and no model version exists for it.
     """
     import mlflow
 
-    tags = {**run_tags(manifest), "mlflow.user": actor, "kiln.bundle": str(bundle)}
+    tags = {**run_tags(manifest), "mlflow.user": actor, "kiln.bundle": str(bundle),
+            "kiln.manifest_sha256": manifest_sha256}
     # Nested when the caller has a run open (a notebook's own tracking), instead of refusing.
     with mlflow.start_run(experiment_id=experiment, run_name=bundle.name, tags=tags,
                           nested=mlflow.active_run() is not None) as run:
@@ -62,14 +64,16 @@ def log_bundle(mlflow_client: MlflowClient, bundle: Path, manifest: dict[str, An
                                            artifacts={BUNDLE_ARTIFACT: str(bundle)},
                                            pip_requirements=[f"kiln-ml=={version}" if version else "kiln-ml"])
         location = mlflow_client.get_logged_model(info.model_id).artifact_location
-        local = fetch_bundle(location, model_name=model_name)
+        local = fetch_bundle(location, model_name=model_name, manifest_sha256=manifest_sha256)
     return LoggedBundle(run.info.run_id, info.model_id, info.model_uri, location, local)
 
 
-def fetch_bundle(location: str, *, model_name: str) -> Path:
-    """The bundle of the MLflow model at `location`, as a verified local folder (downloaded once)."""
+def fetch_bundle(location: str, *, model_name: str, manifest_sha256: str) -> Path:
+    """The bundle of the MLflow model at `location`, as a verified local folder (downloaded once),
+    whose kiln.json has the sha256 the registry recorded."""
     digest = hashlib.sha256(location.encode()).hexdigest()[:16]
-    return cached_bundle(f"{_safe(model_name)}-{digest}", lambda folder: _download(location, folder))
+    return cached_bundle(f"{_safe(model_name)}-{digest}", lambda folder: _download(location, folder),
+                         manifest_sha256=manifest_sha256)
 
 
 def _download(location: str, folder: Path) -> Path:
