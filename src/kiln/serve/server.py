@@ -54,13 +54,14 @@ class HeadLimitedProtocol(_httptools_protocol_class()):  # type: ignore[misc]
     """uvicorn's httptools protocol with a size and a time limit on each request head.
 
     The limits travel on the uvicorn config (`kiln_max_header_bytes`, `kiln_header_timeout_s`),
-    which worker processes receive pickled. Bytes are counted as they arrive, before the
-    parser sees them, from the start of a request until its headers are complete.
+    which worker processes receive pickled. The bytes of a request are counted from its start
+    until its headers are complete.
     """
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
         self._head_bytes = 0
+        self._messages = 0
         self._in_head = True
         self._head_timer: Any = None
         self._arm_head_timer()
@@ -76,18 +77,23 @@ class HeadLimitedProtocol(_httptools_protocol_class()):  # type: ignore[misc]
             self._head_timer = None
 
     def data_received(self, data: bytes) -> None:
-        if self._in_head:
-            self._head_bytes += len(data)
-            if self._head_bytes > self.config.kiln_max_header_bytes:
-                self._refuse("431 Request Header Fields Too Large", "The request line and headers exceed this "
-                             f"server's limit of {self.config.kiln_max_header_bytes:,} bytes; send shorter headers.")
-                return
+        # Feed first, count after: a chunk may hold the end of the head and the start of the body,
+        # and only a head still incomplete after it counts. One chunk is at most what the event
+        # loop reads at once (256 KiB), so the parser never holds much more than the limit.
+        begun = self._messages
         super().data_received(data)
+        if not self._in_head or self.transport.is_closing():
+            return
+        self._head_bytes = len(data) if self._messages != begun else self._head_bytes + len(data)
+        if self._head_bytes > self.config.kiln_max_header_bytes:
+            self._refuse("431 Request Header Fields Too Large", "The request line and headers exceed this "
+                         f"server's limit of {self.config.kiln_max_header_bytes:,} bytes; send shorter headers.")
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._messages += 1
         if not self._in_head:  # the next request on a kept-alive connection
-            self._in_head, self._head_bytes = True, 0
+            self._in_head = True
             self._arm_head_timer()
 
     def on_headers_complete(self) -> None:

@@ -28,8 +28,10 @@ class ServeSettings(BaseSettings):
                                   "headers) get 431 and the connection is closed.")
     header_timeout_s: float = Field(default=10.0, gt=0, description="A connection that has not sent its whole "
                                     "request head this long after it opened (or began a request) is closed.")
-    request_timeout_s: float = Field(default=30.0, gt=0, description="Reading, parsing and predicting past this "
-                                     "get 408 (body not received) or 504.")
+    body_timeout_s: float = Field(default=30.0, gt=0, description="A body not received this long after its "
+                                  "headers gets 408 (a client trickling it in holds a connection, never the loop).")
+    request_timeout_s: float = Field(default=30.0, gt=0, description="Parsing, checking and predicting a received "
+                                     "body past this get 504.")
     follow_interval_s: float = Field(default=2.0, gt=0, description="How often an alias is re-read.")
     drain_s: float = Field(default=1.0, ge=0, description="After SIGTERM: /ready is 503 this long before closing.")
     log_predictions: bool = Field(default=True, description="Append every prediction to the log in KILN_DB.")

@@ -38,14 +38,19 @@ ERRORS = {
 
 
 async def read_body(request: Request, settings: ServeSettings) -> bytes:
-    """The whole body, within the request timeout (a client trickling it in gets 408); starts the
-    request's deadline, which parsing and predicting share."""
-    request.state.deadline = time.monotonic() + settings.request_timeout_s
+    """The whole body within the body timeout (a client trickling it in gets 408); then starts the
+    request's deadline, which parsing, checking and predicting share."""
+    from starlette.requests import ClientDisconnect
+
     try:
-        return await asyncio.wait_for(request.body(), settings.request_timeout_s)
+        body = await asyncio.wait_for(request.body(), settings.body_timeout_s)
+    except ClientDisconnect:  # no one is left to answer; end the request quietly
+        raise RequestProblem(400, "body", "The client closed the connection before sending the whole body.") from None
     except TimeoutError:
-        raise RequestProblem(408, "body", f"The body did not arrive within the {settings.request_timeout_s:g} s "
-                             "request timeout; send it at once.") from None
+        raise RequestProblem(408, "body", f"The body did not arrive within {settings.body_timeout_s:g} s of its "
+                             "headers; send it at once.") from None
+    request.state.deadline = time.monotonic() + settings.request_timeout_s
+    return body
 
 
 def remaining(request: Request, settings: ServeSettings) -> float:
