@@ -1,4 +1,4 @@
-"""Shared fixtures: the real reference data in ../shared/data, split as the issue asks."""
+"""Shared fixtures: the real AI4I 2020 file shipped in tests/data, split as the issue asks."""
 
 from __future__ import annotations
 
@@ -14,17 +14,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from postgres_server import postgres_url  # noqa: F401  (session fixture: a throw-away PostgreSQL server)
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-AI4I = SHARED_DATA / "ai4i2020.csv"
-FAILURE_MODES = ["TWF", "HDF", "PWF", "OSF", "RNF"]  # they leak the label
+from resources import AI4I, FAILURE_MODES
 
 
 @pytest.fixture(scope="session")
 def ai4i() -> pd.DataFrame:
-    """The AI4I 2020 table without the five failure-mode columns."""
-    if not AI4I.exists():
-        pytest.skip(f"reference data not found at {AI4I}")
+    """The AI4I 2020 table (tests/data) without the five failure-mode columns."""
     return pd.read_csv(AI4I).drop(columns=FAILURE_MODES)
 
 

@@ -1,7 +1,8 @@
 """A throw-away PostgreSQL server for the tests: Debian's binaries, a temporary cluster, a free port.
 
 Never a mock: the registry tests run against this server exactly as against SQLite.
-Skips (with the install command) where the server binaries are missing.
+Skips (with the install command) where the server binaries are missing; fails instead under
+CI=true, where .ci/run installs them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from resources import missing
 
 SKIP_REASON = ("PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin; "
                "install them with: apt-get install -y postgresql")
@@ -31,7 +33,7 @@ def postgres_url() -> Iterator[str]:
     """`postgresql+psycopg://postgres@127.0.0.1:PORT/kiln` on a fresh cluster, stopped at the end."""
     binaries = postgres_bin()
     if binaries is None:
-        pytest.skip(SKIP_REASON)
+        missing(SKIP_REASON)
     as_root = os.geteuid() == 0
     prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
     # Not pytest's tmp_path: its folders are private to root, and the server runs as `postgres`.

@@ -84,7 +84,9 @@ def load(path: str | Path) -> Model:
     """Load a model bundle, verifying its checksums; a tampered bundle is refused.
 
     `path` is a bundle folder or a registry address, `models:/NAME@ALIAS` (e.g. `@champion`)
-    or `models:/NAME/VERSION`, fetched from the registry into KILN_HOME's cache once.
+    or `models:/NAME/VERSION`, fetched from the registry into KILN_HOME's cache once and
+    checked against the manifest hash recorded at registration. With KILN_SIGNING_KEY set,
+    an unsigned or wrongly signed bundle is refused.
     """
     from kiln.store.loading import load_model
 

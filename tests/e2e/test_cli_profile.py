@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-AI4I = Path(__file__).resolve().parents[3] / "shared" / "data" / "ai4i2020.csv"
+from resources import AI4I
 
 KILN = [sys.executable, "-m", "kiln.cli"]
 
@@ -20,8 +19,6 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def profile_json(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, subprocess.CompletedProcess, Path]:
-    if not AI4I.exists():
-        pytest.skip("reference data missing")
     report = tmp_path_factory.mktemp("profile") / "report.html"
     result = run("profile", str(AI4I), "--target", "Machine failure", "--json", "--out", str(report))
     return json.loads(result.stdout), result, report

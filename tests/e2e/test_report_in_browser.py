@@ -18,10 +18,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from resources import AI4I, FAILURE_MODES, missing
 
 import kiln
 
-AI4I = Path(__file__).resolve().parents[3] / "shared/data/ai4i2020.csv"
 TARGET = "Machine failure"
 BINARY_CHARTS = {"figure-eval-roc", "figure-eval-pr", "figure-eval-calibration", "figure-eval-score_distribution",
                  "figure-eval-confusion", "figure-cost-curve", "figure-comparison", "figure-importance",
@@ -32,22 +32,23 @@ BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 
 def _chromium() -> str:
-    """Debian's chromium; installed with apt-get when running as root with a network, else the test skips."""
+    """Debian's chromium; installed with apt-get when running as root with a network, else the test
+    skips (fails under CI=true, where .ci/run installs it)."""
     found = shutil.which("chromium") or (os.path.exists("/usr/bin/chromium") and "/usr/bin/chromium")
     if found:
         return found
     if os.geteuid() != 0:
-        pytest.skip("chromium is not installed and installing it needs root: apt-get install -y chromium")
+        missing("chromium is not installed and installing it needs root: apt-get install -y chromium")
     try:
         socket.create_connection(("deb.debian.org", 80), timeout=3).close()
     except OSError:
-        pytest.skip("chromium is not installed and there is no network to apt-get install it")
+        missing("chromium is not installed and there is no network to apt-get install it")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=600)
     subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], env=env, capture_output=True, timeout=900)
     found = shutil.which("chromium")
     if not found:
-        pytest.skip("apt-get install -y chromium failed; the browser test needs Debian's chromium")
+        missing("apt-get install -y chromium failed; the browser test needs Debian's chromium")
     return found
 
 
@@ -88,12 +89,10 @@ class _Charts(HTMLParser):
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, Path]:
-    if not AI4I.exists():
-        pytest.skip(f"reference data not found at {AI4I}")
     import pandas as pd
     from sklearn.model_selection import train_test_split
 
-    table = pd.read_csv(AI4I).drop(columns=["TWF", "HDF", "PWF", "OSF", "RNF"])  # they leak the label
+    table = pd.read_csv(AI4I).drop(columns=FAILURE_MODES)  # they leak the label
     train, test = train_test_split(table, test_size=0.25, random_state=0, stratify=table[TARGET])
     folder = tmp_path_factory.mktemp("browser")
     test.to_csv(folder / "test.csv", index=False)

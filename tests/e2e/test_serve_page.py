@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from resources import missing, need_module
 
 import kiln
 
@@ -52,10 +53,10 @@ def bundle(ai4i: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install 'kiln-ml[test]' for playwright")
+    sync_api = need_module("playwright.sync_api", "pip install -e '.[test]' for playwright")
     chromium = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
     if not chromium:
-        pytest.skip("Debian's chromium is not installed: apt-get install -y chromium")
+        missing("Debian's chromium is not installed: apt-get install -y chromium")
     with sync_api.sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=chromium, args=BROWSER_ARGS)
         yield launched

@@ -4,6 +4,19 @@ The folder logic (manifest, checksums, atomic swap) is shared by every problem k
 model files inside are the kind's (tabular.py for tables), found through kiln.kinds.
 """
 
-from kiln.bundle.folder import FORMAT, FORMAT_VERSION, MANIFEST, bundle_version, load_bundle, save_bundle, verify_bundle
+from kiln.bundle.folder import (
+    FORMAT,
+    FORMAT_VERSION,
+    MANIFEST,
+    SIGNATURE,
+    SIGNING_KEY_ENV,
+    bundle_version,
+    load_bundle,
+    manifest_digest,
+    save_bundle,
+    signing_key,
+    verify_bundle,
+)
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "MANIFEST", "bundle_version", "load_bundle", "save_bundle", "verify_bundle"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "MANIFEST", "SIGNATURE", "SIGNING_KEY_ENV", "bundle_version", "load_bundle",
+           "manifest_digest", "save_bundle", "signing_key", "verify_bundle"]

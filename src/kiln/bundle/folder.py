@@ -13,19 +13,32 @@
 
 The folder is written next to its destination under a temporary name and renamed
 into place, so a killed run leaves the old bundle (or nothing), never half of one.
+
+What a load trusts, checked before any member is read:
+
+- every path the manifest names is a relative path inside the folder (no absolute path,
+  no `..`, no symlink out), refused with one message whatever lies outside, so an error
+  never tells whether a file exists elsewhere;
+- every file in the folder is listed with its sha256 (an unlisted file is refused, so
+  nothing loads unchecked), and every listed file matches;
+- the checksums live in kiln.json, so they catch corruption, not tampering. kiln.json
+  itself is checked against the sha256 the registry recorded at registration (for
+  `models:/...` addresses, `manifest_sha256=`), and, when KILN_SIGNING_KEY is set,
+  against its HMAC-SHA256 signature in kiln.sig (written by `save_bundle` under the key).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import shutil
 import uuid
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from kiln.errors import BundleError
+from kiln.errors import BundleError, KilnError
 from kiln.kinds import get as get_kind
 from kiln.kinds import kind_of
 
@@ -35,6 +48,9 @@ if TYPE_CHECKING:
 FORMAT = "kiln-bundle"
 FORMAT_VERSION = 1
 MANIFEST = "kiln.json"
+SIGNATURE = "kiln.sig"  # HMAC-SHA256 of kiln.json under KILN_SIGNING_KEY, when it was set at saving
+SIGNING_KEY_ENV = "KILN_SIGNING_KEY"
+_SIGNATURE_PREFIX = "hmac-sha256:"
 
 
 def save_bundle(model: Model, path: str | Path, *, report: str | None = None) -> Path:
@@ -58,7 +74,11 @@ def save_bundle(model: Model, path: str | Path, *, report: str | None = None) ->
             (staging / "report.html").write_text(report, encoding="utf-8")
         manifest = {**model.manifest, "format": FORMAT, "format_version": FORMAT_VERSION, "kind": kind,
                     **written, "files": _checksums(staging)}
-        _write_text(staging / MANIFEST, json.dumps(manifest, indent=2, default=str))
+        text = json.dumps(manifest, indent=2, default=str)
+        _write_text(staging / MANIFEST, text)
+        key = signing_key()
+        if key is not None:
+            _write_text(staging / SIGNATURE, _SIGNATURE_PREFIX + _signature(text.encode(), key) + "\n")
         _fsync_dir(staging)
         _swap_into_place(staging, path)
     except BaseException:
@@ -67,47 +87,162 @@ def save_bundle(model: Model, path: str | Path, *, report: str | None = None) ->
     return path
 
 
-def load_bundle(path: str | Path) -> Model:
-    """Read a bundle folder, verifying every file against the manifest's checksums."""
+def load_bundle(path: str | Path, *, manifest_sha256: str | None = None) -> Model:
+    """Read a bundle folder, verifying it first (`verify_bundle`); a member that cannot be read
+    is a BundleError naming the bundle, never a library's traceback."""
     path = Path(path)
-    manifest = verify_bundle(path)
-    return get_kind(kind_of(manifest)).hook("bundle").read(path, manifest)
+    manifest = verify_bundle(path, manifest_sha256=manifest_sha256)
+    try:
+        return get_kind(kind_of(manifest)).hook("bundle").read(path, manifest)
+    except KilnError:
+        raise
+    except Exception as exc:  # a member that passed its checksum but does not parse
+        detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise BundleError(f"Bundle '{path}' cannot be loaded ({type(exc).__name__}: {detail}); it is damaged or was "
+                          "not written by this kiln: retrain or restore it.") from exc
 
 
-def verify_bundle(path: str | Path) -> dict[str, Any]:
-    """Check a bundle folder against its manifest's checksums, without loading models; return the manifest.
+def manifest_digest(path: str | Path) -> str:
+    """The sha256 of a bundle's kiln.json: what the registry records at registration."""
+    return hashlib.sha256(_read_manifest_bytes(Path(path))).hexdigest()
 
-    Cheap enough to run on every use of a cached copy (e.g. a registry download).
+
+def signing_key() -> bytes | None:
+    """KILN_SIGNING_KEY as bytes, None when unset; an empty key would sign nothing, so it is refused."""
+    value = os.environ.get(SIGNING_KEY_ENV)
+    if value is None:
+        return None
+    if not value.strip():
+        raise BundleError(f"{SIGNING_KEY_ENV} is set but empty; set it to a long random secret, or unset it.")
+    return value.encode()
+
+
+def verify_bundle(path: str | Path, *, manifest_sha256: str | None = None) -> dict[str, Any]:
+    """Check a bundle folder without loading models; return the manifest.
+
+    Member paths are confined to the folder before anything else is read; then kiln.json is
+    checked against `manifest_sha256` (the registry's record) and the signature, every file
+    is listed, and every listed file matches its checksum. Cheap enough to run on every use
+    of a cached copy (e.g. a registry download).
     """
     path = Path(path)
-    manifest_path = path / MANIFEST
+    raw = _read_manifest_bytes(path)
+    if manifest_sha256 is not None and not hmac.compare_digest(hashlib.sha256(raw).hexdigest(), manifest_sha256):
+        raise BundleError(f"Bundle '{path}' has a {MANIFEST} that differs from the one the registry recorded when "
+                          "this version was registered; the artifact-store copy was replaced or altered. "
+                          "Refusing to load it: restore the original or register the bundle again.")
+    key = signing_key()
+    if key is not None:
+        _check_signature(path, raw, key)
+    try:
+        manifest = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
+        raise BundleError(f"'{path / MANIFEST}' is not valid JSON ({reason}); the bundle is damaged, "
+                          "retrain.") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT \
+            or manifest.get("format_version") != FORMAT_VERSION:
+        found = manifest if isinstance(manifest, dict) else {}
+        raise BundleError(f"'{path}' has format {found.get('format')} v{found.get('format_version')}; "
+                          f"this kiln reads {FORMAT} v{FORMAT_VERSION}.")
+    files = manifest.get("files")
+    if not files or not isinstance(files, dict):
+        raise BundleError(f"'{path}' lists no file checksums; the bundle is damaged, retrain.")
+    _confine_all(path, files, manifest)
+    _verify(path, files)
+    return manifest
+
+
+def _read_manifest_bytes(path: Path) -> bytes:
+    manifest_path = _confine(path, MANIFEST)  # first: a symlink out is refused whether its target exists or not
     if not manifest_path.is_file():
         raise BundleError(f"'{path}' is not a kiln bundle (no {MANIFEST}); pass the folder `kiln train --out` wrote.")
     try:
-        manifest = json.loads(manifest_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise BundleError(f"'{manifest_path}' is not valid JSON ({exc.msg}); the bundle is damaged, retrain.") from exc
-    if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
-        raise BundleError(f"'{path}' has format {manifest.get('format')} v{manifest.get('format_version')}; "
-                          f"this kiln reads {FORMAT} v{FORMAT_VERSION}.")
-    _verify(path, manifest.get("files", {}))
-    return manifest
+        return manifest_path.read_bytes()
+    except OSError as exc:
+        raise BundleError(f"Cannot read '{manifest_path}' ({exc.strerror}); check its permissions.") from exc
+
+
+def _signature(raw: bytes, key: bytes) -> str:
+    return hmac.new(key, raw, hashlib.sha256).hexdigest()
+
+
+def _check_signature(path: Path, raw: bytes, key: bytes) -> None:
+    file = _confine(path, SIGNATURE)
+    if not file.is_file():
+        raise BundleError(f"Bundle '{path}' is not signed, and {SIGNING_KEY_ENV} is set; refusing to load it. Save it "
+                          f"again with {SIGNING_KEY_ENV} set, or unset the key to load unsigned bundles.")
+    _confine(path, SIGNATURE)
+    text = file.read_text(encoding="utf-8", errors="replace").strip()
+    given = text.removeprefix(_SIGNATURE_PREFIX)
+    if not text.startswith(_SIGNATURE_PREFIX) or not hmac.compare_digest(given, _signature(raw, key)):
+        raise BundleError(f"Bundle '{path}' is signed with another key, or its {MANIFEST} changed after signing; "
+                          "refusing to load it. Restore the original, or check that "
+                          f"{SIGNING_KEY_ENV} is the key it was saved with.")
+
+
+def _confine(root: Path, relative: object) -> Path:
+    """`root / relative`, if it is a plain relative path that stays inside `root` (symlinks resolved).
+
+    One message for every refusal, naming only the manifest's own text: whether something
+    exists outside the bundle never shows.
+    """
+    refused = BundleError(f"Bundle '{root}' names a member outside its folder ({str(relative)[:200]!r}); members "
+                          "must be relative paths inside the bundle. Refusing to load it: it was not written by kiln "
+                          "or has been altered.")
+    if not isinstance(relative, str) or not relative or "\\" in relative or "\x00" in relative:
+        raise refused
+    pure = PurePosixPath(relative)
+    if pure.is_absolute() or ".." in pure.parts or not pure.parts:
+        raise refused
+    candidate = root / pure
+    try:
+        inside = candidate.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # a symlink loop
+        inside = False
+    if not inside:
+        raise refused
+    return candidate
+
+
+def _confine_all(root: Path, files: dict[str, Any], manifest: dict[str, Any]) -> None:
+    """Every path the manifest names, and every file kiln reads, checked before any is opened
+    (the paths the model files hold are the kind's to name: its bundle hook's `confine`)."""
+    for relative, digest in files.items():
+        _confine(root, relative)
+        if not isinstance(digest, str):
+            raise BundleError(f"Bundle '{root}' lists '{relative}' without a sha256; the bundle is damaged, retrain.")
+    get_kind(kind_of(manifest)).hook("bundle").confine(root, manifest, confine=lambda rel: _confine(root, rel))
+    listed = {PurePosixPath(relative).as_posix() for relative in files}
+    for found in _present_files(root):
+        if found not in listed:
+            raise BundleError(f"Bundle '{root}' holds '{found}', which its manifest does not list; only checksummed "
+                              "files may be loaded. Remove it, or retrain.")
+
+
+def _present_files(root: Path) -> list[str]:
+    """Every file (and symlink) in the folder but the manifest and its signature; symlinked folders
+    are not followed."""
+    found = []
+    for folder, _dirs, names in os.walk(root, followlinks=False):
+        for name in names:
+            relative = (Path(folder) / name).relative_to(root).as_posix()
+            if relative not in (MANIFEST, SIGNATURE):
+                found.append(relative)
+    return sorted(found)
 
 
 def bundle_version(path: str | Path) -> str:
     """A plain bundle folder's version: the start of its manifest's sha256."""
-    digest = hashlib.sha256((Path(path) / MANIFEST).read_bytes()).hexdigest()
-    return f"bundle-{digest[:12]}"
+    return f"bundle-{manifest_digest(path)[:12]}"
 
 
 def _checksums(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): _sha256(p)
-            for p in sorted(root.rglob("*")) if p.is_file() and p.name != MANIFEST}
+    return {relative: _sha256(root / relative) for relative in _present_files(root)}
 
 
 def _verify(root: Path, expected: dict[str, str]) -> None:
-    if not expected:
-        raise BundleError(f"'{root}' lists no file checksums; the bundle is damaged, retrain.")
+    """Every listed file against its checksum (paths already confined by `_confine_all`)."""
     for relative, digest in expected.items():
         file = root / relative
         if not file.is_file():

@@ -9,7 +9,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pandas as pd
@@ -34,14 +35,35 @@ class TabularFormat:
         return {"task": model.task, "target": model.target.name, "classes": model.target.classes,
                 "metric": model.metric, "schema": model.schema.to_dict(), "members": members}
 
+    def confine(self, root: Path, manifest: dict[str, Any], *, confine: Callable[[object], Path]) -> None:
+        """Check every member folder the manifest names with `confine`, and that the files read are listed."""
+        files = manifest["files"]
+        members = manifest.get("members")
+        if not isinstance(members, list) or not members:
+            raise BundleError(f"Bundle '{root}' lists no ensemble members; the bundle is damaged, retrain.")
+        for member in members:
+            folds = member.get("folds") if isinstance(member, dict) else None
+            if not isinstance(folds, list) or not folds:
+                raise BundleError(f"Bundle '{root}' has a member without fold models; the bundle is damaged, retrain.")
+            for fold in folds:
+                folder = fold.get("path") if isinstance(fold, dict) else None
+                confine(folder)
+                if f"{PurePosixPath(str(folder)).as_posix()}/prep.skops" not in files:
+                    raise BundleError(f"Bundle '{root}' does not list the checksum of '{folder}/prep.skops'; the "
+                                      "bundle is damaged, retrain.")
+        if "leaderboard.csv" not in files:
+            raise BundleError(f"Bundle '{root}' does not list the checksum of 'leaderboard.csv'; the bundle is "
+                              "damaged, retrain.")
+
     def read(self, root: Path, manifest: dict[str, Any]) -> Model:
         """The model a verified bundle folder holds."""
         target = Target(manifest["target"], manifest["task"], manifest["classes"])
         members = [_read_member(root, m) for m in manifest["members"]]
         text_columns = {"error": str, "config": str, "fold_scores": str}
         leaderboard = pd.read_csv(root / "leaderboard.csv", dtype=text_columns).fillna({"error": ""})
-        oof = pd.read_parquet(root / "oof.parquet") if (root / "oof.parquet").exists() else None
-        reference = pd.read_parquet(root / "reference.parquet") if (root / "reference.parquet").exists() else None
+        files = manifest["files"]  # only checksummed files are read
+        oof = pd.read_parquet(root / "oof.parquet") if "oof.parquet" in files else None
+        reference = pd.read_parquet(root / "reference.parquet") if "reference.parquet" in files else None
         return Model(target, Schema.from_dict(manifest["schema"]), manifest["metric"], members,
                      leaderboard, manifest, oof, reference)
 
@@ -67,13 +89,14 @@ def _write_member(member: Member, root: Path) -> dict[str, Any]:
 def _read_member(root: Path, entry: dict[str, Any]) -> Member:
     from sklearn.compose import ColumnTransformer
 
+    from kiln.bundle.folder import _confine
     from kiln.learners.registry import get
     from kiln.learners.safe_load import load_skops
 
     learner_class = get(entry["learner"])
     folds = []
     for fold in entry["folds"]:
-        folder = root / fold["path"]
+        folder = _confine(root, fold["path"])
         prep = load_skops(folder / "prep.skops")
         if not isinstance(prep, ColumnTransformer):
             raise BundleError(f"'{folder / 'prep.skops'}' holds a {type(prep).__name__}, not kiln's preprocessing; "

@@ -233,6 +233,12 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes (each runs one request at a time per thread).")] = 1,
     api_key: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--api-key", envvar="KILN_API_KEY", help="Require this key (X-API-Key) on all but / and /health.")] = None,
+    allowed_hosts: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "--allowed-hosts", help="A name clients reach this server by (repeatable; '*.example.com'); the bind "
+                                "address and localhost are always allowed, other Host headers get 400.")] = None,
+    cors_origin: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "--cors-origin", help="An origin whose web pages may call the API, e.g. https://app.example.com "
+                              "(repeatable); without it no CORS headers are sent.")] = None,
     max_body_bytes: Annotated[int, typer.Option(help="Larger request bodies get 413.")] = 8 * 1024 * 1024,
     max_rows: Annotated[int, typer.Option(help="More rows in one request get 413.")] = 10_000,
     request_timeout: Annotated[float, typer.Option(help="Seconds before a prediction gets 504.")] = 30.0,
@@ -241,23 +247,30 @@ def serve(
 ) -> None:
     """Serve a model over REST with a web page: /predict, /explain, /metadata, /health, /ready, /metrics."""
     with _user_errors():
+        import os
+
         from pydantic import ValidationError
 
         from kiln.errors import InvalidOptionError
 
+        if api_key is None and os.environ.get("KILN_API_KEY") == "":
+            api_key = ""  # Click drops an empty variable; an empty key is a mistake to refuse, not no key
         try:
             from kiln.serve.settings import ServeSettings
 
-            settings = ServeSettings(model=model, api_key=api_key, max_body_bytes=max_body_bytes, max_rows=max_rows,
-                                     request_timeout_s=request_timeout, drain_s=drain, log_predictions=log_predictions)
+            settings = ServeSettings(model=model, host=host, api_key=api_key, allowed_hosts=tuple(allowed_hosts or ()),
+                                     cors_origins=tuple(cors_origin or ()), max_body_bytes=max_body_bytes,
+                                     max_rows=max_rows, request_timeout_s=request_timeout, drain_s=drain,
+                                     log_predictions=log_predictions)
         except ValidationError as exc:
             first = exc.errors()[0]
-            raise InvalidOptionError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}.") from None
+            message = str(first["msg"]).removeprefix("Value error, ")
+            raise InvalidOptionError(f"--{str(first['loc'][0]).replace('_', '-')}: {message}.") from None
         if workers < 1:
             raise InvalidOptionError(f"--workers must be at least 1, got {workers}.")
         from kiln.serve.server import run
 
-        run(settings, host=host, port=port, workers=workers,
+        run(settings, port=port, workers=workers,
             announce=lambda url: typer.echo(f"serving {model} on {url} ({workers} worker(s)); Ctrl-C stops", err=True))
 
 
@@ -398,8 +411,10 @@ def retrain(
     promote: Annotated[str, typer.Option(help="auto: promote if the gate passes; never: only register.")] = "auto",
     holdout: Annotated[float, typer.Option(help="Newest share of DATA kept for the gate, trained on by none.")] = 0.3,
     shifted: Annotated[Optional[bool], typer.Option(  # noqa: UP045
-        "--shifted/--no-shifted", help="Force non-inferiority / superiority (default: decided from the data).")] = None,
+        "--shifted/--no-shifted", help="Force non-inferiority / superiority (default: the monitor's drift rule on the "
+                                        "training rows' features, decided before the gate rows are scored).")] = None,
     margin: Annotated[float, typer.Option(help="Non-inferiority margin, in the metric's units.")] = 0.005,
+    alpha: Annotated[float, typer.Option(help="The gate's one-sided level: promote iff its p is below this.")] = 0.05,
     time_limit: Annotated[Optional[float], typer.Option(  # noqa: UP045
         "--time-limit", help="Seconds for training the challenger (default: the champion's).")] = None,
     jobs: Annotated[Optional[int], typer.Option(help="Worker processes (default: one per core).")] = None,  # noqa: UP045
@@ -412,7 +427,8 @@ def retrain(
         from kiln.retrain.challenger import retrain as run_retrain
 
         result = run_retrain(name, data, promote=promote, holdout=holdout, shifted=shifted,  # type: ignore[arg-type]
-                             margin=margin, time_limit=time_limit, n_jobs=jobs, quiet=quiet, report_path=out)
+                             margin=margin, alpha=alpha, time_limit=time_limit, n_jobs=jobs, quiet=quiet,
+                             report_path=out)
         print_retrain(result)
         typer.echo(f"report: {result.report}")
 

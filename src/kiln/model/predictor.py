@@ -1,13 +1,16 @@
-"""A trained model: the kept fold models of each ensemble member, with their weights.
+"""A trained model: the fitted models of each ensemble member, with their weights.
 
 A `Model` is a predictor and nothing else: data plus `predict*`. Saving (`kiln.bundle`),
-evaluating (`kiln.evaluate`, from `kiln.evaluation`), explaining and reporting are functions that take a model,
-as scikit-learn estimators know nothing of joblib or of scoring; that keeps the import
-graph one-way.
+evaluating (`kiln.evaluate`, from `kiln.evaluation`), explaining and reporting are functions
+that take a model, as scikit-learn estimators know nothing of joblib or of scoring; that
+keeps the import graph one-way.
 
-Selection used k-fold cross-validation; the fold models themselves are kept and
-averaged at prediction time (cross-validated bagging), so the predictor is exactly the
-one whose out-of-fold scores are on the leaderboard and no refit eats the budget.
+Selection used k-fold cross-validation. After it, each kept member is refitted once on
+all training rows when the time left allows (search/refit.py); a member without time for
+that keeps its cross-validation fold models, averaged at prediction time (cross-validated
+bagging). `Member.folds` holds either the one refit model or the fold models, and
+`manifest["final_models"]` records which. The leaderboard's out-of-fold scores are those
+of the fold models, so for a refitted member they estimate, not measure, the served model.
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ class FoldModel:
 
 @dataclass
 class Member:
-    """One ensemble member: a trial's configuration and its fold models."""
+    """One ensemble member: a trial's configuration and its fitted models (one refit on all
+    rows, or its cross-validation fold models, averaged)."""
 
     name: str
     learner: str

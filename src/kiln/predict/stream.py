@@ -7,11 +7,11 @@ to a temporary sibling of the output that is renamed at the end: a killed run le
 half file. Peak memory follows the chunk size, not the file size; a file that fits in
 one chunk takes exactly the in-memory path.
 
-There is no size threshold deciding when to stream, because streaming costs nothing
-measurable: 1M AI4I rows through a three-member ensemble took 14.7 s in one piece and
-14.4 s in chunks of 400k rows (15.7 s in chunks of 100k; each chunk pays ~0.1 s of
-contract check and thread start-up, hence the large default chunk). Only a `.json`
-array, which cannot be read in parts, is loaded whole.
+There is no size threshold deciding when to stream: a chunk costs a fixed contract check
+and thread start-up, so chunks are large (up to MAX_CHUNK_BYTES) and a file that fits in
+one takes the in-memory path. benchmarks/predict_stream.py measures streaming against
+loading the file whole (time and peak memory; RESULTS.md, "Streaming batch prediction").
+Only a `.json` array, which cannot be read in parts, is loaded whole.
 """
 
 from __future__ import annotations

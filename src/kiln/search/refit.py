@@ -2,7 +2,7 @@
 
 Measured on the public suite (benchmarks/RESULTS.md, "Final models"): one model per
 member refitted on all rows beat the average of its cross-validation fold models on
-7 of 8 datasets, by 0.05–1%, for 0.1–2.7 s. Boosters refit with the mean of their
+7 of 8 datasets, by 0.02–0.9% of the score, for 0.1–2.7 s. Boosters refit with the mean of their
 folds' early-stopped round counts × 1.1 (more rows support a few more rounds). A member
 whose refit would not fit in the time left keeps its fold models, so the budget holds;
 the manifest records which each member got.

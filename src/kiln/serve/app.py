@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException
 
 from kiln import kinds
 from kiln.serve.decode import RequestProblem
+from kiln.serve.guards import ApiKeyGuard, HostGuard, MediaTypeGuard
 from kiln.serve.holder import ModelHolder
 from kiln.serve.limits import BodyLimitMiddleware
 from kiln.serve.routes import health, metrics, page
@@ -65,7 +66,17 @@ def create_app(settings: ServeSettings, *, holder: ModelHolder | None = None) ->
     app.add_exception_handler(RequestProblem, _problem)
     app.add_exception_handler(HTTPException, _http_problem)
     app.add_exception_handler(RequestValidationError, _validation_problem)
+    # the last added runs first: telemetry, Host, CORS (answers preflights), key, content type, body size
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(MediaTypeGuard)
+    app.add_middleware(ApiKeyGuard, api_key=settings.api_key)
+    if settings.cors_origins:
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["content-type", "x-api-key", "authorization", "x-request-id"],
+                           expose_headers=["x-model-version", "x-request-id"], max_age=600)
+    app.add_middleware(HostGuard, bind=settings.host, allowed=settings.allowed_hosts)
     app.add_middleware(TelemetryMiddleware, telemetry=app.state.telemetry)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

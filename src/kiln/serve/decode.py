@@ -43,8 +43,9 @@ class RequestProblem(Exception):
         self.message = message
 
     def body(self) -> dict[str, Any]:
-        if self.field in ("body", "rows", "content-type"):
+        if self.field in ("body", "rows", "columns", "content-type"):
             location: list[Any] = {"body": ["body"], "rows": ["body", "rows", self.row],
+                                   "columns": ["body", "rows", self.row],
                                    "content-type": ["header", "content-type"]}[self.field]
         else:
             location = ["body", "rows", self.row, self.field]
@@ -69,7 +70,8 @@ class Decoded:
         return {"unseen_categories": self.unseen_categories, "out_of_range": self.out_of_range}
 
 
-def records_from_json(body: bytes, *, max_rows: int, max_depth: int = 8) -> list[dict[str, Any]]:
+def records_from_json(body: bytes, *, max_rows: int, max_depth: int = 8,
+                      max_columns: int | None = None) -> list[dict[str, Any]]:
     """`{"rows": [..]}`, a list of records, or one record → a list of records."""
     import orjson
 
@@ -86,7 +88,7 @@ def records_from_json(body: bytes, *, max_rows: int, max_depth: int = 8) -> list
         records = [payload]
     else:
         raise RequestProblem(422, "body", 'The body must be {"rows": [{...}, ...]}, a list of records or one record.')
-    checked = _checked_records(records, max_rows)
+    checked = _checked_records(records, max_rows, max_columns)
     _check_depth(checked, max_depth)
     return checked
 
@@ -108,22 +110,61 @@ def _depth(value: Any, budget: int) -> int:
     return 1 + max((_depth(child, budget - 1) for child in children), default=0)
 
 
-def records_from_csv(body: bytes, *, max_rows: int) -> list[dict[str, Any]]:
-    """A CSV batch (header row, then rows) → records; empty cells are missing values."""
+def records_from_csv(body: bytes, *, max_rows: int, max_columns: int = 1_000,
+                     max_cells: int = 2_000_000) -> list[dict[str, Any]]:
+    """A CSV batch (header row, then rows) → records; empty cells are missing values.
+
+    The size is checked before anything is parsed (a 700,000-column header once took pandas
+    minutes and gigabytes): columns from the header line's commas, cells from columns × lines.
+    A row with more cells than the header is refused: pandas would read the extra cell as an
+    index and shift every value one column, or drop it.
+    """
+    import csv
     import io
 
     import pandas as pd
 
     try:
-        frame = pd.read_csv(io.BytesIO(body), nrows=max_rows + 1, dtype_backend="numpy_nullable")
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RequestProblem(422, "body", f"The body is not UTF-8 ({exc}); send UTF-8 CSV.") from None
+    end = text.find("\n")
+    header = text[:end] if end >= 0 else text
+    width = header.count(",") + 1  # quoted commas overcount, which only makes the check stricter
+    if width > max_columns:
+        raise RequestProblem(413, "columns", f"The CSV header has {width:,} columns, over this server's limit of "
+                             f"{max_columns:,}; send only the model's input columns (and ids).")
+    lines = min(text.count("\n") + 1, max_rows + 2)
+    if width * lines > max_cells:
+        raise RequestProblem(413, "body", f"{lines:,} lines of {width:,} columns exceed this server's limit of "
+                             f"{max_cells:,} cells per request; split the batch.")
+    names, row = None, -1
+    try:
+        for cells in csv.reader(io.StringIO(text, newline="")):
+            if not cells:  # pandas skips blank lines, so they are not rows
+                continue
+            if names is None:
+                names = cells
+                continue
+            row += 1
+            if row > max_rows:
+                break
+            if len(cells) > len(names):
+                raise RequestProblem(422, "rows", f"Row {row} has {len(cells)} cells but the header names "
+                                     f"{len(names)} columns; quote cells that hold a comma, or fix the row.", row)
+    except csv.Error as exc:
+        raise RequestProblem(422, "body", f"The body is not readable CSV ({exc}); send a header row, then one row "
+                             "per record, UTF-8, comma-separated.") from None
+    try:
+        frame = pd.read_csv(io.StringIO(text), nrows=max_rows + 1, index_col=False, dtype_backend="numpy_nullable")
+    except (ValueError, pd.errors.ParserError) as exc:
         raise RequestProblem(422, "body", f"The body is not readable CSV ({exc}); send a header row, "
                              "then one row per record, UTF-8, comma-separated.") from None
     records = frame.astype(object).where(frame.notna(), None).to_dict("records")
     return _checked_records(records, max_rows)
 
 
-def _checked_records(records: list[Any], max_rows: int) -> list[dict[str, Any]]:
+def _checked_records(records: list[Any], max_rows: int, max_columns: int | None = None) -> list[dict[str, Any]]:
     if len(records) > max_rows:
         raise RequestProblem(413, "rows", f"{len(records):,} rows exceed this server's limit of {max_rows:,} "
                              "per request; split the batch or raise --max-rows.")
@@ -133,6 +174,9 @@ def _checked_records(records: list[Any], max_rows: int) -> list[dict[str, Any]]:
         if not isinstance(record, dict):
             raise RequestProblem(422, "rows", f"Row {row} is a {type(record).__name__}, not an object of "
                                  "column → value.", row)
+        if max_columns is not None and len(record) > max_columns:
+            raise RequestProblem(413, "columns", f"Row {row} has {len(record):,} fields, over this server's limit "
+                                 f"of {max_columns:,}; send only the model's input columns (and ids).", row)
     return records
 
 

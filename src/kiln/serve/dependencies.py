@@ -7,10 +7,9 @@ py-spy in benchmarks/serving.py).
 
 from __future__ import annotations
 
-import hmac
-
 from fastapi import HTTPException, Request
 
+from kiln.serve.guards import key_matches
 from kiln.serve.holder import ModelHolder
 from kiln.serve.served import ServedModel
 from kiln.serve.settings import ServeSettings
@@ -43,15 +42,9 @@ async def current_model(request: Request) -> ServedModel:
 
 
 async def require_api_key(request: Request) -> None:
-    """With --api-key set, every route but the page and /health needs the key in X-API-Key."""
+    """The key check again, per route: `guards.ApiKeyGuard` already refuses a keyless request to
+    any route but the page and /health; this keeps a router safe if it is mounted elsewhere."""
     expected = request.app.state.settings.api_key
-    if expected is None:
-        return
-    given = request.headers.get("x-api-key")
-    if given is None:
-        authorization = request.headers.get("authorization", "")
-        given = authorization[7:] if authorization.lower().startswith("bearer ") else None
-    if given is None or not hmac.compare_digest(given.encode("utf-8", "surrogatepass"),
-                                                expected.encode("utf-8", "surrogatepass")):
+    if expected is not None and not key_matches(expected, request.scope.get("headers", ())):
         raise HTTPException(401, "Missing or wrong API key; send it in the X-API-Key header.",
                             headers={"WWW-Authenticate": "X-API-Key"})

@@ -2,9 +2,11 @@
 
 A request reads `holder.current` once and uses that object to the end, so every
 response comes from one version. A server started with `models:/NAME@ALIAS` re-reads
-the alias every `follow_interval_s`; a new version is loaded and warmed up beside the
-old one, then swapped in with one assignment. A version that fails to load is logged
-and skipped, and the old one keeps serving.
+the alias every `follow_interval_s`; a new version is first loaded and tried in a child
+process (`lifecycle.verify_in_child`: a version that would crash the process takes only
+the child down), then loaded and warmed up beside the old one and swapped in with one
+assignment. A version that fails either step is logged and skipped, and the old one
+keeps serving.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import re
 import threading
 
+from kiln.serve.lifecycle import verify_in_child
 from kiln.serve.served import ServedModel
 
 _log = logging.getLogger("kiln.serve")
@@ -28,6 +31,7 @@ class ModelHolder:
         self.current: ServedModel | None = None
         self.swaps = 0
         self.failed_versions: set[str] = set()
+        self.verified_versions: set[str] = set()  # passed the child-process check once; not checked again
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -38,6 +42,7 @@ class ModelHolder:
     def load(self) -> ServedModel:
         """Load the model named at start-up (errors propagate: a server without a model must not start)."""
         self.current = ServedModel.load(self.source)
+        self.verified_versions.add(self.current.version)  # it loaded and warmed up in this process
         match = _ALIAS_URI.match(self.source)
         if match and self._thread is None:
             self._thread = threading.Thread(target=self._follow, args=(match["name"], match["alias"]),
@@ -56,6 +61,14 @@ class ModelHolder:
         current = self.current
         if version is None or current is None or version == current.version or version in self.failed_versions:
             return False
+        if version not in self.verified_versions:
+            reason = verify_in_child(f"models:/{name}/{version}")
+            if reason is not None:
+                self.failed_versions.add(version)
+                _log.error("version %s of %s failed to load (%s); version %s keeps serving", version, name, reason,
+                           current.version)
+                return False
+            self.verified_versions.add(version)
         try:
             replacement = ServedModel.load(f"models:/{name}/{version}", version=version)
         except Exception as exc:

@@ -44,9 +44,10 @@ class ServedModel:
 
             resolved = resolve(source)
             path, name, version = resolved.path, resolved.name, resolved.version or version
+            digest = resolved.manifest_sha256
         else:
-            path, name = Path(source), None
-        model = load_bundle(path)
+            path, name, digest = Path(source), None, None
+        model = load_bundle(path, manifest_sha256=digest)
         served = cls(model, name or Path(path).resolve().name, version or bundle_version(path), source)
         served.predictor = _compile(model)
         served.warm_up()

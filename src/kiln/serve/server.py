@@ -4,6 +4,16 @@ On SIGTERM (or Ctrl-C) a worker first turns /ready to 503 for `drain_s` seconds 
 still answering, so a load balancer stops sending; then uvicorn stops accepting, lets
 in-flight requests finish, runs the lifespan shutdown (the prediction log is flushed)
 and the process exits 0.
+
+uvicorn has no limit on how long or how slowly a client may send its request head
+(request line and headers) with httptools, its fast parser: a 64 MB header was read whole,
+and a connection that never finished its headers stayed open for ever. `HeadLimitedProtocol`
+adds both limits (`max_header_bytes` → 431, `header_timeout_s` → 408, then close).
+
+This module leans on uvicorn internals (its `Process`, its shutdown, its supervisor's
+module-level `Process` name, the httptools protocol's callbacks), so pyproject.toml pins the
+uvicorn minor version it was tested against; tests/unit/serve/test_uvicorn_pin.py checks that
+the names still exist, and the drain, workers and head-limit tests check the behaviour.
 """
 
 from __future__ import annotations
@@ -24,6 +34,89 @@ SETTINGS_VARIABLE = "KILN_SERVE_SETTINGS_JSON"  # hands the settings to worker p
 
 
 FIRST_REQUEST_GRACE_S = 1.0  # at shutdown, how long a just-accepted connection has to deliver its request
+
+
+def _httptools_protocol_class() -> type:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    return HttpToolsProtocol
+
+
+def _raw_problem(status: str, message: str) -> bytes:
+    import orjson
+
+    body = orjson.dumps({"detail": [{"field": "headers", "row": None, "msg": message, "loc": ["header"]}]})
+    return (f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
+            "connection: close\r\n\r\n").encode() + body
+
+
+class HeadLimitedProtocol(_httptools_protocol_class()):  # type: ignore[misc]
+    """uvicorn's httptools protocol with a size and a time limit on each request head.
+
+    The limits travel on the uvicorn config (`kiln_max_header_bytes`, `kiln_header_timeout_s`),
+    which worker processes receive pickled. The bytes of a request are counted from its start
+    until its headers are complete.
+    """
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self._head_bytes = 0
+        self._messages = 0
+        self._in_head = True
+        self._head_timer: Any = None
+        self._arm_head_timer()
+
+    def _arm_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+        self._head_timer = self.loop.call_later(self.config.kiln_header_timeout_s, self._head_expired)
+
+    def _disarm_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def data_received(self, data: bytes) -> None:
+        # Feed first, count after: a chunk may hold the end of the head and the start of the body,
+        # and only a head still incomplete after it counts. One chunk is at most what the event
+        # loop reads at once (256 KiB), so the parser never holds much more than the limit.
+        begun = self._messages
+        super().data_received(data)
+        if not self._in_head or self.transport.is_closing():
+            return
+        self._head_bytes = len(data) if self._messages != begun else self._head_bytes + len(data)
+        if self._head_bytes > self.config.kiln_max_header_bytes:
+            self._refuse("431 Request Header Fields Too Large", "The request line and headers exceed this "
+                         f"server's limit of {self.config.kiln_max_header_bytes:,} bytes; send shorter headers.")
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._messages += 1
+        if not self._in_head:  # the next request on a kept-alive connection
+            self._in_head = True
+            self._arm_head_timer()
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._disarm_head_timer()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_head_timer()
+        super().connection_lost(exc)
+
+    def _head_expired(self) -> None:
+        self._head_timer = None
+        if self._in_head:
+            self._refuse("408 Request Timeout", "The request line and headers did not arrive within "
+                         f"{self.config.kiln_header_timeout_s:g} s; send the whole request head at once.")
+
+    def _refuse(self, status: str, message: str) -> None:
+        self._in_head = False
+        self._disarm_head_timer()
+        if not self.transport.is_closing():
+            self.transport.write(_raw_problem(status, message))
+            self.transport.close()
 
 
 def _uvicorn_process_class() -> type:
@@ -101,7 +194,14 @@ def app_from_environment() -> Any:
     return create_app(ServeSettings.model_validate_json(os.environ[SETTINGS_VARIABLE]))
 
 
-def run(settings: ServeSettings, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
+def _config(app: Any, settings: ServeSettings, **options: Any) -> uvicorn.Config:
+    config = uvicorn.Config(app, http=HeadLimitedProtocol, **options)
+    config.kiln_max_header_bytes = settings.max_header_bytes  # type: ignore[attr-defined]
+    config.kiln_header_timeout_s = settings.header_timeout_s  # type: ignore[attr-defined]
+    return config
+
+
+def run(settings: ServeSettings, *, host: str | None = None, port: int = 8000, workers: int = 1,
         log_level: str = "warning", announce: Callable[[str], None] | None = None) -> None:
     """Serve until SIGTERM/SIGINT; returns after the drain and a clean shutdown.
 
@@ -110,6 +210,9 @@ def run(settings: ServeSettings, *, host: str = "127.0.0.1", port: int = 8000, w
     """
     from kiln.serve.holder import ModelHolder
 
+    if host is not None and host != settings.host:
+        settings = settings.model_copy(update={"host": host})
+    host = settings.host
     holder = ModelHolder(settings.model, follow_interval_s=settings.follow_interval_s)
     holder.load()
     os.environ[SETTINGS_VARIABLE] = settings.model_dump_json()
@@ -119,7 +222,7 @@ def run(settings: ServeSettings, *, host: str = "127.0.0.1", port: int = 8000, w
     if workers <= 1:
         from kiln.serve.app import create_app
 
-        config = uvicorn.Config(create_app(settings, holder=holder), **common)
+        config = _config(create_app(settings, holder=holder), settings, **common)
         sock = _bind(config)
         if announce:
             announce(f"http://{host}:{sock.getsockname()[1]}/")
@@ -128,7 +231,8 @@ def run(settings: ServeSettings, *, host: str = "127.0.0.1", port: int = 8000, w
     holder.stop()  # each worker process loads and follows on its own
     with tempfile.TemporaryDirectory(prefix="kiln-metrics-") as metrics_dir:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # one set of counters across the workers
-        config = uvicorn.Config("kiln.serve.server:app_from_environment", factory=True, workers=workers, **common)
+        config = _config("kiln.serve.server:app_from_environment", settings, factory=True, workers=workers,
+                         **common)
         from uvicorn.supervisors import multiprocess
 
         sock = _bind(config)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -12,11 +12,26 @@ class ServeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KILN_SERVE_", frozen=True, extra="forbid")
 
     model: str = Field(description="A bundle folder or models:/NAME@ALIAS.")
-    api_key: str | None = Field(default=None, description="Required in X-API-Key on all but /, /health.")
+    host: str = Field(default="127.0.0.1", description="The bind address; also a name the Host header may give.")
+    api_key: str | None = Field(default=None, description="Required in X-API-Key on all but GET / and /health.")
+    allowed_hosts: tuple[str, ...] = Field(default=(), description="More names the Host header may give "
+                                           "('*.example.com', or '*' for any), besides the bind address and localhost.")
+    cors_origins: tuple[str, ...] = Field(default=(), description="Origins whose pages may call the API (CORS); "
+                                          "none by default.")
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1, description="Larger bodies get 413.")
     max_rows: int = Field(default=10_000, ge=1, description="More rows in one request get 413.")
+    max_columns: int = Field(default=1_000, ge=1, description="A CSV header or JSON record with more columns gets 413.")
+    max_cells: int = Field(default=2_000_000, ge=1, description="A CSV batch with more cells (rows × columns) "
+                           "gets 413.")
     max_json_depth: int = Field(default=8, ge=3, description="Deeper JSON nesting gets 422 (records are depth 3).")
-    request_timeout_s: float = Field(default=30.0, gt=0, description="Longer predictions get 504.")
+    max_header_bytes: int = Field(default=64 * 1024, ge=1024, description="Longer request heads (request line and "
+                                  "headers) get 431 and the connection is closed.")
+    header_timeout_s: float = Field(default=10.0, gt=0, description="A connection that has not sent its whole "
+                                    "request head this long after it opened (or began a request) is closed.")
+    body_timeout_s: float = Field(default=30.0, gt=0, description="A body not received this long after its "
+                                  "headers gets 408 (a client trickling it in holds a connection, never the loop).")
+    request_timeout_s: float = Field(default=30.0, gt=0, description="Parsing, checking and predicting a received "
+                                     "body past this get 504.")
     follow_interval_s: float = Field(default=2.0, gt=0, description="How often an alias is re-read.")
     drain_s: float = Field(default=1.0, ge=0, description="After SIGTERM: /ready is 503 this long before closing.")
     log_predictions: bool = Field(default=True, description="Append every prediction to the log in KILN_DB.")
@@ -24,3 +39,13 @@ class ServeSettings(BaseSettings):
     log_flush_s: float = Field(default=1.0, gt=0, description="…or what it has after this many seconds.")
     log_queue_rows: int = Field(default=50_000, ge=1, description="Rows waiting beyond this are dropped, counted.")
     inline_rows: int = Field(default=64, ge=1, description="Requests up to this many rows run on the event loop.")
+    inline_body_bytes: int = Field(default=64 * 1024, ge=0, description="Bodies up to this size are parsed on the "
+                                   "event loop; larger ones in a worker thread, so the loop keeps answering.")
+
+    @field_validator("api_key")
+    @classmethod
+    def _key_not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("the API key is empty, which would let a request with an empty X-API-Key header in; "
+                             "give a non-empty key, or leave --api-key and KILN_API_KEY unset to serve without one")
+        return value

@@ -25,6 +25,27 @@ RUN_ARTIFACTS = ("leaderboard.csv", "report.html")
 BUNDLE_ARTIFACT = "bundle"  # the same key as in pyfunc_model.py
 
 
+# kiln is not published on the package index: a bare "kiln-ml" requirement would install
+# whatever anyone uploads under that name. The logged model names this installation's own
+# source (a direct reference, which pip never resolves through an index) or nothing.
+INSTALL_NOTE = ("kiln is not on PyPI; install it from the checkout or wheel this model was trained with "
+                "(pip install -e /path/to/kiln, or pip install kiln_ml-VERSION-py3-none-any.whl).")
+
+
+def kiln_requirements() -> list[str]:
+    """`kiln-ml @ file:///...` for an install from a local checkout or wheel (PEP 610's direct_url.json);
+    no kiln requirement otherwise (INSTALL_NOTE, in the model's metadata, says what to install)."""
+    import json
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        origin = json.loads(distribution("kiln-ml").read_text("direct_url.json") or "{}")
+    except (PackageNotFoundError, json.JSONDecodeError):
+        return []
+    url = origin.get("url", "")
+    return [f"kiln-ml @ {url}"] if url.startswith("file://") else []
+
+
 @dataclass(frozen=True)
 class LoggedBundle:
     run_id: str
@@ -35,15 +56,17 @@ class LoggedBundle:
 
 
 def log_bundle(mlflow_client: MlflowClient, bundle: Path, manifest: dict[str, Any], *, model_name: str,
-               experiment: str, actor: str) -> LoggedBundle:
+               experiment: str, actor: str, manifest_sha256: str) -> LoggedBundle:
     """Log a training run (parameters, metrics, data fingerprint, leaderboard, report) and the
-    bundle as its MLflow model; then fetch the logged copy back and load it.
+    bundle as its MLflow model; then fetch the logged copy back and load it, checking that its
+    kiln.json is the one registered (`manifest_sha256`).
 
     The run ends FAILED when anything here fails, and no model version exists for it.
     """
     import mlflow
 
-    tags = {**run_tags(manifest), "mlflow.user": actor, "kiln.bundle": str(bundle)}
+    tags = {**run_tags(manifest), "mlflow.user": actor, "kiln.bundle": str(bundle),
+            "kiln.manifest_sha256": manifest_sha256}
     # Nested when the caller has a run open (a notebook's own tracking), instead of refusing.
     with mlflow.start_run(experiment_id=experiment, run_name=bundle.name, tags=tags,
                           nested=mlflow.active_run() is not None) as run:
@@ -54,22 +77,24 @@ def log_bundle(mlflow_client: MlflowClient, bundle: Path, manifest: dict[str, An
         for name in RUN_ARTIFACTS:
             if (bundle / name).is_file():
                 mlflow.log_artifact(str(bundle / name))
-        version = manifest.get("kiln_version")
         # No signature on purpose: kiln's data contract checks inputs (and tolerates unseen
         # categories), so MLflow's "cannot infer a signature" warning is expected noise.
         with quiet_logger("mlflow.pyfunc"):
             info = mlflow.pyfunc.log_model(name="model", python_model=str(PYFUNC_FILE),
                                            artifacts={BUNDLE_ARTIFACT: str(bundle)},
-                                           pip_requirements=[f"kiln-ml=={version}" if version else "kiln-ml"])
+                                           pip_requirements=kiln_requirements(),
+                                           metadata={"kiln_install": INSTALL_NOTE})
         location = mlflow_client.get_logged_model(info.model_id).artifact_location
-        local = fetch_bundle(location, model_name=model_name)
+        local = fetch_bundle(location, model_name=model_name, manifest_sha256=manifest_sha256)
     return LoggedBundle(run.info.run_id, info.model_id, info.model_uri, location, local)
 
 
-def fetch_bundle(location: str, *, model_name: str) -> Path:
-    """The bundle of the MLflow model at `location`, as a verified local folder (downloaded once)."""
+def fetch_bundle(location: str, *, model_name: str, manifest_sha256: str) -> Path:
+    """The bundle of the MLflow model at `location`, as a verified local folder (downloaded once),
+    whose kiln.json has the sha256 the registry recorded."""
     digest = hashlib.sha256(location.encode()).hexdigest()[:16]
-    return cached_bundle(f"{_safe(model_name)}-{digest}", lambda folder: _download(location, folder))
+    return cached_bundle(f"{_safe(model_name)}-{digest}", lambda folder: _download(location, folder),
+                         manifest_sha256=manifest_sha256)
 
 
 def _download(location: str, folder: Path) -> Path:

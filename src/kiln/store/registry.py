@@ -6,6 +6,11 @@
     rollback(name)                champion back to the previous champion, found in the audit
     resolve("models:/NAME@ALIAS") a local, checksum-verified bundle folder (downloaded once)
 
+The checksums inside a bundle certify only against corruption: they live in the file they
+certify. So `register` records the sha256 of the bundle's kiln.json as the version's tag
+`kiln.manifest_sha256` (in KILN_DB, not beside the files), and `resolve` refuses a copy
+whose kiln.json differs: a bundle swapped in the artifact store does not load.
+
 Publication is atomic: the bundle is logged inside an MLflow model, fetched back and
 loaded, and only then is a model version created, so every version the registry
 reports loads. A process killed midway leaves an orphan run (and perhaps an unfinished
@@ -23,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kiln.errors import InvalidOptionError, KilnError
+from kiln.errors import BundleError, InvalidOptionError, KilnError
 from kiln.store import audit
 from kiln.store.audit import AuditEntry
 from kiln.store.database import database_url, is_sqlite
@@ -40,6 +45,7 @@ __all__ = ["AuditEntry", "ModelDetails", "ModelSummary", "RegisteredVersion", "R
            "register", "resolve", "rollback", "set_alias", "show"]
 
 CHAMPION, CHALLENGER = "champion", "challenger"
+MANIFEST_TAG = "kiln.manifest_sha256"  # a version's tag: the sha256 of its bundle's kiln.json
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ class ResolvedModel:
     name: str | None
     version: str | None
     alias: str | None
+    manifest_sha256: str | None = None  # what the registry recorded; pass it on to load_bundle
 
 
 @dataclass(frozen=True)
@@ -112,8 +119,13 @@ def resolve(uri_or_path: str | Path) -> ResolvedModel:
             version = _holder(mlflow_client, name, alias)
             if version is None:
                 raise _no_alias(mlflow_client, name, alias)
+        expected = (mlflow_client.get_model_version(name, version).tags or {}).get(MANIFEST_TAG)
         location = mlflow_client.get_model_version_download_uri(name, version)
-    return ResolvedModel(fetch_bundle(location, model_name=name), name, version, alias)
+    if not expected:
+        raise BundleError(f"Version {version} of '{name}' has no recorded manifest hash (registered by an older kiln), "
+                          "so a swapped artifact could not be detected; register its bundle again.")
+    return ResolvedModel(fetch_bundle(location, model_name=name, manifest_sha256=expected), name, version, alias,
+                         expected)
 
 
 def alias_version(name: str, alias: str) -> str | None:
@@ -135,12 +147,13 @@ def register(bundle: Path, name: str, *, actor: str | None = None) -> Registered
     The first version of a name becomes `champion`, later ones `challenger`. If the process
     dies before the version is created, MLflow keeps an orphan run; no version points to it.
     """
-    from kiln.bundle import verify_bundle
+    from kiln.bundle import manifest_digest, verify_bundle
     from kiln.store.mlflow_bundle import log_bundle
 
     name = check_name(name)
     bundle = Path(bundle).resolve()
-    manifest = verify_bundle(bundle)  # a damaged bundle is refused before anything is written
+    digest = manifest_digest(bundle)
+    manifest = verify_bundle(bundle, manifest_sha256=digest)  # a damaged bundle is refused before anything is written
     who = audit.actor_name(actor)
     url = database_url()
     mlflow_client = client(url)
@@ -149,11 +162,12 @@ def register(bundle: Path, name: str, *, actor: str | None = None) -> Registered
     # database only needs it where versions are numbered and aliases moved.
     with database_lock(url) if is_sqlite(url) else nullcontext(), registry_errors():
         logged = log_bundle(mlflow_client, bundle, manifest, model_name=name,
-                            experiment=experiment_id(mlflow_client, name), actor=who)
+                            experiment=experiment_id(mlflow_client, name), actor=who, manifest_sha256=digest)
         with database_lock(url):
             _ensure_registered_model(mlflow_client, name)
             created = mlflow_client.create_model_version(name, source=logged.model_uri, run_id=logged.run_id,
-                                                         model_id=logged.model_id, tags=_version_tags(manifest))
+                                                         model_id=logged.model_id,
+                                                         tags={**_version_tags(manifest), MANIFEST_TAG: digest})
             version = str(created.version)
             alias = CHALLENGER if _holder(mlflow_client, name, CHAMPION) else CHAMPION
             previous = _holder(mlflow_client, name, alias)

@@ -1,104 +1,41 @@
 """Hostile requests against a real `kiln serve` on 127.0.0.1: each gets a 4xx whose JSON body
 names the field (or "body", "rows", "content-type"), and the server stays healthy after it.
 
-Two servers per module: `tight` (4 KiB bodies, 10 rows) for the size limits, `roomy` (the
-default limits, a 1 ms request timeout) for big bodies under the limit and the timeout.
+Three servers per module: `tight` (4 KiB bodies, 10 rows) for the size limits, `roomy` (the
+default limits, a 2 s request-head timeout) for big bodies under the limit and for the head
+limits, `hasty` (a 1 ms request timeout) for parsing and predicting past the timeout.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
-import subprocess
-import sys
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+from serve_probe import HEADER, ROW, assert_healthy, assert_refused, read_until_closed, serve
+from serve_probe import body as _body
 
-ROW = {"Type": "L", "Air temperature [K]": 300.1, "Process temperature [K]": 310.2, "Rotational speed [rpm]": 1500,
-       "Torque [Nm]": 40.3, "Tool wear [min]": 100}
-HEADER = ",".join(ROW)
 TIGHT_BODY = 4096
 
 
-class Running:
-    """A `kiln serve` started for the whole module."""
-
-    def __init__(self, process: subprocess.Popen, url: str, log: Path) -> None:
-        self.process, self.url, self.log = process, url, log
-
-    def post(self, content: bytes | Iterator[bytes], content_type: str | None = "application/json",
-             path: str = "/predict") -> httpx.Response:
-        headers = {"content-type": content_type} if content_type else {}
-        return httpx.post(f"{self.url}{path}", content=content, headers=headers, timeout=60)
-
-
-def _serve(model: Path, folder: Path, *args: str) -> Iterator[Running]:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    log = folder / f"server-{port}.log"
-    environment = {**os.environ, "KILN_HOME": str(folder / "home"), "KILN_DB": f"sqlite:///{folder / 'kiln.db'}"}
-    with log.open("w") as output:
-        process = subprocess.Popen([str(Path(sys.executable).with_name("kiln")), "serve", str(model), "--port",
-                                    str(port), *args], env=environment, stdout=output, stderr=subprocess.STDOUT)
-    server = Running(process, f"http://127.0.0.1:{port}", log)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"kiln serve exited with {process.returncode}: {log.read_text()}")
-            try:
-                if httpx.get(f"{server.url}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"kiln serve was not ready within 120 s: {log.read_text()}")
-            time.sleep(0.2)
-        yield server
-        assert "Traceback" not in log.read_text(), log.read_text()[-3000:]  # no request raised inside
-    finally:
-        process.terminate()
-        process.wait(60)
+@pytest.fixture(scope="module")
+def tight(ai4i_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    yield from serve(ai4i_bundle, tmp_path_factory.mktemp("tight"), "--max-body-bytes", str(TIGHT_BODY),
+                     "--max-rows", "10")
 
 
 @pytest.fixture(scope="module")
-def tight(ai4i_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    yield from _serve(ai4i_bundle, tmp_path_factory.mktemp("tight"), "--max-body-bytes", str(TIGHT_BODY),
-                      "--max-rows", "10")
+def roomy(ai4i_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    yield from serve(ai4i_bundle, tmp_path_factory.mktemp("roomy"), env={"KILN_SERVE_HEADER_TIMEOUT_S": "2"})
 
 
 @pytest.fixture(scope="module")
-def roomy(ai4i_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    yield from _serve(ai4i_bundle, tmp_path_factory.mktemp("roomy"), "--request-timeout", "0.001")
-
-
-def _body(payload: object) -> bytes:
-    return json.dumps(payload).encode()
-
-
-def assert_refused(response: httpx.Response, status: int, field: str) -> dict:
-    assert response.status_code == status, response.text[:500]
-    assert response.headers["content-type"].startswith("application/json")
-    problem = response.json()["detail"][0]
-    assert problem["field"] == field, problem
-    assert problem["msg"]
-    return problem
-
-
-def assert_healthy(server: Running) -> None:
-    assert server.process.poll() is None, "the server died"
-    assert httpx.get(f"{server.url}/health", timeout=10).status_code == 200
-    answer = server.post(_body({"rows": [ROW]}))
-    assert answer.status_code == 200, answer.text
-    assert len(answer.json()["predictions"]) == 1
+def hasty(ai4i_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    yield from serve(ai4i_bundle, tmp_path_factory.mktemp("hasty"), "--request-timeout", "0.001")
 
 
 # -- sizes --------------------------------------------------------------------------------------
@@ -266,8 +203,178 @@ def test_an_empty_csv_body_is_422(roomy) -> None:
 
 # -- time --------------------------------------------------------------------------------------
 
-def test_a_batch_past_the_request_timeout_is_504_and_the_server_goes_on(roomy) -> None:
+def test_a_batch_past_the_request_timeout_is_504_and_the_server_goes_on(hasty) -> None:
     batch = _body({"rows": [ROW] * 5000})
     for _ in range(3):
-        assert_refused(roomy.post(batch), 504, "rows")
-        assert_healthy(roomy)
+        assert_refused(hasty.post(batch), 504, "rows")
+        assert_healthy(hasty)
+
+
+def test_parsing_a_csv_batch_counts_against_the_request_timeout(hasty) -> None:
+    csv = (HEADER + "\n" + "L,300,310,1500,40,100\n" * 5000).encode()
+    assert_refused(hasty.post(csv, "text/csv"), 504, "rows")
+    assert_healthy(hasty)
+
+
+# -- CSV: sizes and shapes, checked before parsing -------------------------------------------------
+
+@pytest.mark.parametrize("columns", [20_000, 700_000])
+def test_a_very_wide_csv_header_is_413_before_it_is_parsed(roomy, columns) -> None:
+    wide = ",".join(f"c{i}" for i in range(columns)) + "\n" + ",".join("1" * columns) + "\n"
+    assert len(wide) < 8 * 1024 * 1024  # under the body limit: the column cap refuses it
+    problem = assert_refused(roomy.post(wide.encode(), "text/csv"), 413, "columns")
+    assert f"{columns:,} columns" in problem["msg"]
+    assert_healthy(roomy)
+
+
+def test_a_csv_batch_of_more_cells_than_the_cap_is_413(roomy) -> None:
+    width = 1_000  # at the column cap; 2,100 lines of it pass the 2,000,000-cell cap
+    csv = ",".join(f"c{i}" for i in range(width)) + "\n" + ("," * (width - 1) + "\n") * 2_100
+    assert_refused(roomy.post(csv.encode(), "text/csv"), 413, "body")
+    assert_healthy(roomy)
+
+
+@pytest.mark.parametrize(("rows", "bad"), [
+    (["L,300,310,1500,40,100,7", "L,300,310,1500,40,100"], 0),  # pandas read the extra cell as an index
+    (["L,300,310,1500,40,100", "L,300,310,1500,40,100,7"], 1),
+    (["L,300,310,1500,40,100", "L,300,310,1500,40,100", "L,300,310,1500,40,100,7,8"], 2),
+], ids=["first-row", "later-row", "two-extra"])
+def test_a_csv_row_with_more_cells_than_the_header_is_422_naming_the_row(roomy, rows, bad) -> None:
+    csv = "\n".join([HEADER, *rows]) + "\n"
+    problem = assert_refused(roomy.post(csv.encode(), "text/csv"), 422, "rows")
+    assert problem["row"] == bad and f"Row {bad} has" in problem["msg"]
+    assert roomy.post(f'{HEADER}\nL,300,310,1500,40,100\n"L,x",300,310,1500,40,100\n'.encode(),
+                      "text/csv").status_code == 200  # a quoted comma is one cell
+
+
+def test_the_event_loop_answers_health_while_a_big_csv_batch_is_parsed(roomy) -> None:
+    import threading
+
+    import httpx
+
+    extra = [f"x{i}" for i in range(144)]  # 1.5 million cells, 6 MB: seconds of pandas work
+    csv = ",".join([HEADER, *extra]) + "\n" + ("L,300,310,1500,40,100," + ",".join(["1.5"] * 144) + "\n") * 10_000
+    outcome: dict = {}
+
+    def big() -> None:
+        outcome["status"] = roomy.post(csv.encode(), "text/csv").status_code
+
+    sender = threading.Thread(target=big)
+    sender.start()
+    answered = 0
+    with httpx.Client(timeout=30) as client:
+        while sender.is_alive():
+            if client.get(f"{roomy.url}/health").status_code == 200 and sender.is_alive():
+                answered += 1
+    sender.join()
+    assert outcome["status"] == 200
+    assert answered >= 3, f"only {answered} /health answers while the batch was parsed: the loop was blocked"
+
+
+# -- POST /feedback ---------------------------------------------------------------------------------
+
+def _predicted(server) -> str:
+    answer = server.post(_body({"rows": [ROW]}))
+    assert answer.status_code == 200
+    return answer.json()["request_id"]
+
+
+@pytest.mark.parametrize("row", [2**63, 2**64 - 1, -1, 10**30])
+def test_a_feedback_row_outside_int64_is_422(roomy, row) -> None:
+    labels = {"labels": [{"request_id": _predicted(roomy), "row": row, "label": 1}]}
+    assert_refused(roomy.post(_body(labels), path="/feedback"), 422, "row")
+    assert_healthy(roomy)
+
+
+@pytest.mark.parametrize("label", ["2", 7, "=SUM(1+1)", 0.5, "yes"])
+def test_a_feedback_label_that_is_not_one_of_the_classes_is_422(roomy, label) -> None:
+    labels = {"labels": [{"request_id": _predicted(roomy), "row": 0, "label": label}]}
+    problem = assert_refused(roomy.post(_body(labels), path="/feedback"), 422, "label")
+    assert "classes (0, 1)" in problem["msg"]
+
+
+@pytest.mark.parametrize("label", [1, "0", 1.0, True])
+def test_a_feedback_label_spelling_a_class_is_recorded(roomy, label) -> None:
+    labels = {"labels": [{"request_id": _predicted(roomy), "row": 2**63 - 1, "label": label}]}
+    answer = roomy.post(_body(labels), path="/feedback")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["recorded"] == 1
+
+
+# -- the request head: size and time -------------------------------------------------------------------
+
+def _raw(server) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", server.port), timeout=60)
+
+
+def test_a_64_mb_header_is_431_after_the_first_64_kib(roomy) -> None:
+    sent, total = 0, 64 * 2**20
+    with _raw(roomy) as sock:
+        try:
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\nX-Big: ")
+            while sent < total:
+                sock.sendall(b"a" * 2**16)
+                sent += 2**16
+        except OSError:  # the server closed the connection while we were sending
+            pass
+        answer = read_until_closed(sock)
+    assert sent < total // 16, f"the server read {sent:,} header bytes"
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+    assert b'"field":"headers"' in answer
+    assert_healthy(roomy)
+
+
+@pytest.mark.parametrize("head", [b"", b"GET /health HTTP/1.1\r\nHost: localhost\r\n"], ids=["nothing", "partial"])
+def test_a_connection_that_never_finishes_its_head_is_closed_and_health_answers_meanwhile(roomy, head) -> None:
+    with _raw(roomy) as sock:
+        sock.sendall(head)
+        assert_healthy(roomy)  # the open connection holds nothing up
+        answer = read_until_closed(sock)
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+
+
+def test_a_kept_alive_connection_gets_the_head_timeout_for_its_next_request_too(roomy) -> None:
+    with _raw(roomy) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        first = sock.recv(65536)
+        assert first.startswith(b"HTTP/1.1 200 ")
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: loc")
+        answer = read_until_closed(sock)
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+
+
+@pytest.mark.slow
+def test_fifty_slow_senders_do_not_stop_a_normal_request(roomy) -> None:
+    """50 connections sending a byte a second (25 in the head, 25 in a declared body) for 6 s."""
+    import threading
+
+    stop = threading.Event()
+    closed = []
+
+    def trickle(prefix: bytes, payload: bytes) -> None:
+        with _raw(roomy) as sock:
+            try:
+                sock.sendall(prefix)
+                for byte in payload:
+                    if stop.is_set():
+                        return
+                    sock.sendall(bytes([byte]))
+                    stop.wait(1.0)
+            except OSError:
+                closed.append(prefix)
+
+    head = b"POST /predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+    senders = [threading.Thread(target=trickle, args=(b"", head + b"Content-Length: 2\r\n\r\n{}")) for _ in range(25)]
+    senders += [threading.Thread(target=trickle, args=(head + b"Content-Length: 1000\r\n\r\n", b"x" * 1000))
+                for _ in range(25)]
+    for sender in senders:
+        sender.start()
+    try:
+        for _ in range(6):
+            assert_healthy(roomy)  # a prediction and /health answered while all 50 trickle
+            stop.wait(1.0)
+    finally:
+        stop.set()
+        for sender in senders:
+            sender.join(30)
+    assert len([c for c in closed if c == b""]) == 25, "every slow head should have been cut at the 2 s head timeout"

@@ -8,6 +8,7 @@ import hashlib
 import json
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -251,3 +252,171 @@ def test_regression_bundle_round_trips(regression_model: kiln.Model, table: pd.D
 def test_regression_model_has_no_probabilities(regression_model: kiln.Model, table: pd.DataFrame) -> None:
     with pytest.raises(kiln.InvalidOptionError, match=r"predict_proba applies to classification"):
         regression_model.predict_proba(table)
+
+
+# -- confinement, completeness, the manifest's own integrity (issue 12) ---------------------------------------
+
+def _rewrite_manifest(path: Path, manifest: dict) -> None:
+    (path / "kiln.json").write_text(json.dumps(manifest))
+
+
+def _outside_cases(bundle: Path, outside: Path) -> dict[str, str]:
+    """Ways a manifest can name a file outside the bundle, to a file that exists and one that does not."""
+    (bundle / "model" / "link-present").symlink_to(outside / "secret.txt")
+    (bundle / "model" / "link-absent").symlink_to(outside / "absent.txt")
+    return {"absolute-present": str(outside / "secret.txt"), "absolute-absent": str(outside / "absent.txt"),
+            "dotdot-present": f"../{outside.name}/secret.txt", "dotdot-absent": f"../{outside.name}/absent.txt",
+            "symlink-present": "model/link-present", "symlink-absent": "model/link-absent"}
+
+
+@pytest.mark.parametrize("case", ["absolute", "dotdot", "symlink"])
+def test_a_member_outside_the_bundle_is_refused_alike_whether_it_exists_or_not(bundle: Path, tmp_path: Path,
+                                                                               case: str) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("root:$6$hash")
+    paths = _outside_cases(bundle, outside)
+    messages = []
+    for which in ("present", "absent"):
+        relative = paths[f"{case}-{which}"]
+        manifest = _manifest(bundle)
+        # the right digest of the present file: a loader that read and hashed it would accept it
+        manifest["files"][relative] = hashlib.sha256(b"root:$6$hash").hexdigest()
+        _rewrite_manifest(bundle, manifest)
+        with pytest.raises(BundleError, match=r"names a member outside its folder") as caught:
+            kiln.load(bundle)
+        messages.append(str(caught.value).replace(relative, "PATH"))
+        del manifest["files"][relative]
+        _rewrite_manifest(bundle, manifest)
+    assert messages[0] == messages[1]  # the error does not tell whether the file exists
+
+
+def test_confinement_is_checked_before_any_member_is_hashed(bundle: Path) -> None:
+    target = _model_file(bundle, "prep.skops")
+    target.write_bytes(b"damaged")  # would be "does not match its checksum" if hashing came first
+    manifest = _manifest(bundle)
+    manifest["files"]["/nonexistent/elsewhere"] = "0" * 64
+    _rewrite_manifest(bundle, manifest)
+
+    with pytest.raises(BundleError, match=r"names a member outside its folder \('/nonexistent/elsewhere'\)"):
+        kiln.load(bundle)
+
+
+def test_a_fold_folder_outside_the_bundle_is_refused(bundle: Path) -> None:
+    manifest = _manifest(bundle)
+    manifest["members"][0]["folds"][0]["path"] = "../elsewhere"
+    _rewrite_manifest(bundle, manifest)
+
+    with pytest.raises(BundleError, match=r"names a member outside its folder \('\.\./elsewhere'\)"):
+        kiln.load(bundle)
+
+
+def test_a_manifest_symlinked_out_of_the_bundle_is_refused(bundle: Path, tmp_path: Path) -> None:
+    real = tmp_path / "elsewhere.json"
+    real.write_bytes((bundle / "kiln.json").read_bytes())
+    (bundle / "kiln.json").unlink()
+    (bundle / "kiln.json").symlink_to(real)
+
+    with pytest.raises(BundleError, match=r"names a member outside its folder \('kiln.json'\)"):
+        kiln.load(bundle)
+
+
+@pytest.mark.parametrize("unlisted", ["reference.parquet", "oof.parquet"])
+def test_a_file_the_manifest_does_not_list_is_refused(bundle: Path, unlisted: str) -> None:
+    manifest = _manifest(bundle)
+    del manifest["files"][unlisted]
+    _rewrite_manifest(bundle, manifest)
+
+    with pytest.raises(BundleError, match=rf"holds '{unlisted}', which its manifest does not list"):
+        kiln.load(bundle)
+
+
+def test_an_extra_file_in_a_model_folder_is_refused(bundle: Path) -> None:
+    folder = _model_file(bundle, "prep.skops").parent
+    (folder / "extra.skops").write_bytes(b"anything")
+
+    relative = re.escape((folder / "extra.skops").relative_to(bundle).as_posix())
+    with pytest.raises(BundleError, match=rf"holds '{relative}', which its manifest does not list"):
+        kiln.load(bundle)
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    import sys
+
+    return subprocess.run([str(Path(sys.executable).with_name("kiln")), *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_a_member_that_matches_its_checksum_but_does_not_parse_is_one_line_and_exit_2(bundle: Path,
+                                                                                     table: pd.DataFrame,
+                                                                                     tmp_path: Path) -> None:
+    prep = _model_file(bundle, "prep.skops")
+    prep.write_bytes(b"PK\x03\x04 not a zip archive")
+    manifest = _manifest(bundle)
+    manifest["files"][prep.relative_to(bundle).as_posix()] = hashlib.sha256(prep.read_bytes()).hexdigest()
+    _rewrite_manifest(bundle, manifest)
+    with pytest.raises(BundleError, match=r"cannot be loaded \(BadZipFile"):
+        kiln.load(bundle)
+
+    rows = tmp_path / "rows.csv"
+    table.drop(columns="failure").head(5).to_csv(rows, index=False)
+    result = _cli("predict", str(bundle), str(rows), "--out", str(tmp_path / "out.csv"))
+
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "cannot be loaded" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_saved_under_a_signing_key_the_bundle_carries_an_hmac_of_its_manifest(model: kiln.Model, tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import hmac
+
+    monkeypatch.setenv("KILN_SIGNING_KEY", "a long random secret")
+    path = kiln.save(model, tmp_path / "signed")
+
+    expected = hmac.new(b"a long random secret", (path / "kiln.json").read_bytes(), hashlib.sha256).hexdigest()
+    assert (path / "kiln.sig").read_text().strip() == f"hmac-sha256:{expected}"
+    assert kiln.load(path).classes_ == ["no", "yes"]
+
+
+def test_with_a_signing_key_set_unsigned_and_wrongly_signed_bundles_are_refused(
+        model: kiln.Model, saved: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KILN_SIGNING_KEY", "a long random secret")
+    with pytest.raises(BundleError, match=r"is not signed, and KILN_SIGNING_KEY is set"):
+        kiln.load(saved)  # saved without a key
+
+    monkeypatch.setenv("KILN_SIGNING_KEY", "the key of somebody else")
+    other = kiln.save(model, tmp_path / "other")
+    monkeypatch.setenv("KILN_SIGNING_KEY", "a long random secret")
+    with pytest.raises(BundleError, match=r"is signed with another key, or its kiln.json changed after signing"):
+        kiln.load(other)
+
+    monkeypatch.setenv("KILN_SIGNING_KEY", "")
+    with pytest.raises(BundleError, match=r"KILN_SIGNING_KEY is set but empty"):
+        kiln.load(other)
+
+
+def test_with_a_signing_key_a_changed_decision_threshold_is_refused(model: kiln.Model, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KILN_SIGNING_KEY", "a long random secret")
+    path = kiln.save(model, tmp_path / "signed")
+    manifest = _manifest(path)
+    manifest["decision"]["threshold"] = 1.0 - manifest["decision"]["threshold"]  # flips predictions, nothing else
+    _rewrite_manifest(path, manifest)
+
+    with pytest.raises(BundleError, match=r"its kiln.json changed after signing"):
+        kiln.load(path)
+
+
+def test_the_registry_digest_is_checked_when_given(saved: Path, bundle: Path) -> None:
+    from kiln.bundle import load_bundle, manifest_digest
+
+    digest = manifest_digest(saved)
+    assert digest == hashlib.sha256((saved / "kiln.json").read_bytes()).hexdigest()
+    load_bundle(bundle, manifest_sha256=digest)
+    manifest = _manifest(bundle)
+    manifest["decision"]["threshold"] = 0.99
+    _rewrite_manifest(bundle, manifest)
+
+    with pytest.raises(BundleError, match=r"differs from the one the registry recorded"):
+        load_bundle(bundle, manifest_sha256=digest)

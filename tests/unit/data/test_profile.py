@@ -4,17 +4,15 @@ JSON and table views of the result."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from resources import AI4I
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 from kiln.data.profile import Profile, profile_table
-
-AI4I = Path(__file__).resolve().parents[4] / "shared" / "data" / "ai4i2020.csv"
 
 
 @pytest.fixture(scope="module")
@@ -179,8 +177,6 @@ def test_profile_figures_cover_target_columns_and_association(small_profile: Pro
 
 
 def test_profile_of_ai4i_finds_the_leaks_and_the_class_balance() -> None:
-    if not AI4I.exists():
-        pytest.skip(f"reference data not found at {AI4I}")
     profile = profile_table(pd.read_csv(AI4I), target="Machine failure")
 
     leaks = [f.column for f in profile.findings if f.code == "DQ004"]

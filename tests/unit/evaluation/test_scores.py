@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from kiln.evaluation import scores
 from sklearn import metrics as sk
 
+from kiln.evaluation import scores
 from kiln.evaluation.metrics import METRICS
 from kiln.evaluation.scores import score_table
 

@@ -4,11 +4,10 @@ on one row, on a batch walked by numpy and on a batch the libraries predict."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+from resources import AI4I
 
 import kiln
 from kiln.data.schema import Schema, infer_schema
@@ -25,7 +24,6 @@ from kiln.serve.fast_path import (
 )
 from kiln.serve.forest_arrays import pack_hist_gradient_boosting, pack_sklearn_forest
 
-AI4I = Path("/work/shared/data/ai4i2020.csv")
 WORDS = ("spindle", "bearing", "noise", "after", "the", "night", "shift", "coolant", "leak", "seen",
          "vibration", "high", "replaced", "filter", "operator", "reported", "warm", "motor")
 TASKS = ("binary", "multiclass", "regression")
@@ -177,7 +175,6 @@ def test_fast_path_equals_a_trained_model(train_frame, new_rows) -> None:
     assert_fast_equals_slow(model, new_rows)
 
 
-@pytest.mark.skipif(not AI4I.exists(), reason=f"{AI4I} is not on this machine")
 def test_fast_path_equals_a_model_trained_on_ai4i() -> None:
     frame = pd.read_csv(AI4I).drop(columns=["TWF", "HDF", "PWF", "OSF", "RNF"])  # failure modes leak the target
     train = frame.sample(1500, random_state=0)  # the AI4I bundle's learners, three folds each

@@ -10,7 +10,8 @@ from starlette.concurrency import run_in_threadpool
 
 from kiln.serve.decode import RequestProblem
 from kiln.serve.dependencies import current_model, get_settings, require_api_key
-from kiln.serve.routes.predict import ERRORS
+from kiln.serve.guards import media_type
+from kiln.serve.routes.predict import ERRORS, off_the_loop, read_body
 from kiln.serve.served import ServedModel
 from kiln.serve.settings import ServeSettings
 
@@ -32,12 +33,25 @@ async def post_feedback(request: Request, served: ServedModel = Depends(current_
     `{"id": 17, "label": 1}` items to match rows by an id the client sent with them."""
     from kiln.store.feedback import record_labels
 
-    labels = _labels(await request.body(), settings.max_rows)
+    if media_type(request.scope) != "application/json":
+        raise RequestProblem(415, "content-type", "POST /feedback takes application/json only; send "
+                             '{"labels": [...]} as JSON.')
+    body = await read_body(request, settings)
+    classes = [str(c) for c in served.model.classes_] if served.model.classes_ else None
+    if len(body) <= settings.inline_body_bytes:
+        labels = _labels(body, settings.max_rows, classes)
+    else:
+        labels = await off_the_loop(request, settings, "Parsing the labels", _labels, body, settings.max_rows, classes)
     recorded = await run_in_threadpool(record_labels, served.name, labels)
     return {"recorded": recorded, "model": served.name}
 
 
-def _labels(body: bytes, max_rows: int) -> list:
+ROW_LIMIT = 2**63 - 1  # the database stores row numbers as signed 64-bit integers
+
+
+def _labels(body: bytes, max_rows: int, classes: list[str] | None) -> list:
+    """The labels of a feedback body, each checked: a row number the database can hold, and a
+    label the model can predict (one of its classes, or a finite number for a regressor)."""
     from kiln.store.feedback import Label
 
     try:
@@ -57,8 +71,9 @@ def _labels(body: bytes, max_rows: int) -> list:
         if not isinstance(item, dict) or not _scalar(item.get("label")):
             raise RequestProblem(422, "label", f"Label {i} needs a 'label' (text, number or true/false).", i)
         request_id, row, key = item.get("request_id"), item.get("row", 0), item.get("id")
-        if type(row) is not int or row < 0:
-            raise RequestProblem(422, "row", f"Label {i}: 'row' must be a row number (0 or more).", i)
+        if type(row) is not int or not 0 <= row <= ROW_LIMIT:
+            raise RequestProblem(422, "row", f"Label {i}: 'row' must be a row number (0 to 2^63 - 1).", i)
+        _check_label(item["label"], classes, i)
         if isinstance(request_id, str) and 0 < len(request_id) <= 64:
             labels.append(Label(item["label"], request_id=request_id, row=row))
         elif id_column and _scalar(key) and len(str(key)) <= 256:
@@ -67,6 +82,21 @@ def _labels(body: bytes, max_rows: int) -> list:
             raise RequestProblem(422, "request_id", f"Label {i} needs a 'request_id' (from /predict), or an 'id' "
                                  "with a top-level 'id_column'.", i)
     return labels
+
+
+def _check_label(label: Any, classes: list[str] | None, i: int) -> None:
+    if classes is None:
+        if type(label) not in (int, float) or label != label or label in (float("inf"), float("-inf")):
+            raise RequestProblem(422, "label", f"Label {i} must be a finite number (this model is a regressor); "
+                                 f"got {str(label)[:40]!r}.", i)
+        return
+    spellings = {str(label)}
+    if isinstance(label, bool) or (isinstance(label, float) and label.is_integer()):  # True is class 1, 1.0 is 1
+        spellings.add(str(int(label)))
+    if not spellings & set(classes):
+        shown = ", ".join(classes[:10]) + (", ..." if len(classes) > 10 else "")
+        raise RequestProblem(422, "label", f"Label {i} is {str(label)[:40]!r}, which is not one of the model's "
+                             f"classes ({shown}); send one of them.", i)
 
 
 def _scalar(value: Any) -> bool:

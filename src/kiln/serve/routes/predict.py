@@ -37,28 +37,75 @@ ERRORS = {
 }
 
 
+async def read_body(request: Request, settings: ServeSettings) -> bytes:
+    """The whole body within the body timeout (a client trickling it in gets 408); then starts the
+    request's deadline, which parsing, checking and predicting share."""
+    from starlette.requests import ClientDisconnect
+
+    try:
+        body = await asyncio.wait_for(request.body(), settings.body_timeout_s)
+    except ClientDisconnect:  # no one is left to answer; end the request quietly
+        raise RequestProblem(400, "body", "The client closed the connection before sending the whole body.") from None
+    except TimeoutError:
+        raise RequestProblem(408, "body", f"The body did not arrive within {settings.body_timeout_s:g} s of its "
+                             "headers; send it at once.") from None
+    request.state.deadline = time.monotonic() + settings.request_timeout_s
+    return body
+
+
+def remaining(request: Request, settings: ServeSettings) -> float:
+    """Seconds left of this request's timeout."""
+    deadline = getattr(request.state, "deadline", None)
+    return settings.request_timeout_s if deadline is None else max(deadline - time.monotonic(), 0.0)
+
+
+async def off_the_loop(request: Request, settings: ServeSettings, what: str, function: Any, *args: Any,
+                       **kwargs: Any) -> Any:
+    """Run `function` in a worker thread within the request's remaining time (504 past it), so a
+    slow parse never stops the event loop from answering other requests, /health included."""
+    try:
+        return await asyncio.wait_for(run_in_threadpool(function, *args, **kwargs), remaining(request, settings))
+    except TimeoutError:
+        raise RequestProblem(504, "rows", f"{what} took longer than the {settings.request_timeout_s:g} s request "
+                             "timeout; send smaller batches.") from None
+
+
 async def read_rows(request: Request, served: ServedModel, settings: ServeSettings) -> Decoded:
-    """The request's records, decoded against the model's data contract."""
-    body = await request.body()
-    media = request.headers.get("content-type", "application/json").split(";", 1)[0].strip().lower()
-    if media in ("application/json", ""):
-        records = records_from_json(body, max_rows=settings.max_rows, max_depth=settings.max_json_depth)
-    elif media in ("text/csv", "application/csv"):
-        records = records_from_csv(body, max_rows=settings.max_rows)
-    else:
+    """The request's records, decoded against the model's data contract.
+
+    Small JSON bodies are parsed right here (microseconds); CSV and large JSON bodies in a
+    worker thread, against the request timeout.
+    """
+    body = await read_body(request, settings)
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media == "application/json":
+        if len(body) <= settings.inline_body_bytes:
+            records = records_from_json(body, max_rows=settings.max_rows, max_depth=settings.max_json_depth,
+                                        max_columns=settings.max_columns)
+        else:
+            records = await off_the_loop(request, settings, "Parsing the JSON body", records_from_json, body,
+                                         max_rows=settings.max_rows, max_depth=settings.max_json_depth,
+                                         max_columns=settings.max_columns)
+    elif media == "text/csv":
+        records = await off_the_loop(request, settings, "Parsing the CSV body", records_from_csv, body,
+                                     max_rows=settings.max_rows, max_columns=settings.max_columns,
+                                     max_cells=settings.max_cells)
+    else:  # guards.MediaTypeGuard has already refused the rest; this keeps the route safe on its own
         raise RequestProblem(415, "content-type", f"Content type '{media[:60]}' is not accepted; send "
                              "application/json records or a text/csv batch.")
-    return decode_records(records, served.model.schema)
+    if len(records) <= settings.inline_rows:
+        return decode_records(records, served.model.schema)
+    return await off_the_loop(request, settings, "Checking the rows", decode_records, records, served.model.schema)
 
 
-async def run_model(served: ServedModel, decoded: Decoded, settings: ServeSettings) -> Any:
-    """Small requests run right here; big ones in a worker thread, against the request timeout."""
+async def run_model(request: Request, served: ServedModel, decoded: Decoded, settings: ServeSettings) -> Any:
+    """Small requests run right here; big ones in a worker thread, against the request's remaining time."""
     if decoded.n_rows <= settings.inline_rows:
         return served.predict_raw(decoded)
-    deadline = time.monotonic() + settings.request_timeout_s
+    budget = remaining(request, settings)
     try:
-        return await asyncio.wait_for(run_in_threadpool(served.predict_raw, decoded, deadline),
-                                      settings.request_timeout_s)
+        return await asyncio.wait_for(run_in_threadpool(served.predict_raw, decoded, time.monotonic() + budget),
+                                      budget)
     except (TimeoutError, PredictionTimeout):
         raise RequestProblem(504, "rows", f"Predicting {decoded.n_rows:,} rows took longer than the "
                              f"{settings.request_timeout_s:g} s request timeout; send smaller batches.") from None
@@ -79,7 +126,7 @@ async def predict(request: Request, served: ServedModel = Depends(current_model)
     Unseen categories and numbers outside the training range are accepted and counted in `counts`.
     """
     decoded = await read_rows(request, served, settings)
-    raw = await run_model(served, decoded, settings)
+    raw = await run_model(request, served, decoded, settings)
     predictions, probabilities = served.outputs(raw)
     rid = request_id(request)
     counts = decoded.counts()
