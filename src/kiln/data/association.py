@@ -337,31 +337,33 @@ def _sample(n: int) -> np.ndarray:
 
 
 def _rank_auc(x: np.ndarray, positive: np.ndarray) -> float | None:
+    """ROC AUC of the column as a score for the positive class, whichever way it points."""
+    from sklearn.metrics import roc_auc_score
+
     keep = ~np.isnan(x)
     x, positive = x[keep], positive[keep]
     rows = _sample(len(x))
     x, positive = x[rows], positive[rows]
     n_pos = int(positive.sum())
-    n_neg = len(x) - n_pos
-    if n_pos == 0 or n_neg == 0:
+    if n_pos == 0 or n_pos == len(x):
         return None
-    ranks = rankdata(x)
-    auc = (ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-    return float(max(auc, 1 - auc))
+    auc = float(roc_auc_score(positive, x))
+    return max(auc, 1 - auc)
 
 
 def _grouped_auc(counts: np.ndarray) -> float:
-    """ROC AUC of scoring each row by its group's positive rate (binary counts: negatives, positives)."""
+    """ROC AUC of scoring each row by its group's positive rate (binary counts: negatives, positives):
+    scikit-learn's, with each group's negatives and positives as two weighted rows."""
+    from sklearn.metrics import roc_auc_score
+
     negatives, positives = counts[:, 0].astype(float), counts[:, 1].astype(float)
     if positives.sum() == 0 or negatives.sum() == 0:
         return 0.5
     rates = positives / np.maximum(negatives + positives, 1)
-    unique, inverse = np.unique(rates, return_inverse=True)
-    neg = np.bincount(inverse, weights=negatives, minlength=len(unique))
-    pos = np.bincount(inverse, weights=positives, minlength=len(unique))
-    below = np.concatenate([[0.0], np.cumsum(neg)[:-1]])
-    auc = (pos * below + 0.5 * pos * neg).sum() / (pos.sum() * neg.sum())
-    return float(max(auc, 1 - auc))
+    k = len(rates)
+    auc = float(roc_auc_score(np.r_[np.zeros(k), np.ones(k)], np.r_[rates, rates],
+                              sample_weight=np.r_[negatives, positives]))
+    return max(auc, 1 - auc)
 
 
 def _spearman(x: np.ndarray, y: np.ndarray) -> float | None:
@@ -391,17 +393,25 @@ def _eta(values: np.ndarray, codes: np.ndarray) -> float | None:
     return float(np.sqrt(min(max(between / total, 0.0), 1.0))) if np.isfinite(between) else None
 
 
+def cramers_v(table: np.ndarray) -> float:
+    """Cramér's V of a contingency table of counts: SciPy's `contingency.association`, kiln's only one.
+
+    √(χ² / (n · (min(rows, columns) − 1))), without Yates' correction; 0 is no association, 1 perfect.
+    Rows and columns must each hold a count (a zero row has no expected frequency).
+    """
+    from scipy.stats.contingency import association
+
+    return float(min(association(np.rint(np.asarray(table)).astype(np.int64), method="cramer"), 1.0))
+
+
 def _cramers_v(codes: np.ndarray, labels: pd.Series) -> float | None:
     y, classes = pd.factorize(labels)
-    table = np.bincount(codes * len(classes) + y, minlength=(codes.max() + 1) * len(classes)).astype(float)
+    table = np.bincount(codes * len(classes) + y, minlength=(codes.max() + 1) * len(classes))
     table = table.reshape(-1, len(classes))
     table = table[table.sum(axis=1) > 0]
     if min(table.shape) < 2:
         return None
-    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / table.sum()
-    chi2 = float(((table - expected) ** 2 / expected).sum())
-    v = np.sqrt(chi2 / (table.sum() * (min(table.shape) - 1)))
-    return float(min(v, 1.0))
+    return cramers_v(table)
 
 
 def _maybe(measure: AssociationMeasure, value: float | None) -> Association | None:

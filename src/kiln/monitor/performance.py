@@ -157,11 +157,12 @@ class Calibrator:
 
 
 def _expected_auc(positive: np.ndarray) -> float | None:
-    """Expected ROC AUC: each row counts p as a positive and 1 − p as a negative, ranked by score."""
-    order = np.argsort(-positive, kind="stable")
-    p = positive[order]
-    expected_tp = np.concatenate([[0.0], np.cumsum(p)])
-    expected_fp = np.concatenate([[0.0], np.cumsum(1 - p)])
-    if expected_tp[-1] <= 0 or expected_fp[-1] <= 0:
+    """Expected ROC AUC: each row counts p as a positive and 1 − p as a negative, ranked by score
+    (scikit-learn's ROC AUC of those weighted rows)."""
+    from sklearn.metrics import roc_auc_score
+
+    p = np.asarray(positive, dtype=float)
+    if p.sum() <= 0 or (1 - p).sum() <= 0:
         return None
-    return float(np.trapezoid(expected_tp / expected_tp[-1], expected_fp / expected_fp[-1]))
+    n = len(p)
+    return float(roc_auc_score(np.r_[np.ones(n), np.zeros(n)], np.r_[p, p], sample_weight=np.r_[p, 1 - p]))

@@ -50,6 +50,7 @@ import pandas as pd
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
+from kiln.data.association import cramers_v
 from kiln.data.schema import DISCRETE_MAX_LEVELS, category_text
 from kiln.errors import InvalidDataError, InvalidOptionError
 
@@ -240,14 +241,16 @@ def _balanced_cramers_v(table: np.ndarray) -> float:
 
     On raw counts V shrinks like √(n_current / n_reference) when the reference is the
     larger sample, so the same shift would read as smaller the more training rows were
-    kept. On shares (equal weights) V = ½·√Σ (r − c)² / m with m = (r + c)/2: the plain
-    V when the sizes are equal, 0 for equal distributions, 1 for disjoint ones.
+    kept. Each row is scaled to the same total (reference × n_current, current ×
+    n_reference: exact integers) and V is the one Cramér's V (data.association.cramers_v,
+    SciPy's): ½·√Σ (r − c)² / m on the shares r, c with m = (r + c)/2, the plain V when the
+    sizes are equal, 0 for equal distributions, 1 for disjoint ones.
     """
-    reference, current = table[0] / table[0].sum(), table[1] / table[1].sum()
-    middle = (reference + current) / 2
-    kept = middle > 0
-    value = 0.5 * math.sqrt(float(np.sum((reference[kept] - current[kept]) ** 2 / middle[kept])))
-    return min(value, 1.0)
+    counts = np.rint(table).astype(np.int64)
+    n_reference, n_current = counts.sum(axis=1)
+    balanced = np.vstack([counts[0] * n_current, counts[1] * n_reference])
+    balanced = balanced[:, balanced.sum(axis=0) > 0]
+    return cramers_v(balanced) if balanced.shape[1] >= 2 else 0.0
 
 
 def _result(column: str, kind: str, test: str, statistic: float, p_value: float, effect: float, threshold: float,

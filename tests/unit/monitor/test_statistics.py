@@ -298,3 +298,17 @@ def test_bad_options_and_non_numbers_are_refused():
         numeric_drift("x", [1.0], [1.0], bins=1)
     with pytest.raises(InvalidDataError, match="'x' was given as numeric"):
         numeric_drift("x", ["red", "blue"], [1.0])
+
+
+def test_drift_and_profile_share_one_cramers_v() -> None:
+    """The drift effect is the profile's Cramér's V (SciPy's) of the table with both samples weighted equally."""
+    from scipy.stats.contingency import association
+
+    from kiln.data.association import cramers_v
+    from kiln.monitor.statistics import _balanced_cramers_v
+
+    table = np.array([[120, 30, 50], [10, 25, 15]])
+    assert cramers_v(table) == pytest.approx(association(table, method="cramer"))
+    equal = np.vstack([table[0] * table[1].sum(), table[1] * table[0].sum()])
+    assert _balanced_cramers_v(table) == pytest.approx(cramers_v(equal))
+    assert _balanced_cramers_v(table) > cramers_v(table)  # raw counts shrink V when the reference is larger
