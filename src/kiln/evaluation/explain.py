@@ -33,7 +33,8 @@ BASE_VALUE = "base_value"
 
 def permutation_importance(model: Model, frame: pd.DataFrame, *, n_repeats: int = 5, seed: int = 0,
                            max_rows: int = 2000) -> pd.DataFrame:
-    """How much the model's own metric worsens when each original column is shuffled.
+    """How much the model's own metric worsens when each original column is shuffled
+    (scikit-learn's `permutation_importance`, scored by the model's metric).
 
     `importance` is the mean worsening over `n_repeats` shuffles, in the metric's units:
     positive means the column helps, about zero that the model does not need it,
@@ -48,26 +49,31 @@ def permutation_importance(model: Model, frame: pd.DataFrame, *, n_repeats: int 
     if model.task != "regression" and len(np.unique(y)) < 2:
         return pd.DataFrame({"feature": names, "importance": np.nan, "ci_low": np.nan, "ci_high": np.nan},
                             columns=IMPORTANCE_COLUMNS)
+    from sklearn.inspection import permutation_importance as shuffled_scores
+
     kept_report = model.last_contract_report_
-    rng = np.random.default_rng(seed)
-    n = len(rows)
+    present = [name for name in names if name in rows.columns]  # an absent optional column: shuffling changes nothing
     try:
-        base = metric.loss(y, model.predict_raw(rows), model.task)
-        records = []
-        for name in names:
-            if name not in rows.columns:  # an optional column absent from this table: shuffling changes nothing
-                records.append((name, 0.0, 0.0, 0.0))
-                continue
-            values = rows[name].to_numpy()
-            stacked = pd.concat([rows] * n_repeats, ignore_index=True)
-            stacked[name] = np.concatenate([values[rng.permutation(n)] for _ in range(n_repeats)])
-            raw = model.predict_raw(stacked)
-            losses = np.array([metric.loss(y, raw[r * n:(r + 1) * n], model.task) for r in range(n_repeats)])
-            records.append((name, *_t_interval(losses - base)))
+        result = shuffled_scores(_Fitted(model), rows[present], y, n_repeats=n_repeats, random_state=seed,
+                                 scoring=lambda fitted, x, truth: -metric.loss(truth, fitted.model.predict_raw(x),
+                                                                              model.task))
     finally:
         model.last_contract_report_ = kept_report
+    worsening = dict(zip(present, result.importances, strict=True))  # (loss shuffled - loss) per repeat
+    records = [(name, *_t_interval(worsening[name])) if name in worsening else (name, 0.0, 0.0, 0.0)
+               for name in names]
     table = pd.DataFrame(records, columns=IMPORTANCE_COLUMNS)
     return table.sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)
+
+
+class _Fitted:
+    """scikit-learn's permutation_importance takes an estimator; kiln's model is already fitted."""
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+
+    def fit(self, *_args: object, **_kwargs: object) -> _Fitted:
+        return self
 
 
 def labelled_rows(model: Model, frame: pd.DataFrame, max_rows: int | None = None,
