@@ -7,7 +7,7 @@ one-sided at α = 0.05. Under the null (the same quality; or, for non-inferiorit
 exactly the margin) the promoted share is the type-I error, which should be at most α; with
 a real edge it is the power.
 
-    python benchmarks/gate_error_rates.py            # 1,000 null / 500 power trials per case, writes RESULTS.md
+    python benchmarks/gate_error_rates.py            # 2,000 null / 500 power trials per case, writes RESULTS.md
     python benchmarks/gate_error_rates.py --trials 200 --power-trials 100 --no-write
 """
 
@@ -44,7 +44,7 @@ POWER = [
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=1000, help="trials per null case")
+    parser.add_argument("--trials", type=int, default=2000, help="trials per null case")
     parser.add_argument("--power-trials", type=int, default=500, help="trials per power case")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
