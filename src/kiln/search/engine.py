@@ -105,9 +105,10 @@ class Search:
 
         The first trial (or, if it failed, the next) is the guaranteed first model: its
         folds always start and run to their own end (early stopping), at the latest
-        `FIRST_MODEL_OVERRUN` × the limit after the start. Any other fold is started only while the time left before
-        the search deadline covers the folds of its family seen so far (or of any
-        family, before its first), and stops at that deadline.
+        `FIRST_MODEL_OVERRUN` × the limit after the start. Any other fold is started
+        only while the time left before the search deadline covers the folds of its
+        family seen so far (or of any family, before its first), and stops at that
+        deadline or after `fold_cap` seconds, whichever comes first.
         """
         if self._guaranteed is None and not any(r.kept for r in self.results):
             self._guaranteed = spec.trial_id
