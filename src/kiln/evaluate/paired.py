@@ -127,6 +127,38 @@ def paired_gate(y: np.ndarray, champion_pred: np.ndarray, challenger_pred: np.nd
     return replace(decision, reason=_reason(decision, alpha, rule_reason))
 
 
+def paired_test(y: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, *, task: Task, metric: str,
+                thresholds: tuple[float | None, float | None] = (None, None), confidence: float = 0.95,
+                seed: int = 0) -> tuple[float, float, float, float, float, float, Test]:
+    """Two-sided paired test of model a against model b on the same rows.
+
+    Returns (value a, value b, improvement of a over b in the metric's better direction, its
+    `confidence` interval, two-sided p, test). DeLong for binary AUC; otherwise the paired
+    bootstrap, whose two-sided p is twice the smaller share of resamples on either side of 0.
+    """
+    scorer = get_metric(metric, task)
+    y, pred_a, pred_b = _check(y, pred_a, pred_b, task)
+    cuts = _thresholds(task, scorer.name, thresholds)
+    value_a = served_score(y, pred_a, task=task, metric=scorer.name, threshold=cuts[0])
+    value_b = served_score(y, pred_b, task=task, metric=scorer.name, threshold=cuts[1])
+    if task == "binary" and scorer.name == "roc_auc":
+        difference, low, high, p_value = delong_test(y, pred_b[:, 1], pred_a[:, 1], confidence=confidence)
+        return value_a, value_b, difference, low, high, p_value, "delong"
+    samples = paired_bootstrap(y, pred_b, pred_a, task=task, metric=scorer.name, seed=seed,
+                               thresholds=(cuts[1], cuts[0]))
+    difference = value_a - value_b if scorer.greater_is_better else value_b - value_a
+    finite = samples[np.isfinite(samples)]
+    if len(finite) < max(10, 0.5 * len(samples)):
+        return value_a, value_b, difference, math.nan, math.nan, math.nan, "bootstrap"
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(finite, [tail, 100 - tail])
+    if np.all(finite == 0):
+        return value_a, value_b, difference, 0.0, 0.0, 1.0, "bootstrap"
+    below, above = int(np.sum(finite <= 0)), int(np.sum(finite >= 0))
+    p_value = min(1.0, 2 * (1 + min(below, above)) / (1 + len(finite)))
+    return value_a, value_b, difference, float(low), float(high), float(p_value), "bootstrap"
+
+
 def served_score(y: np.ndarray, prediction: np.ndarray, *, task: Task, metric: str,
                  threshold: float | None = None) -> float:
     """`metric` of one model on these rows, labels taken at `threshold` (binary label metrics)."""
