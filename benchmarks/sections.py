@@ -41,6 +41,11 @@ def measured_commit() -> str:
     return f"{commit}, with uncommitted changes to {shown}"
 
 
+# The commit when the benchmark started: scripts import this module first, and others may
+# commit to a shared tree while a long run goes on.
+AT_START = measured_commit()
+
+
 def provenance(script: str | None = None) -> str:
     """One line: the script, the UTC time, the commit measured and any uncommitted changes to the code."""
     script = script or sys.argv[0]
@@ -49,7 +54,11 @@ def provenance(script: str | None = None) -> str:
     except ValueError:
         script = Path(script).name
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    return f"{STAMP} `{script}` on {when}, measuring commit {measured_commit()}.</sub>"
+    at_end = measured_commit()
+    if at_end.split(",")[0] == AT_START.split(",")[0]:
+        return f"{STAMP} `{script}` on {when}, measuring commit {at_end}.</sub>"
+    return (f"{STAMP} `{script}` on {when}, measuring a working tree that moved during the run: commit "
+            f"{AT_START} when it started, {at_end} when it ended.</sub>")
 
 
 def write_section(name: str, body: str, path: Path = RESULTS, script: str | None = None) -> None:
