@@ -22,6 +22,7 @@ concept drift.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,17 @@ if TYPE_CHECKING:
     from kiln.model import Model
 
 MIN_LABELLED = 30  # fewer labelled rows in a window give no real value (the interval would be all of [0, 1])
+_PER_MODEL: dict[int, dict[str, Any]] = {}  # id(model) → what depends on the model only
+
+
+def model_cache(model: Model) -> dict[str, Any]:
+    """A per-model dict that goes away with the model (a server swaps models on promotion): what
+    monitoring derives from the model alone (calibration, SHAP ranks, reference outputs) is made once."""
+    key = id(model)
+    if key not in _PER_MODEL:
+        _PER_MODEL[key] = {}
+        weakref.finalize(model, _PER_MODEL.pop, key, None)
+    return _PER_MODEL[key]
 
 
 @dataclass(frozen=True)
@@ -66,12 +78,14 @@ def live_performance(model: Model, window: pd.DataFrame, *, windows: int = 6, se
     at = window["at"].to_numpy(dtype=float)
     edges = np.linspace(at.min(), at.max(), windows + 1) if at.max() > at.min() else np.array([at.min(), at.max()])
     bucket = np.clip(np.searchsorted(edges, at, side="right") - 1, 0, len(edges) - 2)
-    calibrator = Calibrator.from_reference(model)
+    calibrator = _calibrator(model)
+    proba = probabilities(model, window["outputs"]) if model.task != "regression" else None
     out = []
     for k in range(len(edges) - 1):
-        part = window[bucket == k]
-        if len(part):
-            out.append(_score(model, part, float(edges[k]), float(edges[k + 1]), calibrator, seed))
+        chosen = bucket == k
+        if chosen.any():
+            out.append(_score(model, window[chosen], float(edges[k]), float(edges[k + 1]), calibrator, seed,
+                              None if proba is None else proba[chosen]))
     return out
 
 
@@ -80,7 +94,14 @@ def overall_performance(model: Model, window: pd.DataFrame, *, seed: int = 0) ->
     if window.empty:
         return None
     at = window["at"].to_numpy(dtype=float)
-    return _score(model, window, float(at.min()), float(at.max()), Calibrator.from_reference(model), seed)
+    return _score(model, window, float(at.min()), float(at.max()), _calibrator(model), seed)
+
+
+def _calibrator(model: Model) -> Calibrator | None:
+    cached = model_cache(model)
+    if "calibrator" not in cached:
+        cached["calibrator"] = Calibrator.from_reference(model)
+    return cached["calibrator"]
 
 
 def probabilities(model: Model, outputs: pd.Series) -> np.ndarray:
@@ -90,11 +111,13 @@ def probabilities(model: Model, outputs: pd.Series) -> np.ndarray:
 
 
 def _score(model: Model, part: pd.DataFrame, start: float, end: float, calibrator: Calibrator | None,
-           seed: int) -> WindowPerformance:
+           seed: int, proba: np.ndarray | None = None) -> WindowPerformance:
     from kiln.evaluate.scores import metric_interval
 
     metric = performance_metric(model)
-    y, pred, labelled = _labelled(model, part)
+    if proba is None and model.task != "regression":
+        proba = probabilities(model, part["outputs"])
+    y, pred, labelled = _labelled(model, part, proba)
     value = low = high = accuracy = None
     if labelled >= MIN_LABELLED and (model.task == "regression" or len(np.unique(y)) > 1):
         value, low, high = metric_interval(y, pred, model.task, metric, threshold=model.threshold, n_boot=500,
@@ -103,7 +126,6 @@ def _score(model: Model, part: pd.DataFrame, start: float, end: float, calibrato
             accuracy = float(np.mean(model._decide(pred) == y))
     estimated = estimated_accuracy = None
     if model.task != "regression" and calibrator is not None:
-        proba = probabilities(model, part["outputs"])
         predicted = model._decide(proba) if len(proba) else np.empty(0, dtype=int)
         estimated = calibrator.expected(proba, metric, predicted)
         estimated_accuracy = calibrator.expected(proba, "accuracy", predicted)
@@ -111,8 +133,9 @@ def _score(model: Model, part: pd.DataFrame, start: float, end: float, calibrato
                              estimated_accuracy)
 
 
-def _labelled(model: Model, part: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, int]:
-    known = part[part["label"].notna()]
+def _labelled(model: Model, part: pd.DataFrame, proba: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, int]:
+    mask = part["label"].notna().to_numpy()
+    known = part[mask]
     if model.task == "regression":
         y = pd.to_numeric(known["label"], errors="coerce").to_numpy(dtype=float)
         ok = np.isfinite(y)
@@ -121,7 +144,7 @@ def _labelled(model: Model, part: pd.DataFrame) -> tuple[np.ndarray, np.ndarray,
     codes = {str(c): i for i, c in enumerate(model.classes_ or [])}
     y = np.array([codes.get(_label_text(v), -1) for v in known["label"]], dtype=int)
     ok = y >= 0
-    pred = probabilities(model, known["outputs"]) if len(known) else np.empty((0, len(codes)))
+    pred = proba[mask] if proba is not None else np.empty((0, len(codes)))
     return y[ok], pred[ok], int(ok.sum())
 
 

@@ -16,7 +16,6 @@ traffic in 194 of 200 trials, the served model's own outputs in 0).
 from __future__ import annotations
 
 import time
-import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,16 +24,21 @@ import numpy as np
 import pandas as pd
 
 from kiln.monitor.alerts import Alert, AlertRules
-from kiln.monitor.performance import WindowPerformance, live_performance, overall_performance, probabilities
+from kiln.monitor.performance import (
+    WindowPerformance,
+    live_performance,
+    model_cache,
+    overall_performance,
+    probabilities,
+)
 from kiln.monitor.quality import QualityDrift, quality_drift
-from kiln.monitor.statistics import FeatureDrift, categorical_drift, column_psi, drift_table, numeric_drift
+from kiln.monitor.statistics import FeatureDrift, bin_codes, categorical_drift, drift_table, numeric_drift, psi
 from kiln.monitor.window import TrafficWindow, previous_version, read_window
 
 if TYPE_CHECKING:
     from kiln.model import Model
 
 IMPORTANCE_ROWS = 300  # reference rows explained to rank features
-_PER_MODEL: dict[int, dict[str, Any]] = {}  # id(model) → what depends on the model only (SHAP ranks, outputs)
 
 
 @dataclass
@@ -167,7 +171,7 @@ def served_reference_outputs(model: Model) -> np.ndarray:
     What serving logs is the refitted model's output, so this, not the out-of-fold
     output of the fold models, is what served outputs are compared with.
     """
-    cached = _model_cache(model)
+    cached = model_cache(model)
     if "outputs" not in cached:
         cached["outputs"] = np.asarray(model.predict_raw(model.reference[model.schema.names]))
     return cached["outputs"]
@@ -186,15 +190,6 @@ def _prediction_drift(model: Model, traffic: TrafficWindow) -> FeatureDrift | No
                              np.asarray(classes)[model._decide(current)])
 
 
-def _model_cache(model: Model) -> dict[str, Any]:
-    """A per-model dict that goes away with the model (a server swaps models on promotion)."""
-    key = id(model)
-    if key not in _PER_MODEL:
-        _PER_MODEL[key] = {}
-        weakref.finalize(model, _PER_MODEL.pop, key, None)
-    return _PER_MODEL[key]
-
-
 def _over_time(reference: pd.DataFrame, traffic: TrafficWindow, kinds: dict[str, str],
                windows: int) -> dict[str, list[dict[str, float]]]:
     """PSI of each feature in each of `windows` equal time slices of the window."""
@@ -202,19 +197,20 @@ def _over_time(reference: pd.DataFrame, traffic: TrafficWindow, kinds: dict[str,
     edges = np.linspace(at.min(), at.max(), windows + 1) if at.max() > at.min() else np.array([at.min(), at.max()])
     bucket = np.clip(np.searchsorted(edges, at, side="right") - 1, 0, len(edges) - 2)
     out: dict[str, list[dict[str, float]]] = {name: [] for name in kinds}
-    for k in range(len(edges) - 1):
-        part = traffic.features[bucket == k]
-        if len(part) == 0:
-            continue
-        for name, kind in kinds.items():
-            value = column_psi(name, reference[name], part[name], kind)
-            out[name].append({"start": float(edges[k]), "psi": value, "rows": float(len(part))})
+    for name, kind in kinds.items():
+        ref_codes, cur_codes, n_bins = bin_codes(name, reference[name], traffic.features[name], kind)
+        ref_counts = np.bincount(ref_codes[ref_codes >= 0], minlength=n_bins)
+        for k in range(len(edges) - 1):
+            part = cur_codes[bucket == k]
+            if len(part):
+                value = psi(ref_counts, np.bincount(part[part >= 0], minlength=n_bins))
+                out[name].append({"start": float(edges[k]), "psi": value, "rows": float(len(part))})
     return out
 
 
 def _importance(model: Model) -> dict[str, float]:
     """Mean |SHAP| per input column on reference rows (once per loaded model: it depends on nothing else)."""
-    cached = _model_cache(model)
+    cached = model_cache(model)
     if "importance" not in cached:
         cached["importance"] = _shap_importance(model)
     return dict(cached["importance"])

@@ -23,7 +23,7 @@ from kiln.monitor.window import TrafficWindow
 MODES = ["TWF", "HDF", "PWF", "OSF", "RNF"]
 TARGET = "Machine failure"
 TRIALS = 200
-TRAFFIC_ROWS = 500
+TRAFFIC_ROWS = 1_000  # a window of served rows (/monitor assesses up to 2,000)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from kiln.serve.dependencies import current_model, require_api_key
 from kiln.serve.served import ServedModel
 
 router = APIRouter(dependencies=[Depends(require_api_key)])
-MONITOR_ROWS = 5_000  # rows of a window the statistics are computed on (an even sample beyond that)
+MONITOR_ROWS = 2_000  # rows of a window the statistics are computed on (an even sample beyond that)
 CACHE_S = 30.0  # a window's result is reused this long
 _CACHE: dict[tuple[int, str, str], tuple[float, dict[str, Any]]] = {}
 # what the document promises (parse_since also takes e.g. "1.5h" or "ALL"): a valid value is never refused
