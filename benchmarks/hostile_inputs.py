@@ -132,17 +132,16 @@ def _slow_senders(url: str, port: int) -> tuple[int, str]:
                 for _ in range(25)]
     for sender in senders:
         sender.start()
-    status = 0
+    statuses = []
     deadline = time.monotonic() + 12
     while time.monotonic() < deadline:
-        status, _ = _post(url, json.dumps({"rows": [ROW]}).encode())
-        if status != 200:
-            break
+        statuses.append(_post(url, json.dumps({"rows": [ROW]}).encode())[0])
         time.sleep(0.5)
     stop.set()
     for sender in senders:
         sender.join(30)
-    return status, "(normal requests)"
+    worst = max(statuses, key=lambda status: status != 200)
+    return worst, f"{statuses.count(200)} of {len(statuses)} normal predictions meanwhile answered 200"
 
 
 def probes(url: str, port: int) -> list[tuple[str, str, Callable[[], tuple[int, str]]]]:
