@@ -141,10 +141,11 @@ def profile(
 def predict(
     model: Annotated[str, typer.Argument(help="Model bundle folder or models:/NAME@ALIAS.")],
     data: Annotated[str, typer.Argument(help="Table to predict: .csv, .parquet or .jsonl.")],
-    out: Annotated[Path, typer.Option(help="Predictions file (.csv, .parquet or .jsonl); with --ray, a folder.")],
+    out: Annotated[Path, typer.Option(help="Predictions file (.csv, .parquet or .jsonl); with --ray, also a "
+                                           "folder (no suffix) of Parquet parts.")],
     ray: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--ray", help="Predict with Ray Data on a cluster: auto, local or HOST:PORT; --out is then a folder "
-                      "of Parquet parts (pip install 'kiln-ml\\[ray]').")] = None,
+        "--ray", help="Predict with Ray Data on a cluster: auto, local or HOST:PORT; --out FILE gathers the "
+                      "rows into one file, --out FOLDER keeps Parquet parts (pip install 'kiln-ml\\[ray]').")] = None,
 ) -> None:
     """Predict every row of DATA; columns `prediction` and `proba_<class>`, in input order.
 
@@ -155,10 +156,11 @@ def predict(
 
         loaded = kiln.load(model)
         if ray is not None:
-            from kiln.ray_predict import predict_on_ray
+            from kiln.ray_predict import is_file_out, predict_on_ray
 
             rows = predict_on_ray(model, data, out, address=ray)
-            typer.echo(f"{rows:,} predictions written to {out}/ (partitioned Parquet, in input order)")
+            where = f"{out}" if is_file_out(out) else f"{out}/ (partitioned Parquet, in input order)"
+            typer.echo(f"{rows:,} predictions written to {where}")
             return
         from kiln.predict_stream import predict_file
 
