@@ -30,6 +30,22 @@ def _git(*args: str) -> str:
     return done.stdout.rstrip("\n") if done.returncode == 0 else ""
 
 
+def measured_commit() -> str:
+    """The commit checked out, and the uncommitted changes to the code, as one phrase."""
+    commit = _git("rev-parse", "--short=10", "HEAD").strip() or "unknown (not a git checkout)"
+    changed = [line[3:] for line in _git("status", "--porcelain", "--", *MEASURED).splitlines()
+               if not line[3:].endswith("RESULTS.md")]
+    if not changed:
+        return commit
+    shown = ", ".join(sorted(changed)[:6]) + (f" and {len(changed) - 6} more" if len(changed) > 6 else "")
+    return f"{commit}, with uncommitted changes to {shown}"
+
+
+# The commit when the benchmark started: scripts import this module first, and others may
+# commit to a shared tree while a long run goes on.
+AT_START = measured_commit()
+
+
 def provenance(script: str | None = None) -> str:
     """One line: the script, the UTC time, the commit measured and any uncommitted changes to the code."""
     script = script or sys.argv[0]
@@ -37,15 +53,12 @@ def provenance(script: str | None = None) -> str:
         script = Path(script).resolve().relative_to(ROOT).as_posix()
     except ValueError:
         script = Path(script).name
-    commit = _git("rev-parse", "--short=10", "HEAD").strip() or "unknown (not a git checkout)"
-    changed = [line[3:] for line in _git("status", "--porcelain", "--", *MEASURED).splitlines()
-               if not line[3:].endswith("RESULTS.md")]
-    dirty = ""
-    if changed:
-        shown = ", ".join(sorted(changed)[:6]) + (f" and {len(changed) - 6} more" if len(changed) > 6 else "")
-        dirty = f", with uncommitted changes to {shown}"
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    return f"{STAMP} `{script}` on {when}, measuring commit {commit}{dirty}.</sub>"
+    at_end = measured_commit()
+    if at_end.split(",")[0] == AT_START.split(",")[0]:
+        return f"{STAMP} `{script}` on {when}, measuring commit {at_end}.</sub>"
+    return (f"{STAMP} `{script}` on {when}, measuring a working tree that moved during the run: commit "
+            f"{AT_START} when it started, {at_end} when it ended.</sub>")
 
 
 def write_section(name: str, body: str, path: Path = RESULTS, script: str | None = None) -> None:

@@ -87,11 +87,12 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
         server = Server(process, f"http://127.0.0.1:{port}", log)
         started.append(server)
         deadline = time.monotonic() + 120
+        key = {"X-API-Key": args[args.index("--api-key") + 1]} if "--api-key" in args else {}  # /ready needs it
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 pytest.fail(f"kiln serve exited with {process.returncode}: {log.read_text()}")
             try:
-                if httpx.get(f"{server.url}/ready", timeout=1).status_code == 200:
+                if httpx.get(f"{server.url}/ready", headers=key, timeout=1).status_code == 200:
                     return server
             except httpx.TransportError:
                 pass

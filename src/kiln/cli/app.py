@@ -85,16 +85,19 @@ def train(
             print_leaderboard(model.leaderboard(), title=f"Leaderboard ({model.metric}, {spec.time_limit:g}s)")
         cv = model.manifest["cv"]
         typer.echo(f"model: {cv['model']}  {cv['metric']} {cv['score']:.4f} "
-                   f"[{cv['ci_low']:.4f}, {cv['ci_high']:.4f}]  in {time.time() - started:.1f}s")
+                   f"[{cv['ci_low']:.4f}, {cv['ci_high']:.4f}]  in {time.time() - started:.1f}s "
+                   f"(--time-limit {spec.time_limit:g}s)")
         typer.echo(f"bundle: {path}")
         lost = model.manifest["training"]["trials_lost_to_workers"]
         if ray is not None or lost:
             typer.echo(f"trials lost to dead workers: {lost}")
-        if register:
+        if register:  # timed apart: MLflow takes seconds (15+ on a busy machine), not counted in --time-limit
             from kiln.cli.console import print_registered
             from kiln.store.registry import register as register_bundle
 
+            registering = time.time()
             print_registered(register_bundle(path, register))
+            typer.echo(f"registered in {time.time() - registering:.1f}s (not counted in --time-limit)")
 
 
 @app.command()
@@ -140,10 +143,11 @@ def profile(
 def predict(
     model: Annotated[str, typer.Argument(help="Model bundle folder or models:/NAME@ALIAS.")],
     data: Annotated[str, typer.Argument(help="Table to predict: .csv, .parquet or .jsonl.")],
-    out: Annotated[Path, typer.Option(help="Predictions file (.csv, .parquet or .jsonl); with --ray, a folder.")],
+    out: Annotated[Path, typer.Option(help="Predictions file (.csv, .parquet or .jsonl); with --ray, also a "
+                                           "folder (no suffix) of Parquet parts.")],
     ray: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--ray", help="Predict with Ray Data on a cluster: auto, local or HOST:PORT; --out is then a folder "
-                      "of Parquet parts (pip install 'kiln-ml\\[ray]').")] = None,
+        "--ray", help="Predict with Ray Data on a cluster: auto, local or HOST:PORT; --out FILE gathers the "
+                      "rows into one file, --out FOLDER keeps Parquet parts (pip install 'kiln-ml\\[ray]').")] = None,
 ) -> None:
     """Predict every row of DATA; columns `prediction` and `proba_<class>`, in input order.
 
@@ -154,10 +158,11 @@ def predict(
 
         loaded = kiln.load(model)
         if ray is not None:
-            from kiln.predict.ray_data import predict_on_ray
+            from kiln.predict.ray_data import is_file_out, predict_on_ray
 
             rows = predict_on_ray(model, data, out, address=ray)
-            typer.echo(f"{rows:,} predictions written to {out}/ (partitioned Parquet, in input order)")
+            where = f"{out}" if is_file_out(out) else f"{out}/ (partitioned Parquet, in input order)"
+            typer.echo(f"{rows:,} predictions written to {where}")
             return
         from kiln.predict.stream import predict_file
 

@@ -74,8 +74,11 @@ def print_evaluation(ev: Any, *, title: str) -> None:
         console.print(f"decision threshold {choice.threshold:.3f} (objective {metric_label(choice.objective)}; "
                       f"a false positive costs {choice.cost_fp:g}, a false negative {choice.cost_fn:g})",
                       highlight=False)
+    for test in ev.tests:
+        console.print(f"· {test.verdict}", highlight=False, markup=False)
     for comparison in ev.comparisons:
-        console.print(f"· {comparison.verdict}", highlight=False, markup=False)
+        console.print(f"· From training (cross-validation folds): {comparison.verdict}", highlight=False,
+                      markup=False)
 
 
 def print_registered(registered: Any) -> None:

@@ -55,10 +55,11 @@ CHECKS: dict[str, Check] = {check.code: check for check in (
           "on its few exceptions."),
     Check("DQ003", "All-missing column", "warning", "Drop it or fix the export that left it empty; kiln drops it."),
     Check("DQ004", "Strong target leakage", "error",
-          "Drop the column unless it is truly known when predictions are made; if it is, silence this check "
-          "with --ignore DQ004."),
+          "Drop the column(s) unless they are truly known when predictions are made; if they are, silence this "
+          "check with --ignore DQ004."),
     Check("DQ005", "Weak target leakage", "warning",
-          "Confirm that the column is known before the outcome, and drop it if it is recorded afterwards."),
+          "Confirm that the column is known before the outcome, and drop it if it is recorded afterwards; a "
+          "strong predictor that is known in time is what a model needs."),
     Check("DQ006", "Identifier-like column", "info",
           "Nothing to do: kiln drops identifiers, because a value unique to one row cannot generalise."),
     Check("DQ007", "Duplicated rows", "warning",

@@ -11,6 +11,32 @@ import pandas as pd
 from kiln.errors import InvalidOptionError
 
 WRITERS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl"}
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet reads as the start of a formula
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that a spreadsheet would run as a formula get a leading apostrophe (OWASP's advice
+    for CSV injection): a class label like `=HYPERLINK(...)` in a prediction CSV stays text.
+
+    Only text cells change, header cells included; numbers (a negative number starts with '-')
+    are left as they are.
+    """
+    text_columns = [name for name in frame.columns
+                    if pd.api.types.is_object_dtype(frame[name]) or pd.api.types.is_string_dtype(frame[name])
+                    or isinstance(frame[name].dtype, pd.CategoricalDtype)]
+    risky_names = any(isinstance(name, str) and name.startswith(FORMULA_STARTS) for name in frame.columns)
+    if not text_columns and not risky_names:
+        return frame
+    safe = frame.copy(deep=False)
+    for name in text_columns:
+        column = frame[name].astype(object)
+        risky = column.map(lambda cell: isinstance(cell, str) and cell.startswith(FORMULA_STARTS))
+        if risky.any():
+            safe[name] = column.where(~risky, "'" + column.astype(str))
+    if risky_names:
+        safe.columns = [f"'{name}" if isinstance(name, str) and name.startswith(FORMULA_STARTS) else name
+                        for name in frame.columns]
+    return safe
 
 
 def write_text(text: str, path: Path) -> Path:
@@ -34,7 +60,7 @@ def write_table(frame: pd.DataFrame, path: Path) -> Path:
     staging = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
         if kind == "csv":
-            frame.to_csv(staging, index=False)
+            spreadsheet_safe(frame).to_csv(staging, index=False)
         elif kind == "parquet":
             frame.to_parquet(staging, index=False)
         else:

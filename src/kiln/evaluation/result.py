@@ -3,11 +3,15 @@
 `evaluate_model` scores a model on new labelled rows; `oof_evaluation` builds the same
 object from the out-of-fold predictions kept in the bundle (what the training report
 shows: numbers on rows each fold model did not see).
+
+Where each figure comes from: `scores`, `tests`, `slices` and `importance` are computed on
+the rows evaluated; `comparisons` are the training folds' tests between candidates (from
+cross-validation, whatever rows are evaluated), and are labelled so wherever they are shown.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +22,7 @@ from kiln.data.load import read_table
 from kiln.errors import InvalidOptionError
 from kiln.evaluation.compare import Comparison, compare_to_best
 from kiln.evaluation.explain import IMPORTANCE_COLUMNS, labelled_rows, permutation_importance
+from kiln.evaluation.holdout_compare import HOLDOUT_TEST_COLUMNS, HoldoutTest, holdout_tests
 from kiln.evaluation.metrics import get_metric
 from kiln.evaluation.scores import Score, score_table
 from kiln.evaluation.slices import SLICE_COLUMNS, slice_scores
@@ -33,7 +38,11 @@ DEFAULT_THRESHOLD = 0.5
 
 @dataclass
 class Evaluation:
-    """Scores with intervals, the decision threshold, slices, importance and model comparisons."""
+    """Scores with intervals, the decision threshold, slices, importance and model comparisons.
+
+    `tests` are paired tests on the evaluated rows (the served model against its best member
+    and the baseline); `comparisons` come from training (the cross-validation folds).
+    """
 
     task: str
     metric: str
@@ -44,7 +53,8 @@ class Evaluation:
     threshold: ThresholdChoice | None  # binary: the threshold in use, measured on these rows
     slices: pd.DataFrame
     importance: pd.DataFrame
-    comparisons: list[Comparison]
+    comparisons: list[Comparison]  # from training: paired over the cross-validation folds
+    tests: list[HoldoutTest] = field(default_factory=list)  # on the evaluated rows
 
     def frame(self) -> pd.DataFrame:
         """Every metric with its 95% bootstrap interval and the trivial baseline."""
@@ -57,7 +67,12 @@ class Evaluation:
         return self.importance.copy()
 
     def comparisons_frame(self) -> pd.DataFrame:
+        """The training folds' comparisons of candidates (from cross-validation, not the evaluated rows)."""
         return pd.DataFrame([asdict(c) for c in self.comparisons], columns=COMPARISON_COLUMNS)
+
+    def tests_frame(self) -> pd.DataFrame:
+        """Paired tests on the evaluated rows: the served model against its best member and the baseline."""
+        return pd.DataFrame([t.to_dict() for t in self.tests], columns=HOLDOUT_TEST_COLUMNS)
 
     def __repr__(self) -> str:
         main = next((s for s in self.scores if s.metric == self.metric), None)
@@ -80,9 +95,10 @@ def evaluate_model(model: Model, frame: pd.DataFrame | str | Path, *, threshold:
     slices = slice_scores(labelled, y, prediction, model.task, model.metric, model.schema.of_kind("categorical"),
                           seed=seed, threshold=cut)
     importance = permutation_importance(model, labelled, seed=seed)
+    tests = holdout_tests(model, labelled, y, prediction, threshold=cut, seed=seed) if _both_classes(model, y) else []
     return Evaluation(model.task, model.metric, model.classes_, y, prediction, scores,
                       _threshold_choice(model.task, y, prediction, decision), slices, importance,
-                      _comparisons(model))
+                      _comparisons(model), tests)
 
 
 def oof_evaluation(model: Model, *, seed: int = 0) -> Evaluation:
@@ -131,6 +147,11 @@ def _threshold_choice(task: str, y: np.ndarray, prediction: np.ndarray, decision
         return None
     return threshold_at(y, prediction[:, 1], float(decision["threshold"]), objective=decision["objective"],
                         cost_fp=float(decision["cost_fp"]), cost_fn=float(decision["cost_fn"]))
+
+
+def _both_classes(model: Model, y: np.ndarray) -> bool:
+    """A paired test of classifiers needs at least two classes among the rows."""
+    return model.task == "regression" or len(np.unique(y)) > 1
 
 
 def _comparisons(model: Model) -> list[Comparison]:

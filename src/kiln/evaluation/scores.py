@@ -83,11 +83,17 @@ def score_table(y_true: np.ndarray, prediction: np.ndarray, task: Task, *, thres
 def metric_interval(y_true: np.ndarray, prediction: np.ndarray, task: Task, name: str, *,
                     threshold: float | None = None, n_boot: int = 1000, seed: int = 0) -> tuple[float, float, float]:
     """(value, ci_low, ci_high) of one metric; `name` is a `score_table` name or a kiln metric name."""
+    value, samples = metric_bootstrap(y_true, prediction, task, name, threshold=threshold, n_boot=n_boot, seed=seed)
+    low, high = _percentiles(samples)
+    return value, low, high
+
+
+def metric_bootstrap(y_true: np.ndarray, prediction: np.ndarray, task: Task, name: str, *,
+                     threshold: float | None = None, n_boot: int = 1000, seed: int = 0) -> tuple[float, np.ndarray]:
+    """(value, the metric on each of `n_boot` resamples): for intervals, standard errors and tests."""
     y, pred = _prepare(y_true, prediction, task)
     stat = stat_named(name, y, pred, task, threshold)
-    samples = _bootstrap([stat], y, task, n_boot, seed)[0]
-    low, high = _percentiles(samples)
-    return _point(stat, y, pred, task), low, high
+    return _point(stat, y, pred, task), _bootstrap([stat], y, task, n_boot, seed)[0]
 
 
 def stat_named(name: str, y: np.ndarray, pred: np.ndarray, task: Task, threshold: float | None) -> _Stat:

@@ -10,8 +10,10 @@ from kiln.monitor.alerts import AlertRules
 class Monitoring(Protocol):
     """Reads a kind's served traffic and judges it against the model's reference."""
 
-    def traffic(self, name: str, model: Any, *, since: float | None, url: str | None) -> Any:
-        """The logged requests (and their feedback labels) of `name` since `since`."""
+    def traffic(self, name: str, model: Any, *, version: str | None = None, since: float | None = None,
+                url: str | None = None, max_rows: int | None = None) -> Any:
+        """The logged requests (and their feedback labels) of `name` (one `version`, or all) since `since`,
+        at most `max_rows` of them."""
         ...
 
     def assess(self, model: Any, traffic: Any, *, name: str, version: str, since: float | None,

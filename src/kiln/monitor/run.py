@@ -4,6 +4,13 @@ Feature drift (statistics.py), prediction drift (the score distribution, or the 
 classes), data-quality drift (quality.py), drift per feature over time, live and
 estimated performance (performance.py), and the alert rules (alerts.py), in one result
 that the CLI prints, the report draws and the server's /monitor returns.
+
+The window is one version's traffic (the log is read by name and version), with the
+previous version's window summarised beside it. Prediction drift compares served outputs
+with the *served* model's outputs on the reference rows, not with the out-of-fold
+outputs: those come from the fold models, whose scores are distributed differently from
+the refitted model's (on AI4I-like data the out-of-fold reference flagged unshifted
+traffic in 194 of 200 trials, the served model's own outputs in 0).
 """
 
 from __future__ import annotations
@@ -17,10 +24,16 @@ import numpy as np
 import pandas as pd
 
 from kiln.monitor.alerts import Alert, AlertRules
-from kiln.monitor.performance import WindowPerformance, live_performance, overall_performance, probabilities
+from kiln.monitor.performance import (
+    WindowPerformance,
+    live_performance,
+    model_cache,
+    overall_performance,
+    probabilities,
+)
 from kiln.monitor.quality import QualityDrift, quality_drift
-from kiln.monitor.statistics import FeatureDrift, categorical_drift, drift_table, numeric_drift
-from kiln.monitor.window import TrafficWindow
+from kiln.monitor.statistics import FeatureDrift, bin_codes, categorical_drift, drift_table, numeric_drift, psi
+from kiln.monitor.window import TrafficWindow, previous_version
 
 if TYPE_CHECKING:
     from kiln.model import Model
@@ -48,6 +61,9 @@ class MonitorResult:
     importance: dict[str, float]
     rules: AlertRules
     alerts: list[Alert] = field(default_factory=list)
+    sampled: int = 0  # rows the statistics were computed on (all of the window, or an even sample of it)
+    rows_exact: bool = True  # False: `rows` is estimated from the sample
+    previous: dict[str, Any] | None = None  # the previous version's window, summarised
 
     @property
     def status(self) -> str:
@@ -61,25 +77,58 @@ class MonitorResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "status": self.status, "since": self.since,
-                "until": self.until, "rows": self.rows, "labelled": self.labelled, "drifted": self.drifted,
+                "until": self.until, "rows": self.rows, "rows_exact": self.rows_exact, "sampled": self.sampled,
+                "labelled": self.labelled,
+                "drifted": self.drifted,
                 "features": [f.to_dict() for f in self.features],
                 "prediction": self.prediction.to_dict() if self.prediction else None,
                 "quality": [q.to_dict() for q in self.quality], "over_time": self.over_time,
                 "performance": [p.to_dict() for p in self.performance],
                 "overall": self.overall.to_dict() if self.overall else None, "cv": self.cv,
-                "importance": self.importance, "alerts": [a.to_dict() for a in self.alerts]}
+                "importance": self.importance, "alerts": [a.to_dict() for a in self.alerts],
+                "previous": self.previous}
 
 
 def run_monitor(model: str, *, since: float | None = None, rules: AlertRules | None = None, url: str | None = None,
-                windows: int = 6) -> MonitorResult:
+                windows: int = 6, max_rows: int | None = None) -> MonitorResult:
     """Monitor `model`: a registered name (its champion is the reference) or a bundle folder."""
+    loaded, name, version = _reference_model(model)
+    return monitor_version(loaded, name=name, version=version, since=since, rules=rules or AlertRules(), url=url,
+                           windows=windows, max_rows=max_rows)
+
+
+def monitor_version(model: Model, *, name: str, version: str, since: float | None, rules: AlertRules,
+                    url: str | None = None, windows: int = 6, max_rows: int | None = None) -> MonitorResult:
+    """`version`'s own window judged against its reference, with the previous version's window beside it.
+
+    The model's kind (kiln.kinds) reads its traffic and judges it; nothing here branches on the kind.
+    """
     from kiln.kinds import get
 
-    loaded, name, version = _reference_model(model)
-    monitoring = get(loaded.kind).hook("monitor")  # the model's kind judges its own traffic
-    traffic = monitoring.traffic(name, loaded, since=since, url=url)
-    return monitoring.assess(loaded, traffic, name=name, version=version, since=since, rules=rules or AlertRules(),
-                             windows=windows)
+    monitoring = get(model.kind).hook("monitor")
+    traffic = monitoring.traffic(name, model, version=version, since=since, url=url, max_rows=max_rows)
+    result = monitoring.assess(model, traffic, name=name, version=version, since=since, rules=rules, windows=windows)
+    before = previous_version(name, version, since=since, url=url)
+    if before is not None:
+        older = monitoring.traffic(name, model, version=before, since=since, url=url,
+                                   max_rows=None if max_rows is None else max(max_rows // 4, 1))
+        result.previous = summarise(model, older, version=before)
+    return result
+
+
+def summarise(model: Model, traffic: TrafficWindow, *, version: str) -> dict[str, Any]:
+    """A version's window in brief: rows, labels, and its live performance (from its own logged outputs)."""
+    overall = None
+    if traffic.rows:
+        try:
+            overall = overall_performance(model, traffic.log)
+        except (KeyError, ValueError):  # the other version has other classes: its outputs do not fit this model
+            overall = None
+    at = traffic.log["at"] if traffic.rows else pd.Series(dtype=float)
+    return {"version": version, "rows": traffic.total, "rows_exact": traffic.exact, "sampled": traffic.rows,
+            "labelled": int(traffic.log["label"].notna().sum()) if traffic.rows else 0,
+            "first": float(at.min()) if traffic.rows else None, "last": float(at.max()) if traffic.rows else None,
+            "overall": overall.to_dict() if overall else None}
 
 
 def assess(model: Model, traffic: TrafficWindow, *, name: str, version: str, since: float | None,
@@ -95,7 +144,8 @@ def assess(model: Model, traffic: TrafficWindow, *, name: str, version: str, sin
     features = drift_table(reference, traffic.features, kinds) if enough else []
     cv = model.manifest.get("cv", {})
     result = MonitorResult(
-        name=name, version=version, since=since, until=time.time(), rows=traffic.rows,
+        name=name, version=version, since=since, until=time.time(), rows=traffic.total, sampled=traffic.rows,
+        rows_exact=traffic.exact,
         labelled=int(traffic.log["label"].notna().sum()) if enough else 0, features=features,
         prediction=_prediction_drift(model, traffic) if enough else None,
         quality=quality_drift(traffic.features, model.schema, model.manifest.get("reference", {})) if enough else [],
@@ -104,7 +154,7 @@ def assess(model: Model, traffic: TrafficWindow, *, name: str, version: str, sin
         overall=overall_performance(model, traffic.log) if enough else None,
         cv={"metric": cv.get("metric"), "score": cv.get("score"), "low": cv.get("ci_low"), "high": cv.get("ci_high")},
         importance=_importance(model), rules=rules)
-    result.alerts = _alerts(result)
+    result.alerts = _alerts(result, model.task)
     return result
 
 
@@ -119,18 +169,29 @@ def _reference_model(model: str) -> tuple[Model, str, str]:
     return load_bundle(resolved.path), resolved.name or model, resolved.version or "?"
 
 
+def served_reference_outputs(model: Model) -> np.ndarray:
+    """The served model's outputs on the reference rows (computed once per loaded model).
+
+    What serving logs is the refitted model's output, so this, not the out-of-fold
+    output of the fold models, is what served outputs are compared with.
+    """
+    cached = model_cache(model)
+    if "outputs" not in cached:
+        cached["outputs"] = np.asarray(model.predict_raw(model.reference[model.schema.names]))
+    return cached["outputs"]
+
+
 def _prediction_drift(model: Model, traffic: TrafficWindow) -> FeatureDrift | None:
-    reference = model.reference
+    reference = served_reference_outputs(model)
     if model.task == "regression":
         current = np.array([o["prediction"] for o in traffic.log["outputs"]], dtype=float)
-        return numeric_drift("prediction", reference["__final__prediction"].to_numpy(), current)
+        return numeric_drift("prediction", reference.reshape(-1), current)
     classes = [str(c) for c in model.classes_ or []]
-    ref_proba = reference[[f"__final__proba_{c}" for c in classes]].to_numpy(dtype=float)
     current = probabilities(model, traffic.log["outputs"])
     if model.task == "binary":
-        return numeric_drift(f"P({classes[1]})", ref_proba[:, 1], current[:, 1])
-    return categorical_drift("predicted class", np.asarray(classes)[ref_proba.argmax(axis=1)],
-                             np.asarray(classes)[current.argmax(axis=1)])
+        return numeric_drift(f"P({classes[1]})", reference[:, 1], current[:, 1])
+    return categorical_drift("predicted class", np.asarray(classes)[model._decide(reference)],
+                             np.asarray(classes)[model._decide(current)])
 
 
 def _over_time(reference: pd.DataFrame, traffic: TrafficWindow, kinds: dict[str, str],
@@ -140,16 +201,26 @@ def _over_time(reference: pd.DataFrame, traffic: TrafficWindow, kinds: dict[str,
     edges = np.linspace(at.min(), at.max(), windows + 1) if at.max() > at.min() else np.array([at.min(), at.max()])
     bucket = np.clip(np.searchsorted(edges, at, side="right") - 1, 0, len(edges) - 2)
     out: dict[str, list[dict[str, float]]] = {name: [] for name in kinds}
-    for k in range(len(edges) - 1):
-        part = traffic.features[bucket == k]
-        if len(part) == 0:
-            continue
-        for drift in drift_table(reference, part, kinds):
-            out[drift.column].append({"start": float(edges[k]), "psi": drift.psi, "rows": float(len(part))})
+    for name, kind in kinds.items():
+        ref_codes, cur_codes, n_bins = bin_codes(name, reference[name], traffic.features[name], kind)
+        ref_counts = np.bincount(ref_codes[ref_codes >= 0], minlength=n_bins)
+        for k in range(len(edges) - 1):
+            part = cur_codes[bucket == k]
+            if len(part):
+                value = psi(ref_counts, np.bincount(part[part >= 0], minlength=n_bins))
+                out[name].append({"start": float(edges[k]), "psi": value, "rows": float(len(part))})
     return out
 
 
 def _importance(model: Model) -> dict[str, float]:
+    """Mean |SHAP| per input column on reference rows (once per loaded model: it depends on nothing else)."""
+    cached = model_cache(model)
+    if "importance" not in cached:
+        cached["importance"] = _shap_importance(model)
+    return dict(cached["importance"])
+
+
+def _shap_importance(model: Model) -> dict[str, float]:
     """Mean |SHAP| per input column on reference rows; empty when no tree member can be explained."""
     from kiln.evaluation.explain import BASE_VALUE, shap_contributions
 
@@ -162,7 +233,7 @@ def _importance(model: Model) -> dict[str, float]:
     return {str(k): float(v) for k, v in ranked.items()}
 
 
-def _alerts(result: MonitorResult) -> list[Alert]:
+def _alerts(result: MonitorResult, task: str) -> list[Alert]:
     rules = result.rules
     if result.rows < rules.min_rows:
         return []
@@ -173,14 +244,35 @@ def _alerts(result: MonitorResult) -> list[Alert]:
             alerts.append(Alert("psi_top_feature", f"'{drift.column}' (a top-{rules.top_features} feature) drifted: "
                                 f"PSI {drift.psi:.2f} > {rules.psi_threshold:g} ({drift.test} effect "
                                 f"{drift.effect:.2f}, p={drift.p_value:.1e}).", drift.psi, rules.psi_threshold))
-    low, metric = result.cv.get("low"), result.cv.get("metric")
-    overall = result.overall
-    if rules.performance_below_cv and overall is not None and low is not None and metric == overall.metric:
-        if overall.value is not None and overall.value < low:
-            alerts.append(Alert("live_below_cv", f"Live {metric} {overall.value:.3f} (95% CI up to "
-                                f"{overall.ci_high:.3f}, {overall.labelled:,} labelled rows) is below the champion's "
-                                f"CV lower bound {low:.3f}.", overall.value, low))
-        elif overall.value is None and overall.estimated is not None and overall.estimated < low:
-            alerts.append(Alert("estimated_below_cv", f"Estimated {metric} {overall.estimated:.3f} (CBPE, no labels "
-                                f"yet) is below the champion's CV lower bound {low:.3f}.", overall.estimated, low))
-    return alerts
+    performance = _performance_alert(result, task)
+    return alerts + ([performance] if performance else [])
+
+
+def _performance_alert(result: MonitorResult, task: str) -> Alert | None:
+    """Live (or, before labels, estimated) performance worse than the CV interval, in the metric's direction.
+
+    With labels, the whole live 95% interval must be worse than the CV interval's worse
+    end (for AUC: its upper end below the CV lower bound; for RMSE or log loss: its lower
+    end above the CV upper bound), so that a window doing as well as CV does not alert by
+    chance; the CBPE estimate has no interval and is compared as a point.
+    """
+    from kiln.evaluation.metrics import get_metric
+
+    overall, name = result.overall, result.cv.get("metric")
+    low, high = result.cv.get("low"), result.cv.get("high")
+    if not result.rules.performance_below_cv or overall is None or name != overall.metric or None in (low, high):
+        return None
+    metric = get_metric(name, task)  # type: ignore[arg-type]
+    bound = min(low, high) if metric.greater_is_better else max(low, high)
+    side = "below the champion's CV lower bound" if metric.greater_is_better else \
+        "above the champion's CV upper bound"
+    if overall.value is not None:
+        best_end = overall.ci_high if metric.greater_is_better else overall.ci_low
+        if best_end is not None and metric.better(bound, best_end):
+            end = "up to" if metric.greater_is_better else "down to"
+            return Alert("live_below_cv", f"Live {name} {overall.value:.3f} (95% CI {end} {best_end:.3f}, "
+                         f"{overall.labelled:,} labelled rows) is {side} {bound:.3f}.", overall.value, bound)
+    elif overall.estimated is not None and metric.better(bound, overall.estimated):
+        return Alert("estimated_below_cv", f"Estimated {name} {overall.estimated:.3f} (CBPE, no labels yet) is "
+                     f"{side} {bound:.3f}.", overall.estimated, bound)
+    return None

@@ -218,6 +218,40 @@ def drift_table(reference: pd.DataFrame, current: pd.DataFrame, kinds: dict[str,
             for column, kind in tested.items()]
 
 
+def column_psi(column: str, reference: np.ndarray | pd.Series, current: np.ndarray | pd.Series, kind: str, *,
+               bins: int = 10) -> float:
+    """PSI alone, on the bins `numeric_drift` / `categorical_drift` use, without their tests."""
+    ref_codes, cur_codes, n_bins = bin_codes(column, reference, current, kind, bins=bins)
+    return psi(*(np.bincount(c[c >= 0], minlength=n_bins) for c in (ref_codes, cur_codes)))
+
+
+def bin_codes(column: str, reference: np.ndarray | pd.Series, current: np.ndarray | pd.Series, kind: str, *,
+              bins: int = 10) -> tuple[np.ndarray, np.ndarray, int]:
+    """Each value's bin (-1: missing) on the bins the drift tests use, and how many bins there are.
+
+    For drift over time, where only PSI is drawn: the values are binned once and each time
+    slice is a bincount (a KS test per column per slice was most of a monitoring call's time).
+    """
+    if kind not in CATEGORICAL_KINDS:
+        ref_values = pd.Series(reference, copy=False).astype("float64").to_numpy()
+        ref = ref_values[np.isfinite(ref_values)]
+        levels = np.unique(ref)
+        cur_values = pd.Series(current, copy=False).astype("float64").to_numpy()
+        if len(levels) > DISCRETE_MAX_LEVELS:
+            edges = np.unique(np.quantile(ref, np.linspace(0.0, 1.0, bins + 1)[1:-1]))
+            ref_codes, cur_codes = (np.where(np.isfinite(v), np.searchsorted(edges, v, side="left"), -1)
+                                    for v in (ref_values, cur_values))
+            return ref_codes, cur_codes, len(edges) + 1
+        reference = pd.Series(np.where(np.isfinite(ref_values), ref_values, np.nan))
+        current = pd.Series(np.where(np.isfinite(cur_values), cur_values, np.nan))
+    ref_series = pd.Series(reference, copy=False)
+    cur_series = pd.Series(current, copy=False)
+    ref_text = ref_series.map(category_text).where(ref_series.notna())
+    cur_text = cur_series.map(category_text).where(cur_series.notna())
+    levels = pd.Index(pd.concat([ref_text, cur_text]).dropna().unique())
+    return levels.get_indexer(ref_text), levels.get_indexer(cur_text), len(levels)
+
+
 def _chi2_drift(column: str, kind: str, labels: list[str], table: np.ndarray, alpha: float, note: str) -> FeatureDrift:
     labels, table, lumped = _lump_rare(labels, table)
     notes = [note] if note else []

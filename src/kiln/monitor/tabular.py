@@ -15,8 +15,9 @@ if TYPE_CHECKING:
 class TabularMonitoring:
     """Traffic rows are the model's input columns; the reference is its training sample."""
 
-    def traffic(self, name: str, model: Model, *, since: float | None, url: str | None) -> TrafficWindow:
-        return read_window(name, model.schema, since=since, url=url)
+    def traffic(self, name: str, model: Model, *, version: str | None = None, since: float | None = None,
+                url: str | None = None, max_rows: int | None = None) -> TrafficWindow:
+        return read_window(name, model.schema, version=version, since=since, url=url, max_rows=max_rows)
 
     def assess(self, model: Model, traffic: TrafficWindow, *, name: str, version: str, since: float | None,
                rules: AlertRules, windows: int = 6, **options: Any) -> MonitorResult:

@@ -5,7 +5,10 @@ the model, loaded once) predicts them with `Model.predictions_frame` (the code o
 `kiln predict` without Ray, so the numbers are the same), and the predictions are
 written, with order preserved, as `part-000000.parquet`, `part-000001.parquet`, ...
 to a staging folder renamed to `--out` at the end: reading the parts in name order
-gives the rows in input order, and a failed run leaves no half folder.
+gives the rows in input order, and a failed run leaves no half folder. When `--out`
+names a file (`.csv`, `.parquet`, `.jsonl`), the parts are gathered into it in order, one
+part in memory at a time, by the writer `kiln predict` uses without Ray (same columns,
+same text), and the staging folder is removed.
 
 The model travels as the bundle's bytes through Ray's object store, not as a path:
 a worker on another node has neither the driver's bundle folder nor its
@@ -35,8 +38,9 @@ from typing import Any
 import pandas as pd
 
 from kiln.data.load import SUFFIXES
+from kiln.data.write import WRITERS
 from kiln.errors import InvalidDataError, InvalidOptionError, KilnError
-from kiln.predict.stream import bytes_per_row
+from kiln.predict.stream import _Appender, bytes_per_row
 
 # Rows per block and per actor call: ~7 MB of AI4I input, enough to amortise the
 # per-call cost (~0.1 s: the contract check and the learners' thread start-up).
@@ -47,10 +51,12 @@ PART_NAME = "part-{:06d}.parquet"
 def predict_on_ray(bundle: str | Path, data: str | Path, out: Path, *, address: str,
                    batch_rows: int = BATCH_ROWS) -> int:
     """Predict every row of `data` with the model bundle `bundle` (a folder or
-    `models:/NAME@ALIAS`) on the Ray cluster at `address`, into the folder `out`.
+    `models:/NAME@ALIAS`) on the Ray cluster at `address`, into `out`.
 
-    Returns the number of rows predicted. `out` receives `part-NNNNNN.parquet` files
-    whose concatenation in name order holds the predictions in input order.
+    Returns the number of rows predicted. When `out` ends in .csv, .parquet or .jsonl it
+    becomes that one file, rows in input order; otherwise it is a folder that receives
+    `part-NNNNNN.parquet` files whose concatenation in name order holds the predictions
+    in input order.
     """
     from kiln.search.ray_runner import _connect, import_ray
 
@@ -88,10 +94,29 @@ def _run(ray: Any, files: dict[str, bytes], data: str, kind: str, out: Path, bat
             except Exception as exc:
                 raise _explain(exc, files, data) from None
             rows = _count_rows(staging)
-            _replace(staging, out)
+            if is_file_out(out):
+                _gather(staging, out)
+            else:
+                _replace(staging, out)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return rows
+
+
+def is_file_out(out: Path) -> bool:
+    """`--out` names one file (its suffix is a format kiln writes), not a folder of parts."""
+    return out.suffix.lower() in WRITERS
+
+
+def _gather(parts: Path, out: Path) -> None:
+    """Append the parts, in name (= input) order, to `out` in the format its suffix names;
+    written to a temporary sibling renamed at the end, as `kiln predict` without Ray does."""
+    import pyarrow.parquet as pq
+
+    with _Appender(out, WRITERS[out.suffix.lower()]) as appender:
+        for part in sorted(parts.glob("part-*.parquet")):
+            appender.append(pq.read_table(part).to_pandas())
+        appender.commit()
 
 
 @contextmanager
@@ -203,10 +228,17 @@ def _input_kind(data: str | Path) -> str:
 
 
 def _check_out(out: Path) -> None:
-    """`--out` is a folder: new, empty, or an earlier kiln prediction folder (replaced)."""
+    """`--out` is a file kiln writes (.csv, .parquet, .jsonl; replaced if it exists), or a folder:
+    new, empty, or an earlier kiln prediction folder (replaced)."""
+    if is_file_out(out):
+        if out.is_dir():
+            raise InvalidOptionError(f"--out '{out}' is a folder; name a new file (.csv, .parquet or .jsonl), "
+                                     "or a folder without a file suffix for the Parquet parts.")
+        return
     if out.exists() and not (out.is_dir() and all(_is_part(p) for p in out.iterdir())):
         raise InvalidOptionError(f"--out '{out}' exists and is not a kiln prediction folder; with --ray, --out "
-                                 "names a folder for the Parquet parts. Choose a new path.")
+                                 "names a file (.csv, .parquet or .jsonl) or a folder for the Parquet parts. "
+                                 "Choose a new path.")
 
 
 def _is_part(path: Path) -> bool:

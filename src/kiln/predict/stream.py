@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from kiln.data.contract import ContractReport, check_contract
 from kiln.data.load import MEMORY_SHARE, available_memory, read_table
-from kiln.data.write import WRITERS, write_table
+from kiln.data.write import WRITERS, spreadsheet_safe, write_table
 from kiln.errors import InvalidDataError, InvalidOptionError
 from kiln.model import Model
 
@@ -276,7 +276,7 @@ class _Appender:
         if self.kind == "parquet":
             self._append_parquet(frame)
         elif self.kind == "csv":
-            frame.to_csv(self._text, index=False, header=self._text.tell() == 0)
+            spreadsheet_safe(frame).to_csv(self._text, index=False, header=self._text.tell() == 0)
         else:
             text = frame.to_json(orient="records", lines=True)
             self._text.write(text if text.endswith("\n") else text + "\n")

@@ -34,15 +34,36 @@ def _summary(result: MonitorResult) -> Section:
              ("Drifted features", ", ".join(result.drifted) or "none"),
              ("Champion CV", _cv(result.cv))]
     body = table([{"fact": k, "value": v} for k, v in facts], ["fact", "value"], headers={"fact": "", "value": ""})
+    body = Html(body + _versions(result))
     alerts = [{"rule": a.rule, "message": a.message} for a in result.alerts]
     if alerts:
         body = Html(body + table(alerts, ["rule", "message"]))
     elif result.status == "no data":
         body = Html(body + paragraph(f"Fewer than {result.rules.min_rows} served rows: no verdict yet."))
-    intro = ("The verdict of the alert rules on this window of served traffic. A feature is flagged when its test is "
+    intro = ("The verdict of the alert rules on this version's window of served traffic (the previous version's "
+             "window is shown beside it, not pooled with it). A feature is flagged when its test is "
              "significant AND its effect size is at least small (KS D ≥ 0.1, Cramér's V ≥ 0.1): with many rows, "
              "p-values alone flag differences too small to matter.")
     return Section("Summary", intro, body)
+
+
+def _versions(result: MonitorResult) -> str:
+    """This version's window beside the previous version's: traffic is judged per version."""
+    def row(version: str, rows: int, exact: bool, sampled: int, labelled: int, overall: dict[str, Any] | None,
+            which: str) -> dict[str, Any]:
+        overall = overall or {}
+        return {"version": f"{version} ({which})", "served rows": f"{rows:,}" if exact else f"≈{rows:,}",
+                "rows assessed": sampled, "labelled": labelled, "metric": overall.get("metric") or "—",
+                "real": overall.get("value"), "estimated (CBPE)": overall.get("estimated"),
+                "accuracy": overall.get("accuracy")}
+
+    current = result.overall.to_dict() if result.overall else None
+    rows = [row(result.version, result.rows, result.rows_exact, result.sampled, result.labelled, current, "judged")]
+    if result.previous:
+        p = result.previous
+        rows.append(row(p["version"], p["rows"], p["rows_exact"], p["sampled"], p["labelled"], p["overall"],
+                        "previous"))
+    return table(rows, list(rows[0]))
 
 
 def _features(result: MonitorResult) -> Section:
@@ -129,7 +150,8 @@ def _performance(result: MonitorResult) -> Section:
     fig.update_layout(**_LAYOUT, title=f"{metric} per window", yaxis_title=metric, xaxis_title="window start")
     rows = [{"window start": _when(p.start), "rows": p.rows, "labelled": p.labelled, "real": p.value,
              "95% CI": f"[{p.ci_low:.3f}, {p.ci_high:.3f}]" if p.ci_low is not None else "—",
-             "estimated (CBPE)": p.estimated} for p in parts]
+             "estimated (CBPE)": p.estimated, "accuracy": p.accuracy,
+             "estimated accuracy": p.estimated_accuracy} for p in parts]
     body = Html(figure(fig, div_id="figure-performance") + table(rows, list(rows[0])))
     return Section("Live performance", intro, body)
 

@@ -88,7 +88,9 @@ def evaluation_json(ev: Evaluation) -> dict[str, Any]:
         "threshold": choice.threshold, "objective": choice.objective, "cost_fp": choice.cost_fp,
         "cost_fn": choice.cost_fn, "value": choice.value}).to_json())
     return {"task": ev.task, "metric": ev.metric, "rows": len(ev.y_true), "scores": records(ev.frame()),
-            "comparisons": records(ev.comparisons_frame()), "threshold": threshold,
+            "tests": records(ev.tests_frame()), "tests_source": "the evaluated rows",
+            "comparisons": records(ev.comparisons_frame()),
+            "comparisons_source": "training: the candidates' cross-validation folds", "threshold": threshold,
             "slices": records(ev.slices_frame()), "importance": records(ev.importance_frame())}
 
 
@@ -155,41 +157,73 @@ def scores_section(ev: Evaluation, *, where: str = "rows the model did not see d
 
 def statistics_section(ev: Evaluation, chart: Any = None, *, leaderboard: pd.DataFrame | None = None,
                        show_board: bool = True) -> Section:
-    """Paired tests of the top candidates against the best, with plain verdicts and the chart."""
-    from kiln.evaluation.compare import format_p
-
-    intro = ("Every candidate was scored on the same cross-validation folds. For the top ones, a paired test on "
-             "those folds asks whether the gap to the best is real or noise: p below 0.05 means the best is really "
-             "better; above it, the two cannot be told apart on this data and you may prefer the simpler or faster.")
-    parts: list[str] = []
+    """Paired tests on the evaluated rows, then the training folds' comparisons of candidates, each labelled."""
+    intro = ("Two kinds of paired test, each labelled with the rows it used. On the rows evaluated here, the served "
+             "model is compared with its best member and with a trivial baseline, every model predicting the same "
+             "rows. From training, every candidate was scored on the same cross-validation folds, and a paired test "
+             "on those folds asks whether the gap to the best is real or noise. p below 0.05 means a real "
+             "difference; above it, the two cannot be told apart and you may prefer the simpler or faster.")
+    parts: list[str] = [_holdout_tests(ev)]
+    parts.append("<h3>From training: the candidates on the cross-validation folds (not these rows)</h3>")
     if chart is not None:
         parts.append(figure(chart, div_id="figure-comparison"))
         parts.append(_guide("Each dot is a candidate's cross-validated score, its bar the 95% interval. Candidates "
                             "joined to the best by the thick bar, in the same colour, are not distinguishable "
                             "from it."))
-    if ev.comparisons:
-        parts.extend(str(paragraph(c.verdict)) for c in ev.comparisons)
-        rows = [{"model": c.model, "mean difference": number(c.mean_difference),
-                 "p": "—" if c.p_value is None or math.isnan(c.p_value) else format_p(c.p_value), "test": c.test,
-                 "verdict": c.verdict} for c in ev.comparisons]
-        parts.append(table(rows, ["model", "mean difference", "p", "test", "verdict"],
-                           headers={"model": "compared with the best",
-                                    "mean difference": f"how much better {ev.comparisons[0].best} scores (per fold)"}))
-        ties = [c.model for c in ev.comparisons if c.p_value is not None and not math.isnan(c.p_value)
-                and c.p_value >= 0.05]
-        if ties:
-            parts.append(_note(f"{len(ties)} candidate(s) cannot be told from the best on this data. If one of "
-                               "them predicts faster or is simpler to explain, it is a sound choice; to separate "
-                               "them, train on more rows or with more folds."))
-    else:
-        parts.append(paragraph("No paired comparison was made (a single candidate, or too few folds)."))
+    parts.append(_fold_comparisons(ev))
     if show_board and leaderboard is not None and not leaderboard.empty:
         board = leaderboard.head(MAX_BOARD_ROWS).to_dict("records")
         parts.append(table([{**r, "score": number(r.get("score")), "interval": interval(r.get("ci_low"),
                                                                                           r.get("ci_high"))}
                             for r in board], ["rank", "model", "learner", "score", "interval", "status"],
-                           headers={"interval": "95% interval"}))
+                           headers={"interval": "95% CV interval"}))
     return Section("Leaderboard with statistics", intro, "".join(parts))
+
+
+def _holdout_tests(ev: Evaluation) -> str:
+    """The served model against its best member and the baseline, paired on the evaluated rows."""
+    from kiln.evaluation.compare import format_p
+
+    if not ev.tests:
+        return str(paragraph("No paired test on evaluated rows here (these are training's out-of-fold predictions, "
+                             "or the rows hold a single class); `kiln evaluate MODEL DATA` tests the served model "
+                             "against its best member and a baseline on new labelled rows."))
+    parts = [f"<h3>On these {len(ev.y_true):,} rows: the served model against its best member and a trivial "
+             "baseline</h3>"]
+    parts.extend(str(paragraph(t.verdict)) for t in ev.tests)
+    rows = [{"compared with": t.other, "served": number(t.model_value), "other": number(t.other_value),
+             "difference": number(t.difference), "interval": interval(t.ci_low, t.ci_high),
+             "p": "—" if math.isnan(t.p_value) else format_p(t.p_value),
+             "test": {"delong": "DeLong (paired AUCs)", "bootstrap": "paired bootstrap"}.get(t.test, t.test)}
+            for t in ev.tests]
+    parts.append(table(rows, ["compared with", "served", "other", "difference", "interval", "p", "test"],
+                       headers={"served": f"served model's {metric_name(ev.metric)}",
+                                "difference": "how much better the served model is", "interval": "95% interval",
+                                "p": "p (two-sided)"}))
+    if len(ev.tests) == 1:
+        parts.append(_note("The served model is a single member, so only the baseline comparison applies."))
+    return "".join(parts)
+
+
+def _fold_comparisons(ev: Evaluation) -> str:
+    from kiln.evaluation.compare import format_p
+
+    if not ev.comparisons:
+        return str(paragraph("No paired comparison was made on the folds (a single candidate, or too few folds)."))
+    parts = [str(paragraph(f"From training: {c.verdict}")) for c in ev.comparisons]
+    rows = [{"model": c.model, "mean difference": number(c.mean_difference),
+             "p": "—" if c.p_value is None or math.isnan(c.p_value) else format_p(c.p_value), "test": c.test,
+             "verdict": c.verdict} for c in ev.comparisons]
+    parts.append(table(rows, ["model", "mean difference", "p", "test", "verdict"],
+                       headers={"model": "compared with the best",
+                                "mean difference": f"how much better {ev.comparisons[0].best} scores (per fold)"}))
+    ties = [c.model for c in ev.comparisons if c.p_value is not None and not math.isnan(c.p_value)
+            and c.p_value >= 0.05]
+    if ties:
+        parts.append(_note(f"{len(ties)} candidate(s) could not be told from the best on the training folds. If "
+                           "one of them predicts faster or is simpler to explain, it is a sound choice; to separate "
+                           "them, train on more rows or with more folds."))
+    return "".join(parts)
 
 
 def plots_section(ev: Evaluation, figures: dict[str, Any], *, prefix: str = "eval") -> Section:
@@ -300,25 +334,37 @@ def _shap_parts(contributions: pd.DataFrame | None) -> list[str]:
 def slices_section(ev: Evaluation, chart: Any = None) -> Section:
     """The score within each level of each categorical feature, worse slices flagged."""
     intro = (f"The {metric_name(ev.metric)} within each level of a categorical feature (a slice), with its 95% "
-             "interval. A slice marked worse has its whole interval on the bad side of the overall score: the "
-             "model serves that group less well than the rest.")
+             "interval. Each slice is tested against the overall score; with many slices some would look worse by "
+             "chance, so the p-values are corrected together for the number of slices tested (Benjamini–Hochberg). "
+             "A slice marked worse has a corrected p below 0.05 and lies on the bad side: the model serves that "
+             "group less well than the rest.")
     slices = ev.slices
     if slices is None or slices.empty:
         return Section("Slices", intro, paragraph("No categorical feature to slice by."))
     shown = slices.head(MAX_SLICE_ROWS)
     rows = [{"column": r["column"], "level": r["level"], "rows": int(r["rows"]), "score": number(r["score"]),
              "interval": interval(r["ci_low"], r["ci_high"]), "overall": number(r["overall"]),
+             "p": _p_text(r.get("p_value")), "corrected p": _p_text(r.get("p_adjusted")),
              "flag": badge("significantly worse", "warning") if bool(r["worse"]) else ""}
             for r in shown.to_dict("records")]
     parts = [figure(chart, div_id="figure-slices")] if chart is not None else []
-    parts.append(table(rows, ["column", "level", "rows", "score", "interval", "overall", "flag"],
-                       headers={"interval": "95% interval"}))
+    parts.append(table(rows, ["column", "level", "rows", "score", "interval", "overall", "p", "corrected p", "flag"],
+                       headers={"interval": "95% interval", "corrected p": f"p corrected for {len(slices)} slices "
+                                                                            "(Benjamini–Hochberg)"}))
     worse = [f"{r['column']} = {r['level']}" for r in slices.to_dict("records") if bool(r["worse"])]
     if worse:
         parts.append(_warning(f"Significantly worse on {', '.join(worse)}. Gather more labelled rows from these "
                               "groups, check their data for quality problems, or judge whether the model should "
                               "serve them at all; say so in the model card."))
     return Section("Slices", intro, "".join(parts))
+
+
+def _p_text(value: Any) -> str:
+    from kiln.evaluation.compare import format_p
+
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return format_p(float(value))
 
 
 def model_card(model: Any, *, evaluated_on: str | None = None, intended_use: str | None = None) -> dict[str, Any]:
@@ -404,7 +450,8 @@ def _limitations(ev: Evaluation, findings: Sequence[dict]) -> Html:
     if slices is not None and not slices.empty:
         items += [f"<li>{badge('slice', 'warning')} Significantly worse for {escape(r['column'])} = "
                   f"{escape(r['level'])}: {escape(number(r['score']))} against {escape(number(r['overall']))} "
-                  "overall.</li>" for r in slices.to_dict("records") if bool(r["worse"])]
+                  f"overall (corrected {escape(_p_text(r.get('p_adjusted')))}).</li>"
+                  for r in slices.to_dict("records") if bool(r["worse"])]
     weak = [metric_name(s.metric, ev.classes) for s in ev.scores if beats_baseline(s) is False]
     if weak:
         items.append(f"<li>{badge('scores', 'warning')} Not clearly better than a trivial baseline on "

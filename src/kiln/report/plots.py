@@ -474,7 +474,7 @@ def slices_figure(slices: pd.DataFrame, metric: str | None = None) -> go.Figure:
                      annotation_text="overall")
     figure.update_layout(**{**_LAYOUT, "height": max(300, 24 * len(shown) + 140),
                             "margin": {"l": 220, "r": 20, "t": 72, "b": 60}}, showlegend=False,
-                         title=_title("Score by slice (red: significantly worse than overall)"),
+                         title=_title("Score by slice (red: worse than overall, corrected for the slices tested)"),
                          xaxis={"title": metric_label(metric) if metric else "score"}, yaxis={"type": "category"})
     return figure
 

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 _LAYOUT: dict[str, Any] = {"template": "none", "height": 340, "margin": {"l": 60, "r": 20, "t": 60, "b": 60},
                            "font": {"family": "system-ui, sans-serif", "size": 12}}
 _GATE, _CV, _LINE = "#c0392b", "#3b6ea5", "#7f8c8d"
-_TESTS = {"delong": "DeLong's test of correlated AUCs (normal approximation)",
-          "bootstrap": "paired bootstrap of the metric difference (1,000 shared row resamples, percentile interval)"}
+_TESTS = {"delong": "DeLong's test of correlated AUCs (normal approximation), one-sided",
+          "bootstrap": "paired bootstrap of the metric difference (1,000 shared row resamples), one-sided"}
 
 
 class RetrainResult(Protocol):
@@ -45,12 +45,43 @@ class GateEvidence:
     train_rows: int
     gate_rows: int
     promote_mode: str
+    shift: ShiftEvidence | None = None
+
+
+@dataclass(frozen=True)
+class ShiftEvidence:
+    """The monitor's drift verdict on the challenger's training rows, which chose the gate's rule.
+
+    `drifted` lists (column, PSI, test, effect, p) of each feature that meets the rule; `rows`
+    counts the rows tested; `note` says why no verdict was possible, when none was.
+    """
+
+    shifted: bool
+    rows: int
+    psi_threshold: float
+    drifted: tuple[tuple[str, float, str, float, float], ...] = ()
+    tested: int = 0
+    note: str = ""
+
+    def summary(self) -> str:
+        """One clause for the decision's sentence."""
+        if self.note:
+            return self.note
+        if not self.shifted:
+            return (f"no feature of the {self.rows:,} training rows drifted from the champion's reference "
+                    f"(PSI > {self.psi_threshold:g} and significant; {self.tested} features tested)")
+        shown = ", ".join(f"'{c}' PSI {psi:.2f} ({test} effect {effect:.2f}, p={p:.1e})"
+                          for c, psi, test, effect, p in self.drifted[:3])
+        more = f" and {len(self.drifted) - 3} more" if len(self.drifted) > 3 else ""
+        return (f"the data shifted: on the {self.rows:,} training rows, {shown}{more} drifted from the champion's "
+                f"reference (monitor rule: PSI > {self.psi_threshold:g} and significant)")
 
 
 def render_retrain(result: RetrainResult, evidence: GateEvidence, *, when: float) -> str:
-    """The whole page: decision, scores, difference, and the recency policy."""
+    """The whole page: decision, scores, difference, why this rule, and the recency policy."""
     d = result.decision
-    sections = [_decision(result, evidence), _scores(result, evidence), _difference(result), _policy(evidence)]
+    sections = [_decision(result, evidence), _scores(result, evidence), _difference(result), _rule(result, evidence),
+                _policy(evidence)]
     stamp = datetime.fromtimestamp(when, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return render_page(f"Retraining of {result.name}", sections,
                        subtitle=f"champion v{result.champion_version} vs challenger v{result.challenger_version} · "
@@ -65,18 +96,21 @@ def _decision(result: RetrainResult, evidence: GateEvidence) -> Section:
         verdict = badge("gate passed; not promoted (--promote never)", "info")
     else:
         verdict = badge(f"kept champion v{result.champion_version}", "warning")
+    level = f"{100 * (1 - d.alpha):g}%"
     facts = [("Decision", verdict), ("Rule", d.rule + (f" (margin {d.margin:g})" if d.margin is not None else "")),
-             ("Test", _TESTS[d.test]), ("Metric", d.metric), ("Gate rows (newest)", d.n_rows),
-             ("Challenger training rows", evidence.train_rows),
+             ("Test", _TESTS[d.test]), ("Metric", d.metric + _at_thresholds(d.thresholds)),
+             ("Gate rows (newest)", d.n_rows), ("Challenger training rows", evidence.train_rows),
              ("Improvement (challenger over champion)", f"{d.difference:+.4f}"),
-             ("95% interval of the improvement", f"{d.ci_low:+.4f} to {d.ci_high:+.4f}"),
-             ("One-sided p-value", d.p_value), ("--promote", evidence.promote_mode)]
+             (f"One-sided {level} lower bound of the improvement", f"{d.ci_low:+.4f}"),
+             (f"Two-sided {100 * (1 - 2 * d.alpha):g}% interval", f"{d.ci_low:+.4f} to {d.ci_high:+.4f}"),
+             ("One-sided p-value (the one the decision used)", d.p_value),
+             ("α (one-sided level; promote iff p < α)", f"{d.alpha:g}"), ("--promote", evidence.promote_mode)]
     body = Html(paragraph(d.reason) + table([{"fact": k, "value": v} for k, v in facts], ["fact", "value"],
                                             headers={"fact": "", "value": ""}))
-    intro = ("The challenger replaces the champion only if a paired test on the same recent rows says it is better "
-             "(superiority), or, when the data has shifted, that it is not worse by more than the margin "
-             "(non-inferiority). The improvement is in the metric's units, positive when the challenger is better, "
-             "whatever the metric's direction.")
+    intro = ("The challenger replaces the champion only if a one-sided paired test on the same recent rows says it "
+             "is better (superiority), or, when the data has shifted, that it is not worse by more than the margin "
+             "(non-inferiority): promoted iff the test's p-value is below α. The improvement is in the metric's "
+             "units, positive when the challenger is better, whatever the metric's direction.")
     return Section("Decision", intro, body)
 
 
@@ -116,9 +150,33 @@ def _difference(result: RetrainResult) -> Section:
     fig.update_layout(**{**_LAYOUT, "height": 220}, title=f"Challenger's improvement in {d.metric}",
                       xaxis_title=f"{d.metric} improvement (> 0: challenger better)", showlegend=False,
                       yaxis={"visible": False})
-    intro = (f"The {d.rule} rule promotes when the whole interval lies right of the dashed line and the one-sided "
-             f"p-value is below 0.05.")
+    intro = (f"The {d.rule} rule promotes when the one-sided p-value is below α = {d.alpha:g}, which is when the "
+             f"one-sided {100 * (1 - d.alpha):g}% lower bound (the bar's left end) lies right of the dashed line. "
+             f"The bar is the two-sided {100 * (1 - 2 * d.alpha):g}% interval.")
     return Section("Paired difference", intro, figure(fig, div_id="figure-retrain-difference"))
+
+
+def _rule(result: RetrainResult, evidence: GateEvidence) -> Section:
+    """Why superiority or non-inferiority: chosen before any gate row was scored."""
+    d = result.decision
+    shift = evidence.shift
+    intro = ("The hypothesis is fixed before the gate rows are scored, so the rows that test it cannot also choose "
+             "it: by --shifted / --no-shifted, or else by the monitor's drift rule on the features of the rows the "
+             "challenger trained on, against the champion's reference sample.")
+    if shift is None:
+        return Section("Why this rule", intro, paragraph(f"{d.rule}: declared on the command line."))
+    text = f"{d.rule}: {shift.summary()}."
+    rows = [{"feature": c, "PSI": psi, "test": test, "effect": effect, "p": p}
+            for c, psi, test, effect, p in shift.drifted]
+    body = paragraph(text) + (table(rows, ["feature", "PSI", "test", "effect", "p"]) if rows else "")
+    return Section("Why this rule", intro, Html(body))
+
+
+def _at_thresholds(thresholds: tuple[float | None, float | None]) -> str:
+    if thresholds == (None, None):
+        return ""
+    champion, challenger = ("0.5" if t is None else f"{t:.3g}" for t in thresholds)
+    return f" at each model's served threshold (champion {champion}, challenger {challenger})"
 
 
 def _policy(evidence: GateEvidence) -> Section:

@@ -95,7 +95,9 @@ def _leaderboard(model: Any) -> Section:
     direction = "higher" if model.manifest.get("cv", {}).get("greater_is_better", True) else "lower"
     intro = (f"Each trial is one learner configuration scored by cross-validation ({direction} "
              f"{metric_label(model.metric)} is "
-             "better). `truncated` means the time budget stopped it early; `used` marks the predictor.")
+             "better; the score is the mean of the folds'). `truncated`: the time budget stopped a fold "
+             "after it had learned; `unlearned`: stopped before it learned (never kept); `skipped`: too "
+             "little time was left to start it; `used` marks the predictor.")
     return Section("Leaderboard", intro, table(rows, columns, headers={"predict_s_per_1k": "predict s / 1k rows"}))
 
 

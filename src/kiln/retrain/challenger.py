@@ -9,10 +9,15 @@ are not in its bundle, so "old + new" means passing a file that concatenates the
 first; the gate set is then still the newest rows.
 
 The gate (evaluate/paired.py) compares both on the gate set: DeLong's test for binary AUC,
-a paired bootstrap otherwise. The rule is superiority (the challenger must be significantly
-better), or non-inferiority (not worse by more than `margin`) when the data shifted: when
-`shifted=True`, or when `shifted=None` and the champion's whole 95% interval on the gate set
-lies on the worse side of its own cross-validated interval.
+a paired bootstrap otherwise, one-sided at `alpha` (0.05); label metrics (accuracy, F1) score
+each binary model at its own stored threshold, the decision each would serve. The rule is
+superiority (the challenger must be significantly better), or non-inferiority (not worse by
+more than `margin`) when the data moved. Which one is fixed *before* any gate row is scored:
+`shifted=True`/`False` says so, and with `shifted=None` the monitor's drift rule decides from
+the features of the rows the challenger trains on (never the gate rows) against the champion's
+reference sample: some feature drifted (KS or chi-squared, p and effect size, as `kiln monitor`)
+with PSI above the monitor's `psi_threshold`. A rule chosen from the champion's score on the
+gate rows would let the same rows pick the hypothesis and then test it.
 
 Order of writes, for crash safety: the challenger bundle (atomic), its registration (atomic:
 a version exists only once it loads), then the promotion or a `keep` audit row, then the
@@ -33,10 +38,11 @@ import pandas as pd
 
 from kiln.errors import InvalidOptionError
 from kiln.evaluation.paired import GateDecision, Rule, metric_intervals, paired_gate
-from kiln.report.retrain import GateEvidence
+from kiln.report.retrain import GateEvidence, ShiftEvidence
 
 if TYPE_CHECKING:
     from kiln.model import Model
+    from kiln.monitor.alerts import AlertRules
     from kiln.retrain.kind import Gate
     from kiln.training.train import TrainSpec
 
@@ -56,9 +62,9 @@ class RetrainResult:
 
 
 def retrain(name: str, data: pd.DataFrame | str | Path, *, promote: PromoteMode = "auto", holdout: float = 0.3,
-            shifted: bool | None = None, margin: float = 0.005, time_limit: float | None = None,
-            seed: int | None = None, n_jobs: int | None = None, quiet: bool = False,
-            report_path: Path | None = None) -> RetrainResult:
+            shifted: bool | None = None, margin: float = 0.005, alpha: float = 0.05,
+            time_limit: float | None = None, seed: int | None = None, n_jobs: int | None = None,
+            quiet: bool = False, report_path: Path | None = None) -> RetrainResult:
     """Train a challenger to `name`'s champion on `data`, gate it, register it, and maybe promote it.
 
     Parameters
@@ -66,8 +72,10 @@ def retrain(name: str, data: pd.DataFrame | str | Path, *, promote: PromoteMode 
     data : new labelled rows in time order (a DataFrame or a file path).
     promote : "auto" promotes when the gate passes; "never" only registers and records the decision.
     holdout : the newest share of `data` kept for the gate (0.05–0.9).
-    shifted : force non-inferiority (True) or superiority (False); None decides from the data.
+    shifted : force non-inferiority (True) or superiority (False); None: the monitor's drift rule
+        on the training rows' features decides, before the gate rows are scored.
     margin : non-inferiority margin, in the metric's units (AUC 0.005 by default; set it for RMSE).
+    alpha : the gate's one-sided level; the challenger is promoted iff the test's p is below it.
     time_limit, seed : override the champion's; n_jobs : worker processes (default: one per core).
     """
     from kiln.bundle import save_bundle
@@ -78,7 +86,7 @@ def retrain(name: str, data: pd.DataFrame | str | Path, *, promote: PromoteMode 
     from kiln.training.progress import Reporter, RichReporter
     from kiln.training.train import train_model
 
-    _check_options(promote, holdout, margin, time_limit)
+    _check_options(promote, holdout, margin, alpha, time_limit)
     champion_ref = registry.resolve(f"models:/{check_name(name)}@champion")
     champion = _load(champion_ref.path)
     gate = kind_gate(champion)
@@ -86,17 +94,21 @@ def retrain(name: str, data: pd.DataFrame | str | Path, *, promote: PromoteMode 
     fit_rows, gate_rows = split_recent(frame, holdout)
     gate.check_gate(gate_rows, champion)
     champion.check(gate_rows)  # a missing or unreadable column fails now, not after training
+    shift = None if shifted is not None else shift_evidence(champion, fit_rows)
+    rule, why = choose_rule(shifted, shift)  # fixed here: no gate row has been scored yet
     reporter = Reporter() if quiet else RichReporter()
     reporter.note(f"Gate set: the newest {len(gate_rows):,} of {len(frame):,} rows; the challenger trains on the "
-                  f"other {len(fit_rows):,} with champion v{champion_ref.version}'s settings.")
+                  f"other {len(fit_rows):,} with champion v{champion_ref.version}'s settings. Gate rule: {rule}"
+                  f"{f' ({why})' if why else ''}.")
     challenger = train_model(fit_rows, champion_spec(champion.manifest, time_limit=time_limit, seed=seed,
                                                      n_jobs=n_jobs), reporter)
     y, champion_pred, challenger_pred = gate.predictions(champion, challenger, gate_rows)
     metric, task = champion.metric, champion.task
-    intervals = metric_intervals(y, [champion_pred, challenger_pred], task=task, metric=metric)  # type: ignore[arg-type]
-    rule, why = choose_rule(shifted, champion.manifest.get("cv", {}), intervals[0], metric)
+    thresholds = (_served_threshold(champion), _served_threshold(challenger))
+    intervals = metric_intervals(y, [champion_pred, challenger_pred], task=task, metric=metric,  # type: ignore[arg-type]
+                                 thresholds=list(thresholds))
     decision = paired_gate(y, champion_pred, challenger_pred, task=task, metric=metric,  # type: ignore[arg-type]
-                           rule=rule, margin=margin, rule_reason=why)
+                           rule=rule, margin=margin, alpha=alpha, rule_reason=why, thresholds=thresholds)
 
     bundle = save_bundle(challenger, _bundle_path(name), report=training_report(challenger))
     registered = registry.register(bundle, name)
@@ -112,7 +124,7 @@ def retrain(name: str, data: pd.DataFrame | str | Path, *, promote: PromoteMode 
     result = RetrainResult(name, str(champion_ref.version), registered.version, promoted, decision,
                            _report_path(name, registered.version, report_path))
     details = GateEvidence(intervals[0], intervals[1], champion.manifest.get("cv", {}),
-                           challenger.manifest.get("cv", {}), len(fit_rows), len(gate_rows), promote)
+                           challenger.manifest.get("cv", {}), len(fit_rows), len(gate_rows), promote, shift)
     _write_report(result, details)
     return result
 
@@ -140,31 +152,58 @@ def champion_spec(manifest: dict[str, Any], *, time_limit: float | None = None, 
                      cost_fn=decision.get("cost_fn") if costs else None)
 
 
-def choose_rule(shifted: bool | None, cv: dict[str, Any], champion_interval: tuple[float, float],
-                metric: str) -> tuple[Rule, str | None]:
+def shift_evidence(champion: Model, rows: pd.DataFrame, *, rules: AlertRules | None = None) -> ShiftEvidence:
+    """Did the data move? The monitor's feature-drift rule on `rows` against the champion's reference.
+
+    Only features are read, and only of rows outside the gate, so the evidence that picks the
+    gate's hypothesis is independent of the rows and labels that then test it. A feature counts
+    when the monitor would alert on it: drifted (significant with a non-trivial effect) and PSI
+    above `rules.psi_threshold` (from kiln.toml's [monitor], as `kiln monitor` reads it).
+    """
+    from kiln.monitor.alerts import AlertRules
+    from kiln.monitor.statistics import drift_table
+
+    rules = rules or AlertRules.load()
+    reference = champion.reference
+    if reference is None:
+        return ShiftEvidence(False, len(rows), rules.psi_threshold,
+                             note="the champion keeps no reference sample to test drift against (an older bundle)")
+    if len(rows) < rules.min_rows:
+        return ShiftEvidence(False, len(rows), rules.psi_threshold,
+                             note=f"the {len(rows):,} training rows are fewer than the monitor's min_rows "
+                                  f"({rules.min_rows}), too few to test drift")
+    kinds = {c.name: c.kind for c in champion.schema.columns if c.kind in ("numeric", "categorical", "boolean")}
+    kinds = {k: v for k, v in kinds.items() if k in reference.columns and k in rows.columns}
+    features = champion.schema.coerce(rows)
+    table = drift_table(reference, features, kinds)
+    drifted = tuple((f.column, float(f.psi), f.test, float(f.effect), float(f.p_value)) for f in
+                    sorted(table, key=lambda f: -f.psi) if f.drifted and f.psi > rules.psi_threshold)
+    return ShiftEvidence(bool(drifted), len(rows), rules.psi_threshold, drifted, tested=len(table))
+
+
+def choose_rule(shifted: bool | None, evidence: ShiftEvidence | None) -> tuple[Rule, str | None]:
     """Superiority, or non-inferiority when the data moved; and why, in words for the decision.
 
-    Without an explicit `shifted`, the data counts as moved when the champion's whole 95%
-    interval on the gate rows lies on the worse side of its cross-validated interval: it no
-    longer performs as it did when it was chosen, so its past edge is no reason to keep it.
+    An explicit `shifted` wins; otherwise the drift evidence decides (no evidence: superiority).
     """
     if shifted is True:
         return "non-inferiority", "the data was declared shifted (--shifted)"
     if shifted is False:
+        return "superiority", "the data was declared unshifted (--no-shifted)"
+    if evidence is None:
         return "superiority", None
-    low, high = champion_interval
-    cv_low, cv_high = cv.get("ci_low"), cv.get("ci_high")
-    if cv.get("metric") not in (None, metric) or not _finite(low, high, cv_low, cv_high):
-        return "superiority", None
-    greater = cv.get("greater_is_better", True)
-    if not (high < cv_low if greater else low > cv_high):
-        return "superiority", None
-    side = "below" if greater else "above"
-    return "non-inferiority", (f"the data shifted: the champion's {metric} on the gate rows, 95% CI {low:.4f} to "
-                               f"{high:.4f}, lies {side} its cross-validated {cv_low:.4f} to {cv_high:.4f}")
+    return ("non-inferiority" if evidence.shifted else "superiority"), evidence.summary()
 
 
-def _check_options(promote: str, holdout: float, margin: float, time_limit: float | None) -> None:
+def _served_threshold(model: Model) -> float | None:
+    """The binary decision threshold `model` serves with (None: 0.5)."""
+    if model.task != "binary":
+        return None
+    threshold = model.threshold
+    return None if threshold is None else float(threshold)
+
+
+def _check_options(promote: str, holdout: float, margin: float, alpha: float, time_limit: float | None) -> None:
     from kiln.search.budget import Budget
 
     if promote not in ("auto", "never"):
@@ -174,6 +213,8 @@ def _check_options(promote: str, holdout: float, margin: float, time_limit: floa
                                  f"gate), got {holdout}.")
     if not (math.isfinite(margin) and margin >= 0):
         raise InvalidOptionError(f"--margin must be a number ≥ 0 in the metric's units, got {margin}.")
+    if not (math.isfinite(alpha) and 0 < alpha < 0.5):
+        raise InvalidOptionError(f"--alpha must lie between 0 and 0.5 (the gate's one-sided level), got {alpha}.")
     if time_limit is not None:
         Budget(float(time_limit))  # a too-short limit fails now, before the champion is fetched
 
@@ -211,6 +252,3 @@ def _write_report(result: RetrainResult, evidence: GateEvidence) -> None:
 
     write_text(render_retrain(result, evidence, when=time.time()), result.report)
 
-
-def _finite(*values: Any) -> bool:
-    return all(isinstance(v, int | float) and math.isfinite(v) for v in values)

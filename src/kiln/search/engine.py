@@ -5,6 +5,16 @@ finish; a trial is complete when all its folds are. At the search deadline, runn
 folds get a short grace to honour their cooperative stop (booster callbacks), then
 the pool is killed, so the command never overruns its budget.
 
+On a busy machine a fold may wait in the pool for seconds, so its time is counted from
+when it *starts* (a `FoldClock`), not from when it was submitted. The search adapts to
+how fast folds really run: a fold is started only while the time left before the search
+deadline covers what folds of its family have taken so far (else it is skipped), and the
+first trial is guaranteed: its folds run to their own end (early stopping), into the
+reserve, and on a machine too busy to finish any model in time, past the budget (up to
+`FIRST_MODEL_OVERRUN` × the limit): a late model beats none. A trial whose fold the
+deadline stopped before it learned (fewer than `MIN_ROUNDS` rounds, or no better than
+the baseline on its own fold) is marked `unlearned` and never kept.
+
 A fold whose future fails (not a config that raised: the worker runs those into an
 error result) was lost by the runner: on Ray, its worker died and the one retry died
 too. Its trial is recorded as failed and counted in `lost_to_workers`; the search goes on.
@@ -22,15 +32,20 @@ from kiln.evaluation.metrics import Metric
 from kiln.evaluation.stats import fold_interval
 from kiln.search.budget import Budget
 from kiln.search.plan import SearchPlan
-from kiln.search.trial import FoldResult, TrialResult, TrialSpec
+from kiln.search.trial import FoldClock, FoldResult, TrialResult, TrialSpec
 from kiln.types import Task
 
 POLL_SECONDS = 0.1
 KILL_GRACE_SECONDS = 1.0
-FIRST_MODEL_MARGIN = 1.5  # seconds kept for ensembling and saving a lone first model
+# The guaranteed first model may finish this many times --time-limit after the start, at
+# most, when the machine was too busy for it to finish in time: a late model beats none.
+FIRST_MODEL_OVERRUN = 2.0
 # A single fold may use at most this share of the search time, so one slow config
 # cannot eat the budget; a stopped booster is still a usable (shorter) model.
 MAX_FOLD_SHARE = 0.35
+# A fold the deadline stopped is kept only with at least this many boosting rounds (and
+# a score better than the baseline's on its fold): one tree is not a model.
+MIN_ROUNDS = 20
 
 ProgressCallback = Callable[[TrialResult, list[TrialResult]], None]
 
@@ -53,6 +68,9 @@ class Search:
         self.results: list[TrialResult] = []
         self.lost_trials = 0
         self.lost_to_workers = 0
+        self._guaranteed: int | None = None  # the trial that must finish: the first model
+        self._fold_seconds: dict[str, list[float]] = {}  # observed fold times per learner
+        self._baselines: dict[int, float] = {}
 
     def run(self) -> list[TrialResult]:
         in_flight: dict[Future, tuple[TrialSpec, int]] = {}
@@ -61,7 +79,9 @@ class Search:
         deadline = self.budget.search_deadline
         fold_cap = MAX_FOLD_SHARE * max(deadline - time.time(), 1.0)
         plan_done = False
-        while time.time() < deadline:
+        first = True  # the first model is issued even when reading the data took the search time
+        while first or time.time() < deadline:
+            first = False
             while not plan_done and len(in_flight) < 2 * self.runner.n_workers:
                 spec = self.plan.next_trial()
                 if spec is None:
@@ -69,9 +89,9 @@ class Search:
                     break
                 specs[spec.trial_id] = spec
                 collected[spec.trial_id] = []
-                task_deadline = min(deadline, time.time() + fold_cap)
+                clock = self._clock(spec, deadline, fold_cap)
                 for fold in range(len(self.folds)):
-                    in_flight[self.runner.submit(spec, fold, task_deadline)] = (spec, fold)
+                    in_flight[self.runner.submit(spec, fold, clock)] = (spec, fold)
             if not in_flight:
                 break
             self._collect(in_flight, collected, specs, POLL_SECONDS)
@@ -80,17 +100,46 @@ class Search:
         self._drain(in_flight, collected, specs)
         return self.results
 
+    def _clock(self, spec: TrialSpec, deadline: float, fold_cap: float) -> FoldClock:
+        """The time each fold of `spec` may use, counted from when the fold starts.
+
+        The first trial (or, if it failed, the next) is the guaranteed first model: its
+        folds always start and run to their own end (early stopping), at the latest
+        `FIRST_MODEL_OVERRUN` × the limit after the start. Any other fold is started
+        only while the time left before the search deadline covers the folds of its
+        family seen so far (or of any family, before its first), and stops at that
+        deadline or after `fold_cap` seconds, whichever comes first.
+        """
+        if self._guaranteed is None and not any(r.kept for r in self.results):
+            self._guaranteed = spec.trial_id
+            return FoldClock(seconds=float("inf"), end=self._first_model_end)
+        return FoldClock(seconds=fold_cap, end=deadline, start_by=deadline - self._expected_fold_seconds(spec.learner))
+
+    @property
+    def _first_model_end(self) -> float:
+        return self.budget.start + FIRST_MODEL_OVERRUN * self.budget.total
+
+    def _expected_fold_seconds(self, learner: str) -> float:
+        """How long a fold of `learner` takes here and now: the median of its observed
+        folds (robust to a cold worker's imports), else the median of every family's; 0
+        before any fold finished."""
+        seen = self._fold_seconds.get(learner)
+        if seen:
+            return float(np.median(seen))
+        every = [s for times in self._fold_seconds.values() for s in times]
+        return float(np.median(every)) if every else 0.0
+
     def _drain(self, in_flight: dict, collected: dict, specs: dict) -> None:
         """At the deadline: wait briefly for cooperative stops, then kill the rest.
 
-        With no finished trial yet, the wait stretches into the reserve (down to
-        `FIRST_MODEL_MARGIN` before the end of the budget): folds started after the
-        deadline stop after their first chunk, so the first model is nearly always saved.
+        Queued folds of other trials are skipped as they start (their `start_by` has
+        passed). While no trial is kept yet, the wait for the guaranteed first trial
+        stretches as far as its folds' own clock (`FIRST_MODEL_OVERRUN`).
         """
         grace_end = time.time() + KILL_GRACE_SECONDS
         while in_flight:
-            if not self.results:
-                grace_end = max(grace_end, self.budget.end - FIRST_MODEL_MARGIN)
+            if not any(r.kept for r in self.results) and self._guaranteed in collected:
+                grace_end = max(grace_end, self._first_model_end + KILL_GRACE_SECONDS)
             remaining = grace_end - time.time()
             if remaining <= 0:
                 break
@@ -106,10 +155,13 @@ class Search:
             if spec.trial_id not in collected:
                 continue  # the trial was lost with another of its folds
             try:
-                collected[spec.trial_id].append(future.result())
+                result = future.result()
             except Exception as exc:
                 self._lose(specs[spec.trial_id], fold, exc, collected)
                 continue
+            collected[spec.trial_id].append(result)
+            if not (result.skipped or result.error or result.stopped_by_deadline):
+                self._fold_seconds.setdefault(spec.learner, []).append(result.wall_seconds)
             if len(collected[spec.trial_id]) == len(self.folds):
                 self._finish(specs[spec.trial_id], collected.pop(spec.trial_id))
 
@@ -128,8 +180,12 @@ class Search:
         fit_seconds = sum(f.fit_seconds for f in folds)
         n_val = sum(len(self.folds[f.fold][1]) for f in folds)
         predict_per_1k = 1000.0 * sum(f.predict_seconds for f in folds) / max(n_val, 1)
+        skipped = [f.fold for f in folds if f.skipped]
         if errors:
             result = TrialResult(spec, None, [], fit_seconds, predict_per_1k, status="failed", error=errors[0])
+        elif skipped:
+            result = TrialResult(spec, None, [], fit_seconds, predict_per_1k, status="skipped",
+                                 error=f"fold {skipped[0]} not started: less time was left than such a fold takes")
         else:
             shape = (len(self.y), self.n_classes) if self.task != "regression" else (len(self.y),)
             oof = np.zeros(shape)
@@ -139,10 +195,41 @@ class Search:
                 oof[val_idx] = fold.prediction
                 scores.append(self.metric.score(self.y[val_idx], fold.prediction, self.task))
             truncated = any(f.stopped_by_deadline for f in folds)
+            unlearned = self._unlearned(folds, scores)
+            status = "unlearned" if unlearned else "truncated" if truncated else "ok"
             result = TrialResult(spec, oof, scores, fit_seconds, predict_per_1k,
-                                 [f.model_path for f in folds], "truncated" if truncated else "ok")
+                                 [f.model_path for f in folds], status, error=unlearned)
             result.score, result.ci_low, result.ci_high = fold_interval(scores, bounds=self.metric.bounds)
         self.results.append(result)
         self.plan.report(result)
         if self.on_trial is not None:
             self.on_trial(result, self.results)
+        if spec.trial_id == self._guaranteed and not result.kept:
+            self._guaranteed = None  # the next trial issued is guaranteed instead
+
+    def _unlearned(self, folds: list[FoldResult], scores: list[float]) -> str | None:
+        """Why a fold the deadline stopped had not learned yet, or None if all had."""
+        for fold, score in zip(folds, scores, strict=True):
+            if not fold.stopped_by_deadline:
+                continue
+            if fold.rounds is not None and fold.rounds < MIN_ROUNDS:
+                return (f"stopped by the deadline after {fold.rounds} round(s) on fold {fold.fold} "
+                        f"(at least {MIN_ROUNDS} needed)")
+            baseline = self._baseline(fold.fold)
+            if not self.metric.better(score, baseline):
+                return (f"stopped by the deadline no better than the baseline on fold {fold.fold} "
+                        f"({self.metric.name} {score:.4g} vs {baseline:.4g})")
+        return None
+
+    def _baseline(self, fold: int) -> float:
+        """The score on the fold of a constant prediction learned from its training rows:
+        the mean (regression) or the class shares (classification)."""
+        if fold not in self._baselines:
+            train, val = self.folds[fold]
+            if self.task == "regression":
+                constant = np.full(len(val), float(np.mean(self.y[train])))
+            else:
+                shares = np.bincount(self.y[train], minlength=self.n_classes) / len(train)
+                constant = np.tile(shares, (len(val), 1))
+            self._baselines[fold] = self.metric.score(self.y[val], constant, self.task)
+        return self._baselines[fold]

@@ -11,8 +11,9 @@ driver's machine:
 
 - fold models come back through the object store as bytes and are written to the
   driver's scratch folder; a path on the worker's disk would mean nothing here;
-- task deadlines are absolute `time.time()` values, so node clocks are assumed to
-  agree to well under a second (NTP).
+- a fold's time counts from when it starts on its node, but the end of the search is
+  an absolute `time.time()` value, so node clocks are assumed to agree to well under a
+  second (NTP).
 
 Ray is imported only here and only when `--ray` is given: `kiln --help` stays fast.
 """
@@ -34,7 +35,7 @@ from typing import Any
 from kiln.errors import InvalidOptionError, KilnError
 from kiln.optional import require
 from kiln.search.runner import WORKER_ENV, default_workers
-from kiln.search.trial import FoldResult, TrialSpec
+from kiln.search.trial import FoldClock, FoldResult, TrialSpec
 from kiln.search.worker import WorkerData, initialize, run_fold
 
 RAY_EXTRA = "kiln-ml[ray]"
@@ -97,7 +98,7 @@ class RayRunner:
             raise KilnError(f"A Ray worker cannot run kiln's trials ({cause}). Install the same kiln and "
                             f"libraries on every node: pip install '{RAY_EXTRA}'.") from None
 
-    def submit(self, spec: TrialSpec, fold: int, deadline: float) -> Future:
+    def submit(self, spec: TrialSpec, fold: int, deadline: FoldClock | float) -> Future:
         # The ref travels inside a list so Ray does not resolve it per task: the worker
         # fetches it only when it does not hold that data yet.
         ref = self._task.remote([self._data_ref], spec, fold, deadline)
@@ -139,7 +140,8 @@ class RayRunner:
             self._ray.shutdown()
 
 
-def _fold_task(data_box: list, spec: TrialSpec, fold: int, deadline: float) -> tuple[FoldResult, bytes | None]:
+def _fold_task(data_box: list, spec: TrialSpec, fold: int,
+               deadline: FoldClock | float) -> tuple[FoldResult, bytes | None]:
     """The Ray task: one fold of one trial; returns the result and the pickled fold model.
 
     The fold model is written to a scratch folder of this task's own (the worker module

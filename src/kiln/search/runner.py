@@ -3,16 +3,23 @@
 One process per core, one thread per model: on small machines parallel trials beat
 threading one model. A task past its deadline is not waited for: `close(kill=True)`
 ends the workers. The Ray runner (for clusters) offers the same three methods.
+
+The pool starts before the data is read (`LocalRunner.warm`): a cold worker spends
+seconds importing pandas, scikit-learn and LightGBM, many more on a busy machine, and
+that now happens while the parent reads and checks the data. `attach` then writes the
+data once to the scratch folder; each worker reads it on its first task.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
-from kiln.search.trial import TrialSpec
-from kiln.search.worker import WorkerData, initialize, run_fold
+from kiln.search.trial import FoldClock, TrialSpec
+from kiln.search.worker import WorkerData, initialize, ready, run_fold, run_fold_from, warm_up
 
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "passive", "MKL_NUM_THREADS": "1",
               "OPENBLAS_NUM_THREADS": "1"}
@@ -32,7 +39,7 @@ class InlineRunner:
     def __init__(self, data: WorkerData) -> None:
         initialize(data)
 
-    def submit(self, spec: TrialSpec, fold: int, deadline: float) -> Future:
+    def submit(self, spec: TrialSpec, fold: int, deadline: FoldClock | float) -> Future:
         future: Future = Future()
         future.set_result(run_fold(spec, fold, deadline))
         return future
@@ -41,19 +48,45 @@ class InlineRunner:
         """Nothing to stop."""
 
 
+# What a cold worker imports before its first fold (the first family's library included).
+WARM_MODULES = ("kiln.prep.build", "kiln.learners.registry", "sklearn.model_selection", "lightgbm")
+DATA_FILE = "worker_data.pkl"
+
+
 class LocalRunner:
     """A pool of worker processes that each hold the training data."""
 
-    def __init__(self, data: WorkerData, n_workers: int | None = None) -> None:
+    def __init__(self, data: WorkerData | None = None, n_workers: int | None = None, *,
+                 warm: tuple[str, ...] = WARM_MODULES) -> None:
         from joblib.externals.loky import ProcessPoolExecutor
 
         self.n_workers = n_workers or default_workers()
-        self._pool: Any = ProcessPoolExecutor(max_workers=self.n_workers, initializer=initialize,
-                                              initargs=(data,), env=WORKER_ENV)
+        self._pool: Any = ProcessPoolExecutor(max_workers=self.n_workers, initializer=warm_up,
+                                              initargs=(warm,), env=WORKER_ENV)
+        for _ in range(self.n_workers):  # start every worker now, not at the first fold
+            self._pool.submit(ready)
+        self._data_path: str | None = None
+        self._closed = False
+        if data is not None:
+            self.attach(data)
 
-    def submit(self, spec: TrialSpec, fold: int, deadline: float) -> Future:
-        return self._pool.submit(run_fold, spec, fold, deadline)
+    def attach(self, data: WorkerData) -> LocalRunner:
+        """Give the workers the training data: one pickle in the run's scratch folder."""
+        path = Path(data.scratch) / DATA_FILE
+        partial = path.with_suffix(".partial")
+        with partial.open("wb") as handle:
+            pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        partial.replace(path)
+        self._data_path = str(path)
+        return self
+
+    def submit(self, spec: TrialSpec, fold: int, deadline: FoldClock | float) -> Future:
+        if self._data_path is None:
+            raise RuntimeError("LocalRunner.submit before attach(data)")
+        return self._pool.submit(run_fold_from, self._data_path, spec, fold, deadline)
 
     def close(self, *, kill: bool = False) -> None:
-        """Stop the pool; with `kill`, end running tasks instead of waiting."""
-        self._pool.shutdown(wait=not kill, kill_workers=kill)
+        """Stop the pool (once); with `kill`, end running tasks instead of waiting."""
+        if not self._closed:
+            self._closed = True
+            self._pool.shutdown(wait=not kill, kill_workers=kill)

@@ -1,4 +1,5 @@
-"""The records a search produces: what to try, and what came of each fold and trial."""
+"""The records a search produces: what to try, when a fold may run, and what came of
+each fold and trial."""
 
 from __future__ import annotations
 
@@ -8,6 +9,12 @@ from typing import Any, Literal
 import numpy as np
 
 Origin = Literal["portfolio", "optuna"]
+# ok: every fold ran to its end; truncated: a fold was stopped by the deadline after it
+# had learned; unlearned: a fold was stopped before it learned (too few rounds, or no
+# better than the baseline on its fold); skipped: a fold was not started, too little
+# time was left for it; failed: a fold raised. Only ok and truncated trials are kept.
+Status = Literal["ok", "truncated", "unlearned", "skipped", "failed"]
+KEPT_STATUSES = ("ok", "truncated")
 
 
 @dataclass(frozen=True)
@@ -24,6 +31,22 @@ class TrialSpec:
         return f"{self.learner}_{self.trial_id}"
 
 
+@dataclass(frozen=True)
+class FoldClock:
+    """When a fold may run, counted from when it *starts* in its worker.
+
+    A deadline fixed at submission would be spent while the fold waits in the pool on a
+    busy machine; it would then start late, stop after one round and look like a model.
+    """
+
+    seconds: float  # the fold may fit this long from its start
+    end: float  # absolute `time.time()`: no fit goes past it
+    start_by: float | None = None  # not started by then: skipped, not run; None: always run
+
+    def deadline(self, started: float) -> float:
+        return min(self.end, started + self.seconds)
+
+
 @dataclass
 class FoldResult:
     """What one fold of one trial produced in a worker."""
@@ -36,6 +59,9 @@ class FoldResult:
     model_path: str | None
     stopped_by_deadline: bool = False
     error: str | None = None
+    rounds: int | None = None  # boosting rounds kept (None for learners without rounds)
+    wall_seconds: float = 0.0  # the whole task in the worker: preparation, fit, predict, save
+    skipped: bool = False  # not started: its clock's start_by had passed
 
 
 @dataclass
@@ -48,8 +74,13 @@ class TrialResult:
     fit_seconds: float
     predict_seconds_per_1k: float
     model_paths: list[str] = field(default_factory=list)
-    status: Literal["ok", "failed", "truncated"] = "ok"
+    status: Status = "ok"
     error: str | None = None
     score: float = float("nan")
     ci_low: float = float("nan")
     ci_high: float = float("nan")
+
+    @property
+    def kept(self) -> bool:
+        """May this trial be ranked, ensembled and refit?"""
+        return self.status in KEPT_STATUSES and self.oof is not None

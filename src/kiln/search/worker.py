@@ -1,13 +1,16 @@
 """What runs inside a worker process: fit one fold of one trial.
 
-The training data arrives once per worker (the pool's initializer), not once per
-task. Each worker keeps the fitted preprocessing of each (family, fold) it has seen,
-so trials of the same family share it. Fitted fold models go to a scratch folder as
-pickles (trusted: this run wrote them); only the kept ones become a bundle.
+The training data arrives once per worker, not once per task: through `initialize`, or,
+for a local pool started before the data was ready, from a pickle in the run's scratch
+folder read on the worker's first task (`run_fold_from`). Each worker keeps the fitted
+preprocessing of each (family, fold) it has seen, so trials of the same family share it.
+Fitted fold models go to a scratch folder as pickles (trusted: this run wrote them);
+only the kept ones become a bundle.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import time
@@ -20,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from kiln.data.schema import Schema
-from kiln.search.trial import FoldResult, TrialSpec
+from kiln.search.trial import FoldClock, FoldResult, TrialSpec
 from kiln.types import Task
 
 EARLY_STOPPING_SHARE = 0.1
@@ -41,6 +44,7 @@ class WorkerData:
 
 
 _DATA: WorkerData | None = None
+_DATA_PATH: str | None = None
 _PREP_CACHE: dict[tuple[str, int], Any] = {}
 
 
@@ -52,14 +56,54 @@ def initialize(data: WorkerData) -> None:
     _PREP_CACHE.clear()
 
 
-def run_fold(spec: TrialSpec, fold: int, deadline: float) -> FoldResult:
-    """Fit `spec` on the fold's training rows and predict its validation rows."""
+def warm_up(modules: tuple[str, ...]) -> None:
+    """Pool initializer for a pool started before the data is read: import what folds
+    need (pandas, scikit-learn, the first learner's library) while the parent reads and
+    checks the data, instead of after."""
+    import importlib
+
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+    for name in modules:  # a missing optional library fails later, in the fold that needs it
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+
+
+def ready() -> None:
+    """A no-op task: submitting one per worker makes the pool start them all now."""
+
+
+def run_fold_from(path: str, spec: TrialSpec, fold: int, clock: FoldClock | float) -> FoldResult:
+    """`run_fold`, loading the data from `path` (written by this run) on first use."""
+    global _DATA_PATH
+    if path != _DATA_PATH:
+        with open(path, "rb") as handle:
+            initialize(pickle.load(handle))
+        _DATA_PATH = path
+    return run_fold(spec, fold, clock)
+
+
+def run_fold(spec: TrialSpec, fold: int, clock: FoldClock | float) -> FoldResult:
+    """Fit `spec` on the fold's training rows and predict its validation rows.
+
+    `clock` (FoldClock) counts the fold's time from now, when it starts, not from when
+    it was submitted; a fold whose `start_by` has passed is skipped, not run. A plain
+    float is an absolute deadline.
+    """
     assert _DATA is not None, "worker used before initialize()"
+    started = time.time()
+    if isinstance(clock, FoldClock):
+        if clock.start_by is not None and started >= clock.start_by:
+            return FoldResult(spec.trial_id, fold, None, 0.0, 0.0, None, skipped=True)
+        deadline = clock.deadline(started)
+    else:
+        deadline = float(clock)
     try:
-        return _run_fold(_DATA, spec, fold, deadline)
+        result = _run_fold(_DATA, spec, fold, deadline)
     except Exception as exc:  # a failing config must not end the search
         detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        return FoldResult(spec.trial_id, fold, None, 0.0, 0.0, None, error=detail)
+        result = FoldResult(spec.trial_id, fold, None, 0.0, 0.0, None, error=detail)
+    result.wall_seconds = time.time() - started
+    return result
 
 
 def _run_fold(data: WorkerData, spec: TrialSpec, fold: int, deadline: float) -> FoldResult:
@@ -87,7 +131,7 @@ def _run_fold(data: WorkerData, spec: TrialSpec, fold: int, deadline: float) -> 
     with path.open("wb") as handle:
         pickle.dump((prep, categorical, learner), handle, protocol=pickle.HIGHEST_PROTOCOL)
     return FoldResult(spec.trial_id, fold, prediction, fit_seconds, predict_seconds, str(path),
-                      stopped_by_deadline=learner.stopped_by_deadline_)
+                      stopped_by_deadline=learner.stopped_by_deadline_, rounds=learner.rounds_used())
 
 
 def _prepared(data: WorkerData, family: str, fold: int) -> tuple[Any, Any, Any, tuple[int, ...]]:

@@ -50,14 +50,15 @@ def _create(url: str) -> Engine:
         if path and path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         created = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-                                json_serializer=_json)
+                                json_serializer=_json, json_deserializer=_from_json)
         event.listen(created, "connect", _sqlite_pragmas)
         return created
     # A server that does not answer should fail in seconds, not after the OS's TCP timeout.
     libpq = url.split(":", 1)[0] in ("postgresql", "postgresql+psycopg", "postgresql+psycopg2")
     connect_args = {"connect_timeout": CONNECT_TIMEOUT_S} if libpq else {}
     try:
-        return create_engine(url, pool_pre_ping=True, json_serializer=_json, connect_args=connect_args)
+        return create_engine(url, pool_pre_ping=True, json_serializer=_json, json_deserializer=_from_json,
+                             connect_args=connect_args)
     except Exception as exc:  # a bad URL or a missing driver: say which
         raise InvalidOptionError(f"KILN_DB '{_redact(url)}' cannot be used ({exc}); "
                                  "give an SQLAlchemy URL such as postgresql+psycopg://user@host/db.") from exc
@@ -68,6 +69,24 @@ def _json(value: object) -> str:
     import orjson
 
     return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _from_json(text: str | bytes | float) -> object:
+    """JSON columns read through orjson too: monitoring reads thousands of logged rows per call.
+
+    SQLite gives a JSON column numeric affinity, so a label `1` comes back as the number 1;
+    rows written by the standard library before orjson may hold NaN, which orjson refuses.
+    """
+    import json
+
+    import orjson
+
+    if isinstance(text, int | float):
+        return text
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _sqlite_pragmas(connection: object, _record: object) -> None:

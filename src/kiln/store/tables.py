@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, Column, Float, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, Column, Float, Index, Integer, MetaData, String, Table, Text
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -31,6 +31,9 @@ predictions = Table(
     Column("at", Float, nullable=False, index=True),  # seconds since the epoch, UTC
     Column("inputs", JSON, nullable=False),
     Column("outputs", JSON, nullable=False),
+    # Monitoring reads one version's window: counted, sampled and its versions listed from this index
+    # alone. Added to databases made before it by `ensure_tables` (CREATE INDEX IF NOT EXISTS).
+    Index("ix_kiln_predictions_model_version_at", "model", "version", "at"),
 )
 
 audit = Table(
@@ -57,6 +60,8 @@ feedback = Table(
     Column("key", String(256), index=True),
     Column("label", JSON, nullable=False),
     Column("at", Float, nullable=False),
+    # Monitoring looks up the labels of a sample of logged rows by (request id, row).
+    Index("ix_kiln_feedback_request_row", "request_id", "row"),
 )
 
 _CREATED: set[str] = set()
@@ -77,4 +82,21 @@ def ensure_tables(engine: Engine) -> None:
             # Another process created them between our check and our CREATE: check again.
             # (PostgreSQL reports that race as a unique violation in pg_type: an IntegrityError.)
             metadata.create_all(engine, checkfirst=True)
+        _add_indexes(engine)
         _CREATED.add(key)
+
+
+def _add_indexes(engine: Engine) -> None:
+    """Indexes added after a table was first made: create_all skips existing tables, and their indexes."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+    for table in metadata.sorted_tables:
+        for index in table.indexes:
+            columns = ", ".join(f'"{c.name}"' for c in index.columns)
+            try:
+                with engine.begin() as connection:  # IF NOT EXISTS: cheap once it is there
+                    connection.execute(text(f'CREATE INDEX IF NOT EXISTS "{index.name}" ON "{table.name}" '
+                                            f"({columns})"))
+            except (OperationalError, ProgrammingError, IntegrityError):
+                pass  # another process is creating it at this moment (PostgreSQL reports that race as an error)

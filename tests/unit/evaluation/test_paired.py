@@ -190,3 +190,71 @@ def test_bad_arguments_are_kiln_errors() -> None:
     with pytest.raises(InvalidDataError, match="single class"):
         paired_gate(np.zeros(100, dtype=int), pa, pb, task="binary", metric="accuracy", rule="superiority",
                     margin=None)
+
+
+def test_the_stated_alpha_is_the_alpha_used() -> None:
+    """A one-sided DeLong p between α/2 and α promotes at α = 0.05 (it did not when the decision also
+    required a two-sided 95% interval above 0, a hidden one-sided 2.5% test); at α = 0.025 it does not."""
+    for seed in range(200):
+        y, a, b = _scores(300, seed=seed, noise_a=0.8, noise_b=0.7)
+        difference, _, _, two_sided = delong_test(y, a, b)
+        if difference > 0 and 0.03 < two_sided / 2 < 0.045:
+            break
+    else:
+        pytest.fail("no data set with a one-sided p between 0.03 and 0.045 among 200 seeds")
+
+    at_05 = paired_gate(y, _proba(a), _proba(b), task="binary", metric="roc_auc", rule="superiority", margin=None)
+    at_025 = paired_gate(y, _proba(a), _proba(b), task="binary", metric="roc_auc", rule="superiority", margin=None,
+                         alpha=0.025)
+
+    assert at_05.p_value == pytest.approx(two_sided / 2)
+    assert at_05.promote and at_05.alpha == 0.05 and at_05.ci_low > 0  # the one-sided 95% lower bound
+    assert not at_025.promote and at_025.p_value == at_05.p_value and at_025.ci_low < 0
+    assert "α = 0.05" in at_05.reason and "one-sided 95% lower bound" in at_05.reason
+
+
+@pytest.mark.parametrize("test_metric", ["roc_auc", "f1"])
+def test_every_decision_is_p_below_alpha(test_metric) -> None:
+    """Over many data sets near the null the verdict is exactly `p < alpha`, nothing else."""
+    decisions = []
+    for seed in range(40):
+        y, a, b = _scores(200, seed=100 + seed, noise_a=0.75, noise_b=0.7)
+        decisions.append(paired_gate(y, _proba(a), _proba(b), task="binary", metric=test_metric,
+                                     rule="superiority", margin=None, thresholds=(0.4, 0.4)))
+
+    assert all(d.promote == (d.p_value < 0.05) for d in decisions)
+
+
+def test_label_metrics_judge_each_model_at_its_own_threshold() -> None:
+    """Both models output the same probabilities; the challenger serves the F1-best threshold, the champion a poor
+    one. At 0.5 they tie (not promoted); at the thresholds each would serve the challenger is better."""
+    from kiln.evaluation.threshold import choose_threshold
+
+    y, a, _ = _scores(800, seed=12, noise_a=0.6, noise_b=0.6)
+    proba = _proba(a - 1.5)  # miscalibrated low: 0.5 flags too few rows
+    best = choose_threshold(y, proba[:, 1]).threshold
+
+    at_half = paired_gate(y, proba, proba, task="binary", metric="f1", rule="superiority", margin=None)
+    served = paired_gate(y, proba, proba, task="binary", metric="f1", rule="superiority", margin=None,
+                         thresholds=(0.5, best))
+    reverse = paired_gate(y, proba, proba, task="binary", metric="f1", rule="superiority", margin=None,
+                          thresholds=(best, 0.5))
+
+    assert not at_half.promote and at_half.difference == 0
+    assert served.promote and served.thresholds == (0.5, best)
+    assert served.challenger == pytest.approx(choose_threshold(y, proba[:, 1]).value)
+    assert served.challenger > served.champion and "at each model's threshold" in served.reason
+    assert not reverse.promote and reverse.difference == pytest.approx(-served.difference)
+
+
+def test_thresholds_do_not_touch_threshold_free_metrics() -> None:
+    y, a, b = _scores(300, seed=13, noise_a=0.5, noise_b=0.6)
+
+    plain = paired_gate(y, _proba(a), _proba(b), task="binary", metric="log_loss", rule="superiority", margin=None)
+    given = paired_gate(y, _proba(a), _proba(b), task="binary", metric="log_loss", rule="superiority", margin=None,
+                        thresholds=(0.1, 0.9))
+
+    assert given.thresholds == (None, None) and given.p_value == plain.p_value
+    with pytest.raises(InvalidOptionError, match="threshold must be a probability"):
+        paired_gate(y, _proba(a), _proba(b), task="binary", metric="f1", rule="superiority", margin=None,
+                    thresholds=(1.5, 0.5))

@@ -68,3 +68,50 @@ def test_regression_slices_use_the_regression_metric() -> None:
     table = slice_scores(frame, y, pred, "regression", "rmse", ["site"]).set_index("level")
 
     assert table.loc["south", "worse"] and not table.loc["north", "worse"]
+
+
+def _many_null_slices(seed: int = 0, n: int = 3000, columns: int = 10):
+    """80 slices (10 columns × 8 levels) of pure noise: the model is equally good in every one."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({f"c{i}": rng.choice(list("abcdefgh"), n) for i in range(columns)})
+    p = 1 / (1 + np.exp(-(2 * rng.normal(0, 1, n) - 1)))
+    y = (rng.random(n) < p).astype(int)
+    return frame, y, np.column_stack([1 - p, p])
+
+
+def test_many_slices_of_noise_raise_no_flag_after_the_correction() -> None:
+    """Uncorrected, chance makes some of 80 equal slices look worse at 95% (the rule the flag once used: the
+    whole interval below the overall score); corrected for the 80 tests, none is flagged."""
+    frame, y, proba = _many_null_slices()
+
+    table = slice_scores(frame, y, proba, "binary", "roc_auc", list(frame.columns))
+
+    assert len(table) == 80
+    uncorrected = (table["ci_high"] < table["overall"]) | (
+        (table["p_value"] < 0.05) & (table["score"] < table["overall"]))
+    assert uncorrected.sum() >= 1  # what a 95% flag per slice would have raised by chance
+    assert not table["worse"].any()
+    assert (table["p_adjusted"] >= table["p_value"]).all() and table["p_adjusted"].min() >= 0.05
+
+
+def test_a_really_worse_slice_is_still_flagged_among_many_with_its_corrected_p() -> None:
+    frame, y, proba = _many_null_slices(seed=1)
+    bad = (frame["c3"] == "e").to_numpy()
+    rng = np.random.default_rng(5)
+    proba[bad, 1] = np.clip(proba[bad, 1] + rng.normal(0, 0.35, bad.sum()), 0.01, 0.99)  # a noisy group
+    proba[bad, 0] = 1 - proba[bad, 1]
+
+    table = slice_scores(frame, y, proba, "binary", "roc_auc", list(frame.columns)).set_index(["column", "level"])
+
+    assert table.loc[("c3", "e"), "worse"] and table.loc[("c3", "e"), "p_adjusted"] < 0.05
+    assert table["worse"].sum() == 1
+
+
+def test_corrected_p_values_are_benjamini_hochberg_of_all_slices() -> None:
+    from scipy.stats import false_discovery_control
+
+    frame, y, proba = _case()
+
+    table = slice_scores(frame, y, proba, "binary", "roc_auc", ["kind", "line"])
+
+    np.testing.assert_allclose(table["p_adjusted"], false_discovery_control(table["p_value"], method="bh"))

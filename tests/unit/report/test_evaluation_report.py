@@ -11,6 +11,7 @@ from plotly.offline import get_plotlyjs
 
 from kiln.data.schema import Column, Schema
 from kiln.evaluation.compare import Comparison
+from kiln.evaluation.holdout_compare import HoldoutTest
 from kiln.evaluation.result import Evaluation
 from kiln.evaluation.scores import score_table
 from kiln.evaluation.threshold import threshold_at
@@ -41,7 +42,8 @@ def _evaluation(task: str, n: int = 400, seed: int = 0) -> Evaluation:
         if task == "binary" else None
     slices = pd.DataFrame({"column": ["Type"] * 3, "level": ["L", "M", "<H>"], "rows": [200, 150, 50],
                            "score": [0.9, 0.88, 0.6], "ci_low": [0.87, 0.84, 0.5], "ci_high": [0.93, 0.92, 0.7],
-                           "overall": 0.87, "worse": [False, False, True]})
+                           "overall": 0.87, "p_value": [0.3, 0.6, 0.0004], "p_adjusted": [0.45, 0.6, 0.0012],
+                           "worse": [False, False, True]})
     importance = pd.DataFrame({"feature": ["Torque [Nm]", "Tool wear [min]", "<script>x</script>"],
                                "importance": [0.12, 0.05, 0.0], "ci_low": [0.1, 0.03, -0.01],
                                "ci_high": [0.14, 0.07, 0.01]})
@@ -49,8 +51,13 @@ def _evaluation(task: str, n: int = 400, seed: int = 0) -> Evaluation:
                               "LightGBM and CatBoost are not distinguishable on this data (p = 0.41)."),
                    Comparison("knn", "lgbm", 0.1, 0.0004, "corrected resampled t-test (Nadeau & Bengio), 5 folds",
                               "LightGBM is better than KNN (p < 0.001).")]
+    tests = [HoldoutTest("served model", "its best member lgbm (lightgbm)", metric, 0.951, 0.944, 0.007, -0.002,
+                         0.016, 0.13, "delong", n, "On these rows the served model and its best member lgbm "
+                         "(lightgbm) cannot be told apart: roc_auc 0.9510 vs 0.9440."),
+             HoldoutTest("served model", "trivial baseline", metric, 0.951, 0.5, 0.451, 0.42, 0.48, 0.0, "delong", n,
+                         "On these rows the served model is better than trivial baseline: roc_auc 0.9510 vs 0.5000.")]
     return Evaluation(task, metric, classes, y, prediction, score_table(y, prediction, task, n_boot=200),
-                      threshold, slices, importance, comparisons)
+                      threshold, slices, importance, comparisons, tests)
 
 
 def _leaderboard() -> pd.DataFrame:
@@ -127,11 +134,30 @@ def test_report_shows_the_evaluation_own_numbers(binary_page) -> None:
     assert number(ev.threshold.threshold) in page and "cost" in page
 
 
+def test_report_says_which_tests_use_these_rows_and_which_come_from_training(binary_page) -> None:
+    page, _ = binary_page
+
+    section = page.split("<h2>Leaderboard with statistics</h2>")[1].split("<h2>")[0]
+    here, training = section.split("From training: the candidates on the cross-validation folds (not these rows)")
+    assert "On these 400 rows: the served model against its best member and a trivial baseline" in here
+    assert "cannot be told apart: roc_auc 0.9510 vs 0.9440" in here and "p = 0.13" in here
+    assert "LightGBM is better than KNN" not in here
+    assert "From training: LightGBM is better than KNN (p &lt; 0.001)." in training
+
+
+def test_slices_show_the_p_value_corrected_for_the_slices_tested(binary_page) -> None:
+    page, _ = binary_page
+
+    section = page.split("<h2>Slices</h2>")[1].split("<h2>")[0]
+    assert "p corrected for 3 slices (Benjamini–Hochberg)" in section and "p = 0.001" in section
+    assert "(corrected p = 0.001)" in page  # the model card's limitation names the corrected value
+
+
 def test_report_warnings_say_what_to_do(binary_page) -> None:
     page, _ = binary_page
 
     assert "Significantly worse on Type = &lt;H&gt;" in page and "Gather more labelled rows" in page
-    assert "cannot be told from the best" in page
+    assert "could not be told from the best on the training folds" in page
     assert "DQ006" in page and "4.6.0" in page and "abababababababab" in page  # the card: findings, versions, data
 
 
@@ -158,6 +184,9 @@ def test_evaluation_json_is_plain_data() -> None:
 
     assert data["rows"] == 400 and {s["metric"] for s in data["scores"]} >= {"roc_auc", "pr_auc", "brier"}
     assert data["threshold"]["cost_fn"] == 20 and len(data["comparisons"]) == 2 and len(data["slices"]) == 3
+    assert data["comparisons_source"].startswith("training") and data["tests_source"] == "the evaluated rows"
+    assert [t["other"] for t in data["tests"]] == ["its best member lgbm (lightgbm)", "trivial baseline"]
+    assert data["slices"][2]["p_adjusted"] == 0.0012
 
 
 def _contributions(n: int = 300) -> pd.DataFrame:

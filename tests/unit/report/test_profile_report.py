@@ -21,7 +21,7 @@ def page() -> str:
     rng = np.random.default_rng(0)
     y = (rng.random(N) < 0.2).astype(int)
     refund = np.zeros(N, dtype=int)
-    refund[np.flatnonzero(y)[:25]] = 1  # a leak, so the page shows an error finding
+    refund[np.flatnonzero(y)] = 1  # a leak (it reproduces y), so the page shows an error finding
     frame = pd.DataFrame({
         "<b>x</b>": rng.normal(size=N),
         'say "hi"\nnow': rng.choice(["é", "ü", "<i>"], N),

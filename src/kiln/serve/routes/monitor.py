@@ -1,4 +1,11 @@
-"""GET /monitor: drift, data quality and live performance of this server's logged traffic (JSON)."""
+"""GET /monitor: drift, data quality and live performance of this server's logged traffic (JSON).
+
+Bounded at any traffic: the window is the served version's rows (the previous version's
+beside it), read as an even sample of at most MONITOR_ROWS rows chosen in SQL; SHAP
+ranks and the reference's served outputs are computed once per loaded model; and a
+result is reused for CACHE_S seconds per (version, since), so a dashboard polling the
+page costs one computation per interval.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,9 @@ from kiln.serve.dependencies import current_model, require_api_key
 from kiln.serve.served import ServedModel
 
 router = APIRouter(dependencies=[Depends(require_api_key)])
+MONITOR_ROWS = 2_000  # rows of a window the statistics are computed on (an even sample beyond that)
+CACHE_S = 30.0  # a window's result is reused this long
+_CACHE: dict[tuple[int, str, str], tuple[float, dict[str, Any]]] = {}
 # what the document promises (parse_since also takes e.g. "1.5h" or "ALL"): a valid value is never refused
 SINCE_PATTERN = r"^(all|[1-9][0-9]{0,8}[smhd])$"
 
@@ -24,8 +34,8 @@ async def monitor(served: ServedModel = Depends(current_model),
                   since: str = Query("24h", max_length=16, description="90s, 30m, 24h, 7d or all",
                                      json_schema_extra={"pattern": SINCE_PATTERN})) -> dict[str, Any]:
     from kiln.errors import KilnError
-    from kiln.kinds import get
     from kiln.monitor.alerts import AlertRules
+    from kiln.monitor.run import monitor_version
     from kiln.monitor.window import parse_since
 
     try:
@@ -33,11 +43,18 @@ async def monitor(served: ServedModel = Depends(current_model),
     except KilnError as exc:
         raise RequestProblem(422, "since", str(exc)) from None
 
+    key = (id(served), served.version, since)
+    hit = _CACHE.get(key)
+    if hit is not None and time.monotonic() - hit[0] < CACHE_S:
+        return hit[1]
+
     def run() -> dict[str, Any]:
-        monitoring = get(served.model.kind).hook("monitor")  # the served model's kind judges its traffic
-        traffic = monitoring.traffic(served.name, served.model, since=start, url=None)
-        result = monitoring.assess(served.model, traffic, name=served.name, version=served.version, since=start,
-                                   rules=AlertRules.load())
+        result = monitor_version(served.model, name=served.name, version=served.version, since=start,
+                                 rules=AlertRules.load(), max_rows=MONITOR_ROWS)
         return result.to_dict()
 
-    return await run_in_threadpool(run)
+    answer = await run_in_threadpool(run)
+    for old in [k for k, (at, _) in _CACHE.items() if time.monotonic() - at >= CACHE_S]:
+        _CACHE.pop(old, None)
+    _CACHE[key] = (time.monotonic(), answer)
+    return answer
