@@ -107,9 +107,8 @@ def _fill(database: Path, bundle: Path, rows: int) -> tuple[str, str]:
     """The log and labels, written straight through sqlite3 into the tables kiln makes."""
     import numpy as np
 
-    from kiln.bundle import load_bundle
+    from kiln.bundle import bundle_version, load_bundle
     from kiln.demo.generate import generate
-    from kiln.bundle import bundle_version
     from kiln.store.database import engine
     from kiln.store.tables import ensure_tables
 
