@@ -1,12 +1,14 @@
-"""A small builder of self-contained HTML pages, shared by every kiln report.
+"""Self-contained HTML pages, shared by every kiln report: Jinja2 templates with autoescape.
 
 A page opens offline and forever: CSS inline, the Plotly library embedded once, and
-no external URL (no CDN, no web font). All user text is escaped here, so a column
-named `<b>x</b>` shows as typed; only trusted markup built by these helpers passes raw.
+no external URL (no CDN, no web font). The page and table templates (templates/) escape
+every value, so a column named `<b>x</b>` shows as typed; only markup built by these
+helpers (`Html`) passes raw, marked as such where it enters a template.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import re
@@ -52,9 +54,8 @@ def table(rows: Iterable[dict[str, Any]], columns: Sequence[str], *, headers: di
     """
     headers = headers or {}
     labels = [str(headers.get(c, c)) for c in columns]
-    head = f"<thead><tr>{''.join(f'<th>{escape(t)}</th>' for t in labels)}</tr></thead>" if any(labels) else ""
-    body = "".join("<tr>" + "".join(_td(row.get(c)) for c in columns) + "</tr>" for row in rows)
-    return Html(f'<div class="table-wrap"><table>{head}<tbody>{body}</tbody></table></div>')
+    cells = [[{"value": _cell(row.get(c)), "nowrap": _nowrap(row.get(c))} for c in columns] for row in rows]
+    return Html(_template("table.html").render(labels=labels, rows=cells))
 
 
 def figure(fig: Any, *, div_id: str) -> Html:
@@ -66,22 +67,31 @@ def figure(fig: Any, *, div_id: str) -> Html:
 
 def render_page(title: str, sections: Sequence[Section], *, subtitle: str | None = None) -> str:
     """One complete HTML document with a contents list and every section in order."""
-    bodies = [section.body_html for section in sections]
+    from markupsafe import Markup
+
     library = ""
-    if any(_FIGURE_MARK in body for body in bodies):
+    if any(_FIGURE_MARK in section.body_html for section in sections):
         from plotly.offline import get_plotlyjs
 
         library = f'<script type="text/javascript">{get_plotlyjs()}</script>'
-    anchors = [f"section-{i + 1}" for i in range(len(sections))]
-    contents = "".join(f'<li><a href="#{a}">{escape(s.title)}</a></li>' for a, s in zip(anchors, sections, strict=True))
-    parts = [f'<section id="{a}"><h2>{escape(s.title)}</h2><p class="intro">{_inline(s.intro)}</p>{s.body_html}'
-             "</section>" for a, s in zip(anchors, sections, strict=True)]
-    sub = f'<p class="subtitle">{escape(subtitle)}</p>' if subtitle else ""
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{escape(title)}</title><style>{_CSS}</style>{library}</head><body><header>"
-            f"<h1>{escape(title)}</h1>{sub}<nav><ol>{contents}</ol></nav></header><main>{''.join(parts)}</main>"
-            "</body></html>")
+    return _template("page.html").render(title=title, subtitle=subtitle, sections=sections, css=Markup(_CSS),
+                                         library=Markup(library))
+
+
+@functools.cache
+def _environment() -> Any:
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+    from markupsafe import Markup
+
+    environment = Environment(loader=PackageLoader("kiln.report", "templates"), autoescape=True,
+                              undefined=StrictUndefined)
+    environment.filters["inline"] = lambda text: Markup(_inline(text))
+    environment.filters["trusted"] = Markup  # a Section's body is markup these helpers built
+    return environment
+
+
+def _template(name: str) -> Any:
+    return _environment().get_template(name)
 
 
 def _inline(text: str) -> str:
@@ -91,25 +101,27 @@ def _inline(text: str) -> str:
 _CODE = re.compile(r"[A-Z]{2,4}\d{2,4}")  # a check's code, such as DQ009
 
 
-def _td(value: Any) -> str:
-    """A cell; one holding a badge or a short code does not wrap (a code split over two lines misreads)."""
-    keep = (isinstance(value, Html) and 'class="badge' in value) or (isinstance(value, str)
-                                                                     and _CODE.fullmatch(value) is not None)
-    return f'<td class="nowrap">{_cell(value)}</td>' if keep else f"<td>{_cell(value)}</td>"
+def _nowrap(value: Any) -> bool:
+    """A cell holding a badge or a short code does not wrap (a code split over two lines misreads)."""
+    return (isinstance(value, Html) and 'class="badge' in value) or (isinstance(value, str)
+                                                                      and _CODE.fullmatch(value) is not None)
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any) -> Any:
+    """What a cell shows: kiln's markup as is, numbers formatted, anything else as text (the template escapes it)."""
+    from markupsafe import Markup
+
     if isinstance(value, Html):
-        return str(value)
+        return Markup(value)
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, bool):
-        return escape(value)
+        return str(value)
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        return escape(f"{value:,.4g}" if abs(value) < 1e6 else f"{value:.4g}")
-    return escape(value)
+        return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:.4g}"
+    return str(value)
 
 
 _CSS = """
