@@ -231,6 +231,7 @@ def _search(features, y, folds, schema, target: Target, metric: Metric, spec: Tr
             reporter: Reporter, scratch: Path, pool=None) -> tuple[list[TrialResult], int, int]:
     from kiln.search.engine import Search
     from kiln.search.plan import SearchPlan
+    from kiln.search.runner import LocalRunner, ThreadRunner
     from kiln.search.worker import WorkerData
 
     data = WorkerData(features, y, folds, schema, target.task, len(target.classes or []), spec.seed, str(scratch))
@@ -250,8 +251,11 @@ def _search(features, y, folds, schema, target: Target, metric: Metric, spec: Tr
         reporter.trial(result, results, best[0])
 
     reporter.start(budget=spec.time_limit, started=budget.start, metric=metric.name, n_folds=len(folds))
+    # With a local pool, the first model is fitted in this process, which has its libraries
+    # loaded, while the pool's workers are still starting (seconds; far more when busy).
+    first_runner = ThreadRunner(data) if isinstance(runner, LocalRunner) else None
     search = Search(runner, plan, budget, y=y, folds=folds, task=target.task, metric=metric,
-                    n_classes=len(target.classes or []), on_trial=on_trial)
+                    n_classes=len(target.classes or []), on_trial=on_trial, first_runner=first_runner)
     try:
         results = search.run()
     finally:
