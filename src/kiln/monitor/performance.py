@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from kiln.model import Model
 
 MIN_LABELLED = 30  # fewer labelled rows in a window give no real value (the interval would be all of [0, 1])
+SLICE_BOOTSTRAP = 200  # resamples per time slice (drawn, not alerted on); the whole window gets 500
 _PER_MODEL: dict[int, dict[str, Any]] = {}  # id(model) → what depends on the model only
 
 
@@ -85,7 +86,7 @@ def live_performance(model: Model, window: pd.DataFrame, *, windows: int = 6, se
         chosen = bucket == k
         if chosen.any():
             out.append(_score(model, window[chosen], float(edges[k]), float(edges[k + 1]), calibrator, seed,
-                              None if proba is None else proba[chosen]))
+                              None if proba is None else proba[chosen], n_boot=SLICE_BOOTSTRAP))
     return out
 
 
@@ -111,7 +112,7 @@ def probabilities(model: Model, outputs: pd.Series) -> np.ndarray:
 
 
 def _score(model: Model, part: pd.DataFrame, start: float, end: float, calibrator: Calibrator | None,
-           seed: int, proba: np.ndarray | None = None) -> WindowPerformance:
+           seed: int, proba: np.ndarray | None = None, n_boot: int = 500) -> WindowPerformance:
     from kiln.evaluate.scores import metric_interval
 
     metric = performance_metric(model)
@@ -120,7 +121,7 @@ def _score(model: Model, part: pd.DataFrame, start: float, end: float, calibrato
     y, pred, labelled = _labelled(model, part, proba)
     value = low = high = accuracy = None
     if labelled >= MIN_LABELLED and (model.task == "regression" or len(np.unique(y)) > 1):
-        value, low, high = metric_interval(y, pred, model.task, metric, threshold=model.threshold, n_boot=500,
+        value, low, high = metric_interval(y, pred, model.task, metric, threshold=model.threshold, n_boot=n_boot,
                                            seed=seed)
         if model.task != "regression":
             accuracy = float(np.mean(model._decide(pred) == y))
