@@ -195,3 +195,19 @@ def test_skops_is_at_least_the_release_that_fixed_the_trusted_type_bypass() -> N
     from packaging.version import Version
 
     assert Version(version("skops")) >= Version("0.12")  # CVE-2025-54412 in 0.11
+
+
+def test_the_serving_pack_refuses_a_tree_whose_index_would_wrap_in_int32() -> None:
+    """The fast path narrows indices to int32; 2**32 + 1 would wrap to a valid-looking node."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from kiln.serve.forest_arrays import pack_sklearn_forest
+
+    rng = np.random.default_rng(0)
+    forest = RandomForestClassifier(n_estimators=3, max_depth=3, random_state=0).fit(rng.normal(size=(100, 3)),
+                                                                                      rng.integers(0, 2, 100))
+    pack_sklearn_forest(forest)
+    forest.estimators_[1].tree_.children_left[0] = 2**32 + 1
+
+    with pytest.raises(ValueError, match=r"left child index lies outside its \d+ nodes"):
+        pack_sklearn_forest(forest)
