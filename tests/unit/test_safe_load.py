@@ -144,6 +144,21 @@ def test_kiln_predict_on_a_crafted_tree_exits_2_with_one_line_instead_of_crashin
     assert not (tmp_path / "out.csv").exists()
 
 
+def test_kiln_serve_on_a_crafted_tree_exits_2_with_one_line_before_listening(crafted) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    kiln_command = str(Path(sys.executable).with_name("kiln"))
+
+    result = subprocess.run([kiln_command, "serve", str(crafted("hist_gradient_boosting-child")), "--port", port],
+                            capture_output=True, text=True, timeout=300)
+
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert "holds a malformed tree" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
 def test_a_crafted_neighbours_tree_is_refused(tmp_path: Path) -> None:
     import skops.io as sio
     from sklearn.neighbors import KNeighborsClassifier
