@@ -72,7 +72,8 @@ def performance_metric(model: Model) -> str:
     return model.metric
 
 
-def live_performance(model: Model, window: pd.DataFrame, *, windows: int = 6, seed: int = 0) -> list[WindowPerformance]:
+def live_performance(model: Model, window: pd.DataFrame, *, windows: int = 6, seed: int = 0,
+                     proba: np.ndarray | None = None) -> list[WindowPerformance]:
     """Performance per equal-width time window of `window` (prediction-log rows with `at`, `outputs`, `label`)."""
     if window.empty:
         return []
@@ -80,7 +81,8 @@ def live_performance(model: Model, window: pd.DataFrame, *, windows: int = 6, se
     edges = np.linspace(at.min(), at.max(), windows + 1) if at.max() > at.min() else np.array([at.min(), at.max()])
     bucket = np.clip(np.searchsorted(edges, at, side="right") - 1, 0, len(edges) - 2)
     calibrator = _calibrator(model)
-    proba = probabilities(model, window["outputs"]) if model.task != "regression" else None
+    if proba is None and model.task != "regression":
+        proba = probabilities(model, window["outputs"])
     out = []
     for k in range(len(edges) - 1):
         chosen = bucket == k
@@ -90,12 +92,15 @@ def live_performance(model: Model, window: pd.DataFrame, *, windows: int = 6, se
     return out
 
 
-def overall_performance(model: Model, window: pd.DataFrame, *, seed: int = 0) -> WindowPerformance | None:
-    """The whole window as one: the number alert rules compare with the champion's CV interval."""
+def overall_performance(model: Model, window: pd.DataFrame, *, seed: int = 0,
+                        proba: np.ndarray | None = None) -> WindowPerformance | None:
+    """The whole window as one: the number alert rules compare with the champion's CV interval.
+
+    `proba`: the window's probabilities when the caller has parsed them already."""
     if window.empty:
         return None
     at = window["at"].to_numpy(dtype=float)
-    return _score(model, window, float(at.min()), float(at.max()), _calibrator(model), seed)
+    return _score(model, window, float(at.min()), float(at.max()), _calibrator(model), seed, proba)
 
 
 def _calibrator(model: Model) -> Calibrator | None:
@@ -128,8 +133,9 @@ def _score(model: Model, part: pd.DataFrame, start: float, end: float, calibrato
     estimated = estimated_accuracy = None
     if model.task != "regression" and calibrator is not None:
         predicted = model._decide(proba) if len(proba) else np.empty(0, dtype=int)
-        estimated = calibrator.expected(proba, metric, predicted)
-        estimated_accuracy = calibrator.expected(proba, "accuracy", predicted)
+        calibrated = calibrator.calibrate(proba) if len(proba) else None
+        estimated = calibrator.expected(proba, metric, predicted, calibrated)
+        estimated_accuracy = calibrator.expected(proba, "accuracy", predicted, calibrated)
     return WindowPerformance(start, end, len(part), labelled, metric, value, low, high, estimated, accuracy,
                              estimated_accuracy)
 
@@ -184,17 +190,19 @@ class Calibrator:
         total = calibrated.sum(axis=1, keepdims=True)
         return np.divide(calibrated, total, out=np.full_like(calibrated, 1 / calibrated.shape[1]), where=total > 0)
 
-    def expected(self, proba: np.ndarray, metric: str, predicted: np.ndarray | None = None) -> float | None:
+    def expected(self, proba: np.ndarray, metric: str, predicted: np.ndarray | None = None,
+                 calibrated: np.ndarray | None = None) -> float | None:
         """The metric's expected value given calibrated probabilities (no labels needed).
 
         `predicted` are the class codes the model serves (its stored threshold applied);
         by default the most probable class of the uncalibrated output. A row is right
         with the calibrated chance of the class it is predicted as, which is not the
-        largest calibrated probability when calibration reorders the classes.
+        largest calibrated probability when calibration reorders the classes. `calibrated`:
+        `calibrate(proba)`, when the caller has it already.
         """
         if len(proba) == 0:
             return None
-        p = self.calibrate(proba)
+        p = self.calibrate(proba) if calibrated is None else calibrated
         predicted = proba.argmax(axis=1) if predicted is None else np.asarray(predicted, dtype=int)
         k = p.shape[1]
         confusion = np.zeros((k, k))  # expected rows of true class c (row) predicted as j (column)

@@ -137,15 +137,16 @@ def assess(model: Model, traffic: TrafficWindow, *, name: str, version: str, sin
     enough = traffic.rows >= 1
     features = drift_table(reference, traffic.features, kinds) if enough else []
     cv = model.manifest.get("cv", {})
+    proba = probabilities(model, traffic.log["outputs"]) if enough and model.task != "regression" else None
     result = MonitorResult(
         name=name, version=version, since=since, until=time.time(), rows=traffic.total, sampled=traffic.rows,
         rows_exact=traffic.exact,
         labelled=int(traffic.log["label"].notna().sum()) if enough else 0, features=features,
-        prediction=_prediction_drift(model, traffic) if enough else None,
+        prediction=_prediction_drift(model, traffic, proba) if enough else None,
         quality=quality_drift(traffic.features, model.schema, model.manifest.get("reference", {})) if enough else [],
         over_time=_over_time(reference, traffic, kinds, windows) if enough else {},
-        performance=live_performance(model, traffic.log, windows=windows) if enough else [],
-        overall=overall_performance(model, traffic.log) if enough else None,
+        performance=live_performance(model, traffic.log, windows=windows, proba=proba) if enough else [],
+        overall=overall_performance(model, traffic.log, proba=proba) if enough else None,
         cv={"metric": cv.get("metric"), "score": cv.get("score"), "low": cv.get("ci_low"), "high": cv.get("ci_high")},
         importance=_importance(model), rules=rules)
     result.alerts = _alerts(result, model.task)
@@ -177,13 +178,13 @@ def served_reference_outputs(model: Model) -> np.ndarray:
     return cached["outputs"]
 
 
-def _prediction_drift(model: Model, traffic: TrafficWindow) -> FeatureDrift | None:
+def _prediction_drift(model: Model, traffic: TrafficWindow, current: np.ndarray | None = None) -> FeatureDrift | None:
     reference = served_reference_outputs(model)
     if model.task == "regression":
         current = np.array([o["prediction"] for o in traffic.log["outputs"]], dtype=float)
         return numeric_drift("prediction", reference.reshape(-1), current)
     classes = [str(c) for c in model.classes_ or []]
-    current = probabilities(model, traffic.log["outputs"])
+    current = probabilities(model, traffic.log["outputs"]) if current is None else current
     if model.task == "binary":
         return numeric_drift(f"P({classes[1]})", reference[:, 1], current[:, 1])
     return categorical_drift("predicted class", np.asarray(classes)[model._decide(reference)],
