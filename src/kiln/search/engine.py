@@ -70,6 +70,7 @@ class Search:
         self.results: list[TrialResult] = []
         self.lost_trials = 0
         self.lost_to_workers = 0
+        self.unsent = 0  # trials not sent: their family's folds take longer than the time left
         self._guaranteed: int | None = None  # the trial that must finish: the first model
         self._fold_seconds: dict[str, list[float]] = {}  # observed fold times per learner
         self._baselines: dict[int, float] = {}
@@ -85,6 +86,9 @@ class Search:
         while first or time.time() < deadline:
             first = False
             while not plan_done and self._queued_in_pool(in_flight) < 2 * self.runner.n_workers:
+                if self._nothing_fits(deadline):
+                    plan_done = True  # no family's fold fits in the time left: end the search early
+                    break
                 spec = self.plan.next_trial()
                 if spec is None:
                     plan_done = self.plan.exhausted or not in_flight
@@ -92,6 +96,13 @@ class Search:
                 specs[spec.trial_id] = spec
                 collected[spec.trial_id] = []
                 clock = self._clock(spec, deadline, fold_cap)
+                if clock.start_by is not None and time.time() >= clock.start_by:
+                    # Its family's folds take longer than the time left: not sent, not ranked
+                    # (counted in `unsent`); the plan hears of it as a failure.
+                    self.unsent += 1
+                    del collected[spec.trial_id], specs[spec.trial_id]
+                    self.plan.report(TrialResult(spec, None, [], 0.0, 0.0, status="skipped"))
+                    break
                 runner = self.runner
                 if spec.trial_id == self._guaranteed and self.first_runner is not None:
                     runner = self.first_runner
@@ -104,6 +115,13 @@ class Search:
                 break
         self._drain(in_flight, collected, specs)
         return self.results
+
+    def _nothing_fits(self, deadline: float) -> bool:
+        """True once the quickest family's folds (as observed) take longer than the time left."""
+        if not self._fold_seconds or not any(r.kept for r in self.results):
+            return False
+        quickest = min(float(np.median(times)) for times in self._fold_seconds.values())
+        return time.time() + quickest >= deadline
 
     def _queued_in_pool(self, in_flight: dict) -> int:
         """Folds in flight on the pool (the first runner's do not occupy its workers)."""
