@@ -66,7 +66,7 @@ def train(data: pd.DataFrame | str | Path, *, target: str, task: str = "auto", m
         decision threshold then minimises expected cost on out-of-fold predictions (default: best F1).
     ray : run the trials as tasks on a Ray cluster: "auto" (the cluster this machine is in),
         "local" (start Ray here), "HOST:PORT" of a head node or "ray://HOST:10001". Needs
-        `pip install 'kiln-ml[ray]'`; the same seed gives the same leaderboard as without it.
+        `pip install -e '.[ray]'` in the kiln checkout; the same seed gives the same leaderboard as without it.
     max_rows : search on a sample of this many rows (stratified by class), then refit the chosen
         models on all rows (default: the rows one LightGBM fit gets through in a tenth of `time_limit`).
     quiet : no progress display.

@@ -21,5 +21,14 @@ def require(module: str, *, purpose: str, package: str | None = None) -> Any:
             return importlib.import_module(module)
     except ImportError as exc:
         name = package or module.split(".")[0]
-        raise MissingDependencyError(f"{purpose} need the '{name}' package; install it with: pip install {name}") \
+        raise MissingDependencyError(f"{purpose} need the '{name}' package; install it with: {install_command(name)}") \
             from exc
+
+
+def install_command(name: str) -> str:
+    """The pip command for `name`; kiln's own extras come from the checkout, since `kiln-ml` is not
+    published on PyPI and a bare `pip install kiln-ml[...]` would install whatever anyone uploaded."""
+    if name.startswith("kiln-ml["):
+        extra = name[len("kiln-ml"):]
+        return f"pip install -e '.{extra}' in the kiln checkout (the extra {name}; kiln-ml is not on PyPI)"
+    return f"pip install {name}"

@@ -192,6 +192,8 @@ def test_bad_input_fails_before_training_with_one_sentence(store, champions, can
         retrain(name, cancer.drop(columns="target"), quiet=True)
     with pytest.raises(InvalidOptionError, match="--holdout must lie between"):
         retrain(name, cancer, holdout=1.5, quiet=True)
+    with pytest.raises(InvalidOptionError, match="--alpha must lie between 0 and"):
+        retrain(name, cancer, alpha=0.5, quiet=True)
     with pytest.raises(InvalidOptionError, match="--time-limit 2 is too short"):
         retrain(name, cancer, time_limit=2, quiet=True)
     with pytest.raises(InvalidDataError, match="gate set holds 9 labelled rows"):

@@ -120,9 +120,9 @@ def signing_key() -> bytes | None:
 def verify_bundle(path: str | Path, *, manifest_sha256: str | None = None) -> dict[str, Any]:
     """Check a bundle folder without loading models; return the manifest.
 
-    Member paths are confined to the folder before anything else is read; then kiln.json is
-    checked against `manifest_sha256` (the registry's record) and the signature, every file
-    is listed, and every listed file matches its checksum. Cheap enough to run on every use
+    kiln.json is checked against `manifest_sha256` (the registry's record) and the signature;
+    then every path it names is confined to the folder before any member is opened; then every
+    file must be listed, and every listed file must match its checksum. Cheap enough to run on every use
     of a cached copy (e.g. a registry download).
     """
     path = Path(path)

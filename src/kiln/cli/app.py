@@ -246,7 +246,8 @@ def serve(
                               "(repeatable); without it no CORS headers are sent.")] = None,
     max_body_bytes: Annotated[int, typer.Option(help="Larger request bodies get 413.")] = 8 * 1024 * 1024,
     max_rows: Annotated[int, typer.Option(help="More rows in one request get 413.")] = 10_000,
-    request_timeout: Annotated[float, typer.Option(help="Seconds before a prediction gets 504.")] = 30.0,
+    request_timeout: Annotated[float, typer.Option(
+        help="Seconds for parsing, checking and predicting a request's rows before it gets 504.")] = 30.0,
     drain: Annotated[float, typer.Option(help="Seconds /ready answers 503 after SIGTERM before closing.")] = 1.0,
     log_predictions: Annotated[bool, typer.Option(help="Append every prediction to the log in KILN_DB.")] = True,
 ) -> None:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 HOLDOUT_TEST_COLUMNS = ["model", "other", "metric", "model_value", "other_value", "difference", "ci_low", "ci_high",
                         "p_value", "test", "rows", "verdict"]
 SERVED = "served model"
-BASELINE = "trivial baseline"
+BASELINE = "the trivial baseline"
 
 
 @dataclass(frozen=True)

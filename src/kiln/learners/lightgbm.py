@@ -95,7 +95,8 @@ class LightGBMLearner(Learner):
                                   callbacks=callbacks)
 
     def rounds_used(self) -> int | None:
-        return self.booster_.best_iteration or self.booster_.current_iteration()
+        best = self.booster_.best_iteration  # 0 without early stopping, -1 once loaded from a file
+        return best if best > 0 else self.booster_.current_iteration()
 
     def _predict(self, X) -> np.ndarray:
         return self.booster_.predict(X, num_iteration=self.booster_.best_iteration or None)

@@ -3,7 +3,7 @@
     [monitor]
     psi_threshold = 0.2        # PSI above this on any of the top features...
     top_features = 5           # ...ranked by mean |SHAP| on the reference
-    performance_below_cv = true  # live (or estimated) metric below the champion's CV lower bound
+    performance_below_cv = true  # live (or estimated) metric worse than the CV interval, in its direction
     min_rows = 100             # fewer served rows in the window: no verdict
     webhook = "https://hooks.example.com/kiln"   # optional: POST the alerts as JSON
 

@@ -13,8 +13,11 @@ confusion matrix (each row adds p_c to the cell of true class c and the class th
 *predicts*), and from it the expected accuracy, F1, balanced accuracy, log loss and
 binary ROC AUC, follow without a single label. The calibration is fitted on out-of-fold
 outputs, not on the served model's outputs for the same rows: the served model was
-refitted on those rows, so its outputs there are overconfident (calibrating on them
-estimated an AUC of 0.9996 where 0.948 was realised on fresh AI4I-like rows). It
+refitted on those rows, so its outputs there are overconfident (calibrated on them, the
+estimated AUC is near 1 whatever is realised). A served score is carried onto the
+out-of-fold scale by rank first (see `Calibrator`), since the refit's scores are spread
+differently from the fold models'; tests/unit/monitor/test_reference.py holds the
+estimate within 0.02 AUC of the realised value on fresh AI4I-like rows. It
 assumes the relation between features and label is unchanged (covariate shift only); a
 gap between the estimate and the real value, once labels arrive, is itself a sign of
 concept drift.
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
     from kiln.model import Model
 
 MIN_LABELLED = 30  # fewer labelled rows in a window give no real value (the interval would be all of [0, 1])
+SLICE_BOOTSTRAP = 200  # resamples per time slice (drawn, not alerted on); the whole window gets 500
 _PER_MODEL: dict[int, dict[str, Any]] = {}  # id(model) → what depends on the model only
 
 
@@ -71,7 +75,8 @@ def performance_metric(model: Model) -> str:
     return model.metric
 
 
-def live_performance(model: Model, window: pd.DataFrame, *, windows: int = 6, seed: int = 0) -> list[WindowPerformance]:
+def live_performance(model: Model, window: pd.DataFrame, *, windows: int = 6, seed: int = 0,
+                     proba: np.ndarray | None = None) -> list[WindowPerformance]:
     """Performance per equal-width time window of `window` (prediction-log rows with `at`, `outputs`, `label`)."""
     if window.empty:
         return []
@@ -79,22 +84,38 @@ def live_performance(model: Model, window: pd.DataFrame, *, windows: int = 6, se
     edges = np.linspace(at.min(), at.max(), windows + 1) if at.max() > at.min() else np.array([at.min(), at.max()])
     bucket = np.clip(np.searchsorted(edges, at, side="right") - 1, 0, len(edges) - 2)
     calibrator = _calibrator(model)
-    proba = probabilities(model, window["outputs"]) if model.task != "regression" else None
+    if proba is None and model.task != "regression":
+        proba = probabilities(model, window["outputs"])
     out = []
     for k in range(len(edges) - 1):
         chosen = bucket == k
         if chosen.any():
             out.append(_score(model, window[chosen], float(edges[k]), float(edges[k + 1]), calibrator, seed,
-                              None if proba is None else proba[chosen]))
+                              None if proba is None else proba[chosen], n_boot=SLICE_BOOTSTRAP))
     return out
 
 
-def overall_performance(model: Model, window: pd.DataFrame, *, seed: int = 0) -> WindowPerformance | None:
-    """The whole window as one: the number alert rules compare with the champion's CV interval."""
+def overall_performance(model: Model, window: pd.DataFrame, *, seed: int = 0,
+                        proba: np.ndarray | None = None) -> WindowPerformance | None:
+    """The whole window as one: the number alert rules compare with the champion's CV interval.
+
+    `proba`: the window's probabilities when the caller has parsed them already."""
     if window.empty:
         return None
     at = window["at"].to_numpy(dtype=float)
-    return _score(model, window, float(at.min()), float(at.max()), _calibrator(model), seed)
+    return _score(model, window, float(at.min()), float(at.max()), _calibrator(model), seed, proba)
+
+
+def served_reference_outputs(model: Model) -> np.ndarray:
+    """The served model's outputs on the reference rows (computed once per loaded model).
+
+    What serving logs is the refitted model's output, so this, not the out-of-fold
+    output of the fold models, is what served outputs are compared with.
+    """
+    cached = model_cache(model)
+    if "outputs" not in cached:
+        cached["outputs"] = np.asarray(model.predict_raw(model.reference[model.schema.names]))
+    return cached["outputs"]
 
 
 def _calibrator(model: Model) -> Calibrator | None:
@@ -111,7 +132,7 @@ def probabilities(model: Model, outputs: pd.Series) -> np.ndarray:
 
 
 def _score(model: Model, part: pd.DataFrame, start: float, end: float, calibrator: Calibrator | None,
-           seed: int, proba: np.ndarray | None = None) -> WindowPerformance:
+           seed: int, proba: np.ndarray | None = None, n_boot: int = 500) -> WindowPerformance:
     from kiln.evaluation.scores import metric_interval
 
     metric = performance_metric(model)
@@ -120,15 +141,16 @@ def _score(model: Model, part: pd.DataFrame, start: float, end: float, calibrato
     y, pred, labelled = _labelled(model, part, proba)
     value = low = high = accuracy = None
     if labelled >= MIN_LABELLED and (model.task == "regression" or len(np.unique(y)) > 1):
-        value, low, high = metric_interval(y, pred, model.task, metric, threshold=model.threshold, n_boot=500,
+        value, low, high = metric_interval(y, pred, model.task, metric, threshold=model.threshold, n_boot=n_boot,
                                            seed=seed)
         if model.task != "regression":
             accuracy = float(np.mean(model._decide(pred) == y))
     estimated = estimated_accuracy = None
     if model.task != "regression" and calibrator is not None:
         predicted = model._decide(proba) if len(proba) else np.empty(0, dtype=int)
-        estimated = calibrator.expected(proba, metric, predicted)
-        estimated_accuracy = calibrator.expected(proba, "accuracy", predicted)
+        calibrated = calibrator.calibrate(proba) if len(proba) else None
+        estimated = calibrator.expected(proba, metric, predicted, calibrated)
+        estimated_accuracy = calibrator.expected(proba, "accuracy", predicted, calibrated)
     return WindowPerformance(start, end, len(part), labelled, metric, value, low, high, estimated, accuracy,
                              estimated_accuracy)
 
@@ -156,9 +178,17 @@ def _label_text(value: Any) -> str:
 
 @dataclass
 class Calibrator:
-    """Isotonic calibration of each class's probability, fitted on the reference's out-of-fold outputs."""
+    """Calibration of each class's served probability, learnt from the reference.
+
+    Isotonic regression of the true label on the out-of-fold probability (the only outputs
+    of the reference that came from models that had not seen the row). The served model is
+    the refit, whose scores are spread differently, so a served score is first carried onto
+    the out-of-fold scale by rank: its quantile among the served model's outputs on the
+    reference rows, read off the out-of-fold outputs of the same rows (`quantiles`).
+    """
 
     models: list[Any]
+    quantiles: list[tuple[np.ndarray, np.ndarray]] | None = None  # per class: (served sorted, out-of-fold sorted)
 
     @classmethod
     def from_reference(cls, model: Model) -> Calibrator | None:
@@ -169,31 +199,38 @@ class Calibrator:
 
         classes = [str(c) for c in model.classes_ or []]
         target = reference["__target"].astype(str).to_numpy()
-        fitted = []
-        for c in classes:
-            column = f"__final__proba_{c}"
-            if column not in reference:
-                return None
+        if any(f"__final__proba_{c}" not in reference for c in classes):
+            return None
+        served = served_reference_outputs(model)
+        fitted, quantiles = [], []
+        for i, c in enumerate(classes):
+            oof = reference[f"__final__proba_{c}"].to_numpy(dtype=float)
             iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-            fitted.append(iso.fit(reference[column].to_numpy(dtype=float), (target == c).astype(float)))
-        return cls(fitted)
+            fitted.append(iso.fit(oof, (target == c).astype(float)))
+            quantiles.append((np.sort(served[:, i]), np.sort(oof)))
+        return cls(fitted, quantiles)
 
     def calibrate(self, proba: np.ndarray) -> np.ndarray:
+        if self.quantiles is not None:  # served scale → out-of-fold scale, by rank
+            proba = np.column_stack([np.interp(proba[:, i], served, oof)
+                                     for i, (served, oof) in enumerate(self.quantiles)])
         calibrated = np.column_stack([m.predict(proba[:, i]) for i, m in enumerate(self.models)])
         total = calibrated.sum(axis=1, keepdims=True)
         return np.divide(calibrated, total, out=np.full_like(calibrated, 1 / calibrated.shape[1]), where=total > 0)
 
-    def expected(self, proba: np.ndarray, metric: str, predicted: np.ndarray | None = None) -> float | None:
+    def expected(self, proba: np.ndarray, metric: str, predicted: np.ndarray | None = None,
+                 calibrated: np.ndarray | None = None) -> float | None:
         """The metric's expected value given calibrated probabilities (no labels needed).
 
         `predicted` are the class codes the model serves (its stored threshold applied);
         by default the most probable class of the uncalibrated output. A row is right
         with the calibrated chance of the class it is predicted as, which is not the
-        largest calibrated probability when calibration reorders the classes.
+        largest calibrated probability when calibration reorders the classes. `calibrated`:
+        `calibrate(proba)`, when the caller has it already.
         """
         if len(proba) == 0:
             return None
-        p = self.calibrate(proba)
+        p = self.calibrate(proba) if calibrated is None else calibrated
         predicted = proba.argmax(axis=1) if predicted is None else np.asarray(predicted, dtype=int)
         k = p.shape[1]
         confusion = np.zeros((k, k))  # expected rows of true class c (row) predicted as j (column)

@@ -9,7 +9,8 @@ On a busy machine a fold may wait in the pool for seconds, so its time is counte
 when it *starts* (a `FoldClock`), not from when it was submitted. The search adapts to
 how fast folds really run: a fold is started only while the time left before the search
 deadline covers what folds of its family have taken so far (else it is skipped), and the
-first trial is guaranteed: its folds run to their own end (early stopping), into the
+first trial is guaranteed (and, with a `first_runner`, fitted in this process while the
+pool's workers start): its folds run to their own end (early stopping), into the
 reserve, and on a machine too busy to finish any model in time, past the budget (up to
 `FIRST_MODEL_OVERRUN` × the limit): a late model beats none. A trial whose fold the
 deadline stopped before it learned (fewer than `MIN_ROUNDS` rounds, or no better than
@@ -55,8 +56,9 @@ class Search:
 
     def __init__(self, runner, plan: SearchPlan, budget: Budget, *, y: np.ndarray,
                  folds: list[tuple[np.ndarray, np.ndarray]], task: Task, metric: Metric,
-                 n_classes: int, on_trial: ProgressCallback | None = None) -> None:
+                 n_classes: int, on_trial: ProgressCallback | None = None, first_runner=None) -> None:
         self.runner = runner
+        self.first_runner = first_runner  # runs the guaranteed first trial, if given (ThreadRunner)
         self.plan = plan
         self.budget = budget
         self.y = y
@@ -68,6 +70,7 @@ class Search:
         self.results: list[TrialResult] = []
         self.lost_trials = 0
         self.lost_to_workers = 0
+        self.unsent = 0  # trials not sent: their family's folds take longer than the time left
         self._guaranteed: int | None = None  # the trial that must finish: the first model
         self._fold_seconds: dict[str, list[float]] = {}  # observed fold times per learner
         self._baselines: dict[int, float] = {}
@@ -82,7 +85,10 @@ class Search:
         first = True  # the first model is issued even when reading the data took the search time
         while first or time.time() < deadline:
             first = False
-            while not plan_done and len(in_flight) < 2 * self.runner.n_workers:
+            while not plan_done and self._queued_in_pool(in_flight) < 2 * self.runner.n_workers:
+                if self._nothing_fits(deadline):
+                    plan_done = True  # no family's fold fits in the time left: end the search early
+                    break
                 spec = self.plan.next_trial()
                 if spec is None:
                     plan_done = self.plan.exhausted or not in_flight
@@ -90,8 +96,18 @@ class Search:
                 specs[spec.trial_id] = spec
                 collected[spec.trial_id] = []
                 clock = self._clock(spec, deadline, fold_cap)
+                if clock.start_by is not None and time.time() >= clock.start_by:
+                    # Its family's folds take longer than the time left: not sent, not ranked
+                    # (counted in `unsent`); the plan hears of it as a failure.
+                    self.unsent += 1
+                    del collected[spec.trial_id], specs[spec.trial_id]
+                    self.plan.report(TrialResult(spec, None, [], 0.0, 0.0, status="skipped"))
+                    break
+                runner = self.runner
+                if spec.trial_id == self._guaranteed and self.first_runner is not None:
+                    runner = self.first_runner
                 for fold in range(len(self.folds)):
-                    in_flight[self.runner.submit(spec, fold, clock)] = (spec, fold)
+                    in_flight[runner.submit(spec, fold, clock)] = (spec, fold)
             if not in_flight:
                 break
             self._collect(in_flight, collected, specs, POLL_SECONDS)
@@ -99,6 +115,19 @@ class Search:
                 break
         self._drain(in_flight, collected, specs)
         return self.results
+
+    def _nothing_fits(self, deadline: float) -> bool:
+        """True once the quickest family's folds (as observed) take longer than the time left."""
+        if not self._fold_seconds or not any(r.kept for r in self.results):
+            return False
+        quickest = min(float(np.median(times)) for times in self._fold_seconds.values())
+        return time.time() + quickest >= deadline
+
+    def _queued_in_pool(self, in_flight: dict) -> int:
+        """Folds in flight on the pool (the first runner's do not occupy its workers)."""
+        if self.first_runner is None:
+            return len(in_flight)
+        return sum(spec.trial_id != self._guaranteed for spec, _ in in_flight.values())
 
     def _clock(self, spec: TrialSpec, deadline: float, fold_cap: float) -> FoldClock:
         """The time each fold of `spec` may use, counted from when the fold starts.
@@ -146,6 +175,8 @@ class Search:
             self._collect(in_flight, collected, specs, remaining)
         self.lost_trials = len(collected)
         self.runner.close(kill=bool(in_flight))
+        if self.first_runner is not None:
+            self.first_runner.close(kill=True)
 
     def _collect(self, in_flight: dict, collected: dict, specs: dict, timeout: float) -> None:
         """Take the folds that finish within `timeout`; complete their trials."""

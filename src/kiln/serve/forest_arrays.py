@@ -197,6 +197,7 @@ def _assemble(parts: list[dict[str, np.ndarray]], *, depth: int, reads: TreeInpu
     children, roots = [], []
     for part, base in zip(parts, offsets[:-1], strict=False):
         local = np.arange(len(part["feature"]))
+        _check_part(part, local, reads.width)
         left = np.where(part["is_leaf"], local, part["left"]) + base
         right = np.where(part["is_leaf"], local, part["right"]) + base
         children.append(np.column_stack([left, right]).ravel() * 2)
@@ -212,6 +213,20 @@ def _assemble(parts: list[dict[str, np.ndarray]], *, depth: int, reads: TreeInpu
         depth=depth,
         reads=reads,
     )
+
+
+def _check_part(part: dict[str, np.ndarray], local: np.ndarray, width: int) -> None:
+    """Refuse a tree the walk could not follow: the loaded trees were validated (kiln.learners.safe_load),
+    but the pack narrows indices to int32, where an out-of-range index would wrap into a valid one."""
+    inner = ~np.asarray(part["is_leaf"], dtype=bool)
+    n = len(local)
+    for side in ("left", "right"):
+        child = np.asarray(part[side])[inner].astype(np.int64)
+        if not np.all((child > local[inner]) & (child < n)):
+            raise ValueError(f"a tree's {side} child index lies outside its {n} nodes")
+    feature = np.asarray(part["feature"])[inner].astype(np.int64)
+    if not np.all((feature >= 0) & (feature < width)):
+        raise ValueError(f"a tree splits on a column outside its {width} inputs")
 
 
 def pack_sklearn_forest(forest: Any) -> PackedTrees:

@@ -7,6 +7,12 @@ runs this file, which builds the wrapper below; `load_context` loads the bundle 
 predictions frame: `prediction` and one `proba_<class>` column per class.
 
 kiln itself never imports this module; it only hands its path to MLflow.
+
+Security: MLflow runs the copy of this file stored with the model, read from the artifact
+store, so whoever can write there can make `mlflow.pyfunc.load_model` run any code. kiln's
+own loaders (`kiln.load("models:/...")`, `kiln serve`, `kiln predict`) never execute it, and
+check the bundle against the manifest hash the registry recorded (see the README's security
+section). `load_context` cannot: MLflow does not tell it which registered version it is.
 """
 
 from __future__ import annotations

@@ -147,10 +147,10 @@ def _train(data: pd.DataFrame | str | Path, spec: TrainSpec, reporter: Reporter,
                   f"metric {metric.name}; {n_folds}-fold cross-validation.")
     scratch = Path(tempfile.mkdtemp(prefix="kiln-search-"))
     try:
-        results, lost, lost_to_workers = _search(features, y, folds, schema, target, metric, spec, budget,
-                                                 reporter, scratch, pool)
+        results, lost, lost_to_workers, unsent = _search(features, y, folds, schema, target, metric, spec,
+                                                         budget, reporter, scratch, pool)
         model = _assemble(frame, features, y, folds, schema, target, metric, spec, budget, results, lost, scratch,
-                          lost_to_workers=lost_to_workers, all_rows=all_rows)
+                          lost_to_workers=lost_to_workers, all_rows=all_rows, unsent=unsent)
         _tell_refit(model, reporter)
         if budget.elapsed() > budget.total:
             reporter.note(f"The machine was too busy to finish a model within --time-limit {spec.time_limit:g}s; "
@@ -228,9 +228,10 @@ def _make_folds(y: np.ndarray, n_folds: int, stratified: bool, seed: int) -> lis
 
 
 def _search(features, y, folds, schema, target: Target, metric: Metric, spec: TrainSpec, budget: Budget,
-            reporter: Reporter, scratch: Path, pool=None) -> tuple[list[TrialResult], int, int]:
+            reporter: Reporter, scratch: Path, pool=None) -> tuple[list[TrialResult], int, int, int]:
     from kiln.search.engine import Search
     from kiln.search.plan import SearchPlan
+    from kiln.search.runner import LocalRunner, ThreadRunner
     from kiln.search.worker import WorkerData
 
     data = WorkerData(features, y, folds, schema, target.task, len(target.classes or []), spec.seed, str(scratch))
@@ -250,8 +251,11 @@ def _search(features, y, folds, schema, target: Target, metric: Metric, spec: Tr
         reporter.trial(result, results, best[0])
 
     reporter.start(budget=spec.time_limit, started=budget.start, metric=metric.name, n_folds=len(folds))
+    # With a local pool, the first model is fitted in this process, which has its libraries
+    # loaded, while the pool's workers are still starting (seconds; far more when busy).
+    first_runner = ThreadRunner(data) if isinstance(runner, LocalRunner) else None
     search = Search(runner, plan, budget, y=y, folds=folds, task=target.task, metric=metric,
-                    n_classes=len(target.classes or []), on_trial=on_trial)
+                    n_classes=len(target.classes or []), on_trial=on_trial, first_runner=first_runner)
     try:
         results = search.run()
     finally:
@@ -259,7 +263,7 @@ def _search(features, y, folds, schema, target: Target, metric: Metric, spec: Tr
     if search.lost_to_workers:
         reporter.note(f"{search.lost_to_workers} trial(s) lost: their worker died and so did the retry; "
                       f"the model uses the {len(results) - search.lost_to_workers} that finished.")
-    return results, search.lost_trials, search.lost_to_workers
+    return results, search.lost_trials, search.lost_to_workers, search.unsent
 
 
 def _runner(data, spec: TrainSpec, budget: Budget):
@@ -276,7 +280,8 @@ def _runner(data, spec: TrainSpec, budget: Budget):
 
 def _assemble(frame, features, y, folds, schema, target: Target, metric: Metric, spec: TrainSpec,
               budget: Budget, results: list[TrialResult], lost: int, scratch: Path, *,
-              lost_to_workers: int = 0, all_rows: tuple[pd.DataFrame, np.ndarray] | None = None) -> Model:
+              lost_to_workers: int = 0, all_rows: tuple[pd.DataFrame, np.ndarray] | None = None,
+              unsent: int = 0) -> Model:
     results = sorted(results, key=lambda r: r.spec.trial_id)  # completion order varies with timing
     # Only trials that learned are kept: a fold the deadline stopped after one round, or
     # no better than the baseline, is on the leaderboard (status "unlearned") but never
@@ -319,6 +324,7 @@ def _assemble(frame, features, y, folds, schema, target: Target, metric: Metric,
                      "trials_lost_at_deadline": lost, "trials_lost_to_workers": lost_to_workers,
                      "trials_unlearned": sum(r.status == "unlearned" for r in results),
                      "trials_skipped": sum(r.status == "skipped" for r in results),
+                     "trials_not_sent": unsent,  # their family's folds took longer than the time left
                      "max_trials": spec.max_trials, "search_rows": len(y),
                      "max_rows": spec.max_rows or default_max_rows(spec.time_limit, len(schema.columns))},
         "kiln_version": _version("kiln-ml"),

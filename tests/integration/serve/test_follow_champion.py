@@ -27,7 +27,9 @@ def registered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-def _wait_for_version(url: str, version: str, timeout: float = 60) -> None:
+def _wait_for_version(url: str, version: str, timeout: float = 240) -> None:
+    """A liveness bound, not a speed target: a version's first swap starts a Python process that loads
+    and tries it (lifecycle.verify_in_child), which on a loaded 2-core machine took over a minute."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if httpx.get(f"{url}/ready").json().get("version") == version:
@@ -89,7 +91,10 @@ def test_a_version_that_fails_to_load_leaves_the_old_one_serving(registered, sta
     assert damaged >= 2
     server = start_server(f"models:/{NAME}@champion", env={"KILN_SERVE_FOLLOW_INTERVAL_S": "0.2"})
     promote(NAME, "3", reason="a broken version")
-    time.sleep(2.0)  # ten chances to switch
+    deadline = time.monotonic() + 240  # the verifying child process reports the refusal (see _wait_for_version)
+    while "failed to load" not in server.log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)  # five more chances to switch
     ready = httpx.get(f"{server.url}/ready")
     assert ready.status_code == 200 and ready.json()["version"] == "1"
     row = cancer_frame(5, rows=1).drop(columns=["target"]).to_dict("records")

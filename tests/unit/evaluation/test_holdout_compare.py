@@ -33,7 +33,7 @@ def test_the_served_model_is_tested_against_its_best_member_and_the_baseline_on_
 
     ev = evaluate_model(blend, rows)
 
-    assert [t.other for t in ev.tests] == ["its best member linear_0 (linear)", "trivial baseline"]
+    assert [t.other for t in ev.tests] == ["its best member linear_0 (linear)", "the trivial baseline"]
     y = (rows["failure"] == "yes").to_numpy().astype(int)
     served = blend.predict_raw(rows)[:, 1]
     member = blend.members[0].predict_raw(blend.schema.coerce(rows))[:, 1]
@@ -45,7 +45,7 @@ def test_the_served_model_is_tested_against_its_best_member_and_the_baseline_on_
         (difference, low, high, p))
     assert member_test.test == "delong" and member_test.rows == 500 == len(ev.y_true)
     assert baseline_test.other_value == 0.5 and baseline_test.p_value < 0.001
-    assert "On these rows the served model is better than trivial baseline" in baseline_test.verdict
+    assert "On these rows the served model is better than the trivial baseline" in baseline_test.verdict
     frame = ev.tests_frame()
     assert list(frame["other"]) == [t.other for t in ev.tests] and frame["p_value"].notna().all()
 
@@ -74,5 +74,5 @@ def test_label_metrics_test_the_served_threshold(blend, machine_table):
 def test_a_single_member_model_is_tested_against_the_baseline_only(binary_model, holdout):
     ev = evaluate_model(binary_model, holdout)
 
-    assert [t.other for t in ev.tests] == ["trivial baseline"]
+    assert [t.other for t in ev.tests] == ["the trivial baseline"]
     assert np.isfinite(ev.tests[0].p_value)

@@ -144,6 +144,21 @@ def test_kiln_predict_on_a_crafted_tree_exits_2_with_one_line_instead_of_crashin
     assert not (tmp_path / "out.csv").exists()
 
 
+def test_kiln_serve_on_a_crafted_tree_exits_2_with_one_line_before_listening(crafted) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    kiln_command = str(Path(sys.executable).with_name("kiln"))
+
+    result = subprocess.run([kiln_command, "serve", str(crafted("hist_gradient_boosting-child")), "--port", port],
+                            capture_output=True, text=True, timeout=300)
+
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert "holds a malformed tree" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
 def test_a_crafted_neighbours_tree_is_refused(tmp_path: Path) -> None:
     import skops.io as sio
     from sklearn.neighbors import KNeighborsClassifier
@@ -195,3 +210,19 @@ def test_skops_is_at_least_the_release_that_fixed_the_trusted_type_bypass() -> N
     from packaging.version import Version
 
     assert Version(version("skops")) >= Version("0.12")  # CVE-2025-54412 in 0.11
+
+
+def test_the_serving_pack_refuses_a_tree_whose_index_would_wrap_in_int32() -> None:
+    """The fast path narrows indices to int32; 2**32 + 1 would wrap to a valid-looking node."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from kiln.serve.forest_arrays import pack_sklearn_forest
+
+    rng = np.random.default_rng(0)
+    forest = RandomForestClassifier(n_estimators=3, max_depth=3, random_state=0).fit(rng.normal(size=(100, 3)),
+                                                                                      rng.integers(0, 2, 100))
+    pack_sklearn_forest(forest)
+    forest.estimators_[1].tree_.children_left[0] = 2**32 + 1
+
+    with pytest.raises(ValueError, match=r"left child index lies outside its \d+ nodes"):
+        pack_sklearn_forest(forest)

@@ -63,5 +63,7 @@ def test_calibration_maps_the_reference_onto_its_label_rate(model_and_rows) -> N
     model, _ = model_and_rows
     calibrator = Calibrator.from_reference(model)
     reference = model.reference
-    calibrated = calibrator.calibrate(reference[["__final__proba_0", "__final__proba_1"]].to_numpy())
+    from kiln.monitor.performance import served_reference_outputs
+
+    calibrated = calibrator.calibrate(served_reference_outputs(model))  # what the served model says of them
     assert calibrated[:, 1].mean() == pytest.approx((reference["__target"].astype(str) == "1").mean(), abs=0.01)

@@ -145,3 +145,34 @@ def test_a_database_made_before_the_new_indexes_gets_them(tmp_path) -> None:
     assert {"ix_kiln_predictions_model_version_at", "ix_kiln_feedback_request_row"} <= indexes
     sample = sample_predictions("m", version="1", url=url, max_rows=10)
     assert [r["outputs"] for r in sample.rows] == [{"prediction": 2.5}]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    if request.param == "postgresql":
+        return request.getfixturevalue("postgres_url")
+    return f"sqlite:///{tmp_path / 'kiln.db'}"
+
+
+def test_the_sample_and_its_labels_read_the_same_on_sqlite_and_postgresql(database_url) -> None:
+    """Plain SQL with the driver's placeholders: one sampled read and one label lookup on each database."""
+    import uuid
+
+    from kiln.store.feedback import read_labels
+
+    name = f"m-{uuid.uuid4().hex[:8]}"  # the PostgreSQL server is shared by the session
+    records = [{"request_id": f"r{i // 10}", "row": i % 10, "model": name, "version": "1", "at": float(i),
+                "inputs": {"a": i}, "outputs": {"prediction": i % 2}} for i in range(3_000)]
+    database = engine(database_url)
+    ensure_tables(database)
+    with database.begin() as connection:
+        connection.execute(predictions.insert(), records)
+    record_labels(name, [Label(i % 2, request_id=f"r{i // 10}", row=i % 10) for i in range(0, 3_000, 3)],
+                  url=database_url)
+    sample = sample_predictions(name, version="1", url=database_url, max_rows=500)
+    assert 250 <= len(sample.rows) <= 500 and sample.total == 3_000
+    assert all(r["outputs"] == {"prediction": r["inputs"]["a"] % 2} for r in sample.rows)
+    pairs = [(r["request_id"], r["row"]) for r in sample.rows]
+    labels = read_labels(name, url=database_url, predictions=pairs)
+    expected = {(f"r{i // 10}", i % 10) for i in range(0, 3_000, 3)} & set(pairs)
+    assert set(zip(labels["request_id"], labels["row"], strict=True)) == expected

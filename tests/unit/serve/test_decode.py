@@ -92,3 +92,25 @@ def test_nesting_past_the_depth_limit_is_refused_even_in_ignored_fields() -> Non
     with pytest.raises(RequestProblem) as caught:
         records_from_json(b'{"rows": [{"speed": 1, "junk": [[[[[[1]]]]]]}]}', max_rows=1, max_depth=8)
     assert (caught.value.status, caught.value.field, caught.value.row) == (422, "junk", 0)
+
+
+def test_a_csv_row_longer_than_the_header_is_refused_naming_it() -> None:
+    with pytest.raises(RequestProblem, match="Row 1 has 4 cells") as refused:
+        records_from_csv(b"speed,load,kind\n1,2,a\n\n1,2,a,9\n", max_rows=10)
+    assert (refused.value.status, refused.value.field, refused.value.row) == (422, "rows", 1)
+    assert records_from_csv(b'speed,load,kind\n1,2,"a,b"\n', max_rows=10)[0]["kind"] == "a,b"
+
+
+def test_csv_columns_and_cells_are_capped_before_parsing() -> None:
+    with pytest.raises(RequestProblem, match="5 columns") as wide:
+        records_from_csv(b"a,b,c,d,e\n1,2,3,4,5\n", max_rows=10, max_columns=4)
+    assert (wide.value.status, wide.value.field) == (413, "columns")
+    with pytest.raises(RequestProblem, match="cells") as many:
+        records_from_csv(b"a,b\n" + b"1,2\n" * 6, max_rows=10, max_cells=10)
+    assert many.value.status == 413
+
+
+def test_a_json_record_with_too_many_fields_is_413() -> None:
+    with pytest.raises(RequestProblem, match="Row 0 has 3 fields") as refused:
+        records_from_json(b'{"a": 1, "b": 2, "c": 3}', max_rows=1, max_columns=2)
+    assert (refused.value.status, refused.value.field) == (413, "columns")
