@@ -52,6 +52,7 @@ MANIFEST = "kiln.json"
 SIGNATURE = "kiln.sig"  # HMAC-SHA256 of kiln.json under KILN_SIGNING_KEY, when it was set at saving
 SIGNING_KEY_ENV = "KILN_SIGNING_KEY"
 _SIGNATURE_PREFIX = "hmac-sha256:"
+LIGHTGBM_MODEL = "booster.txt"  # learners/lightgbm.py's file name
 
 
 def save_bundle(model: Model, path: Path) -> Path:
@@ -279,7 +280,7 @@ def _read_member(root: Path, entry: dict[str, Any]) -> Member:
     from sklearn.compose import ColumnTransformer
 
     from kiln.learners.registry import get
-    from kiln.safe_load import load_skops
+    from kiln.safe_load import check_lightgbm_model, load_skops
 
     learner_class = get(entry["learner"])
     folds = []
@@ -289,6 +290,8 @@ def _read_member(root: Path, entry: dict[str, Any]) -> Member:
         if not isinstance(prep, ColumnTransformer):
             raise BundleError(f"'{folder / 'prep.skops'}' holds a {type(prep).__name__}, not kiln's preprocessing; "
                               "the bundle is damaged or was not written by kiln.")
+        if (folder / LIGHTGBM_MODEL).is_file():  # LightGBM's parser aborts the process on a malformed file
+            check_lightgbm_model(folder / LIGHTGBM_MODEL)
         folds.append(FoldModel(prep, tuple(fold["categorical"]), learner_class.load(folder, [])))
     return Member(entry["name"], entry["learner"], entry["config"], entry["weight"], folds)
 
