@@ -20,6 +20,8 @@ from kiln.data.target import Target
 from kiln.errors import BundleError
 from kiln.model import FoldModel, Member, Model
 
+LIGHTGBM_MODEL = "booster.txt"  # learners/lightgbm.py's file name
+
 
 class TabularFormat:
     """Writes and reads a tabular `Model` inside a bundle folder."""
@@ -91,7 +93,7 @@ def _read_member(root: Path, entry: dict[str, Any]) -> Member:
 
     from kiln.bundle.folder import _confine
     from kiln.learners.registry import get
-    from kiln.learners.safe_load import load_skops
+    from kiln.learners.safe_load import check_lightgbm_model, load_skops
 
     learner_class = get(entry["learner"])
     folds = []
@@ -101,5 +103,7 @@ def _read_member(root: Path, entry: dict[str, Any]) -> Member:
         if not isinstance(prep, ColumnTransformer):
             raise BundleError(f"'{folder / 'prep.skops'}' holds a {type(prep).__name__}, not kiln's preprocessing; "
                               "the bundle is damaged or was not written by kiln.")
+        if (folder / LIGHTGBM_MODEL).is_file():  # LightGBM's parser aborts the process on a malformed file
+            check_lightgbm_model(folder / LIGHTGBM_MODEL)
         folds.append(FoldModel(prep, tuple(fold["categorical"]), learner_class.load(folder, [])))
     return Member(entry["name"], entry["learner"], entry["config"], entry["weight"], folds)

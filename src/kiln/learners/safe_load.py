@@ -215,3 +215,98 @@ def _check_binary_tree(tree: Any) -> None:
     inner = np.flatnonzero(node_data["is_leaf"] == 0)
     if not np.all(2 * inner + 2 < n_nodes):
         raise _Malformed(f"a neighbours tree's node has children outside its {n_nodes} nodes")
+
+
+def check_lightgbm_model(path: Path) -> None:
+    """Refuse a LightGBM text model whose trees LightGBM's own parser or predictor cannot follow.
+
+    LightGBM aborts the whole process (`terminate called`, SIGABRT) on a malformed tree block
+    and walks child indices unchecked, so the text is checked here first: `tree_sizes` against
+    the blocks (LightGBM splits the file by them), and per tree the array lengths, child
+    indices (inside the tree, after their parent), leaf indices, feature indices and
+    categorical split ranges.
+    """
+    try:
+        _check_lightgbm_text(path.read_text(encoding="utf-8"))
+    except (_Malformed, ValueError, UnicodeDecodeError) as exc:
+        raise BundleError(f"'{path}' is not a well-formed LightGBM model ({exc}); loading it could crash the "
+                          "process. The bundle was not written by kiln or has been altered: retrain or "
+                          "restore it.") from None
+
+
+def _check_lightgbm_text(text: str) -> None:
+    end = text.find("\nend of trees")
+    if end < 0:
+        raise _Malformed("no 'end of trees' line")
+    header, _, _ = text.partition("\nTree=")
+    fields = _key_values(header)
+    n_features = int(fields["max_feature_idx"]) + 1
+    starts = [i + 1 for i in _find_all(text[:end + 1], "\nTree=")]
+    sizes = fields.get("tree_sizes")
+    if sizes is not None:
+        expected = [int(s) for s in sizes.split()]
+        actual = [b - a for a, b in zip(starts, [*starts[1:], end + 1], strict=True)]
+        # LightGBM counts bytes; the text is ASCII apart from feature names, which live in the header
+        if expected != actual:
+            raise _Malformed("tree_sizes do not match the tree blocks")
+    for k, start in enumerate(starts):
+        stop = starts[k + 1] if k + 1 < len(starts) else end + 1
+        _check_lightgbm_tree(_key_values(text[start:stop]), n_features, k)
+
+
+def _key_values(block: str) -> dict[str, str]:
+    out = {}
+    for line in block.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            out[key.strip()] = value.strip()
+    return out
+
+
+def _find_all(text: str, needle: str) -> list[int]:
+    found, at = [], text.find(needle)
+    while at >= 0:
+        found.append(at)
+        at = text.find(needle, at + 1)
+    return found
+
+
+def _numbers(tree: dict[str, str], key: str, count: int, kind: type) -> np.ndarray:
+    if key not in tree:
+        raise _Malformed(f"a tree has no {key}")
+    values = np.array([kind(v) for v in tree[key].split()])
+    if len(values) != count:
+        raise _Malformed(f"a tree's {key} has {len(values)} values, not {count}")
+    return values
+
+
+def _check_lightgbm_tree(tree: dict[str, str], n_features: int, k: int) -> None:
+    n_leaves = int(tree.get("num_leaves", "0"))
+    if n_leaves < 1:
+        raise _Malformed(f"tree {k} has no leaves")
+    _numbers(tree, "leaf_value", n_leaves, float)
+    if tree.get("is_linear", "0") != "0":
+        raise _Malformed(f"tree {k} is a linear tree, which kiln does not write")
+    n_inner = n_leaves - 1
+    if n_inner == 0:
+        return
+    index = np.arange(n_inner)
+    for side in ("left_child", "right_child"):
+        child = _numbers(tree, side, n_inner, int)
+        inner = child >= 0
+        if not np.all(np.where(inner, (child > index) & (child < n_inner), ~child < n_leaves)):
+            raise _Malformed(f"tree {k}'s {side} points outside its {n_inner} nodes and {n_leaves} leaves")
+    feature = _numbers(tree, "split_feature", n_inner, int)
+    if not np.all((feature >= 0) & (feature < n_features)):
+        raise _Malformed(f"tree {k} splits on a feature outside the model's {n_features}")
+    threshold = _numbers(tree, "threshold", n_inner, float)
+    categorical = (_numbers(tree, "decision_type", n_inner, int) & 1) == 1
+    n_cat = int(tree.get("num_cat", "0"))
+    if categorical.any() or n_cat:
+        bounds = _numbers(tree, "cat_boundaries", n_cat + 1, int)
+        n_words = len(tree.get("cat_threshold", "").split())
+        if bounds[0] != 0 or np.any(np.diff(bounds) < 0) or bounds[-1] != n_words:
+            raise _Malformed(f"tree {k}'s category boundaries do not match its category sets")
+        codes = threshold[categorical]
+        if not np.all((codes >= 0) & (codes < n_cat) & (codes == np.floor(codes))):
+            raise _Malformed(f"tree {k}'s categorical split names a category set it does not have")

@@ -226,3 +226,59 @@ def test_the_serving_pack_refuses_a_tree_whose_index_would_wrap_in_int32() -> No
 
     with pytest.raises(ValueError, match=r"left child index lies outside its \d+ nodes"):
         pack_sklearn_forest(forest)
+
+
+def _lightgbm_bundle(trained, tmp_path: Path, edit: Callable[[str], str]) -> Path:
+    """A LightGBM bundle whose first booster.txt was edited, its checksum updated to match."""
+    import re
+
+    path = trained("lightgbm").save(tmp_path / "lgb")
+    booster = sorted(path.rglob("booster.txt"))[0]
+    booster.write_text(edit(booster.read_text()))
+    manifest = json.loads((path / "kiln.json").read_text())
+    manifest["files"][booster.relative_to(path).as_posix()] = hashlib.sha256(booster.read_bytes()).hexdigest()
+    (path / "kiln.json").write_text(json.dumps(manifest))
+    assert re.search(r"^Tree=0$", booster.read_text(), re.M)
+    return path
+
+
+def _child_out_of_range(text: str) -> str:
+    """The first tree's first left child pointed at node 9 (same length, so tree_sizes still match)."""
+    start = text.index("\nTree=0\n")
+    at = text.index("\nleft_child=", start) + len("\nleft_child=")
+    return text[:at] + "9" + text[at + 1:]
+
+
+def _truncated_tree(text: str) -> str:
+    """The first tree's leaf values dropped: LightGBM's parser aborted the process on this (SIGABRT)."""
+    start = text.index("\nTree=0\n")
+    line = text.index("\nleaf_value=", start)
+    return text[:line] + text[text.index("\n", line + 1):]
+
+
+def test_lightgbm_models_saved_by_kiln_pass_the_text_checks(trained, table, tmp_path) -> None:
+    model = trained("lightgbm")  # with the native categorical column 'type'
+    loaded = kiln.load(model.save(tmp_path / "lgb"))
+
+    np.testing.assert_array_equal(loaded.predict_raw(table), model.predict_raw(table))
+
+
+@pytest.mark.parametrize(("edit", "message"), [(_child_out_of_range, "tree 0.s left_child points outside"),
+                                               (_truncated_tree, "tree_sizes do not match|tree 0 has no leaf_value")])
+def test_a_malformed_lightgbm_model_with_a_valid_checksum_is_refused(trained, tmp_path, edit, message) -> None:
+    path = _lightgbm_bundle(trained, tmp_path, edit)
+
+    with pytest.raises(BundleError, match=rf"is not a well-formed LightGBM model \(({message})"):
+        kiln.load(path)
+
+
+def test_kiln_predict_on_a_malformed_lightgbm_model_exits_2_instead_of_aborting(trained, table, tmp_path) -> None:
+    path = _lightgbm_bundle(trained, tmp_path, _truncated_tree)
+    rows = tmp_path / "rows.csv"
+    table.drop(columns="failure").head(5).to_csv(rows, index=False)
+
+    result = subprocess.run([str(Path(sys.executable).with_name("kiln")), "predict", str(path), str(rows), "--out",
+                             str(tmp_path / "out.csv")], capture_output=True, text=True, timeout=300)
+
+    assert result.returncode == 2, (result.returncode, result.stderr[-300:])  # was -6 (SIGABRT)
+    assert "is not a well-formed LightGBM model" in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -64,6 +64,10 @@ def test_a_version_is_judged_on_its_own_traffic_with_the_previous_beside_it(mode
     before = result.to_dict()["previous"]
     assert (before["version"], before["rows"], before["labelled"]) == ("1", 300, 300)
     assert before["overall"]["metric"] == model.metric and before["overall"]["value"] is not None
+    from kiln.report.drift import render_drift
+
+    page = render_drift(result)  # the report shows both windows, this one judged, the other beside it
+    assert "2 (judged)" in page and "1 (previous)" in page
     assert monitor_version(model, name="m", version="1", since=None, rules=AlertRules(), url=url).previous["version"] \
         == "2"
 
