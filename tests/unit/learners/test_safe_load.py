@@ -232,7 +232,7 @@ def _lightgbm_bundle(trained, tmp_path: Path, edit: Callable[[str], str]) -> Pat
     """A LightGBM bundle whose first booster.txt was edited, its checksum updated to match."""
     import re
 
-    path = trained("lightgbm").save(tmp_path / "lgb")
+    path = kiln.save(trained("lightgbm"), tmp_path / "lgb")
     booster = sorted(path.rglob("booster.txt"))[0]
     booster.write_text(edit(booster.read_text()))
     manifest = json.loads((path / "kiln.json").read_text())
@@ -258,7 +258,7 @@ def _truncated_tree(text: str) -> str:
 
 def test_lightgbm_models_saved_by_kiln_pass_the_text_checks(trained, table, tmp_path) -> None:
     model = trained("lightgbm")  # with the native categorical column 'type'
-    loaded = kiln.load(model.save(tmp_path / "lgb"))
+    loaded = kiln.load(kiln.save(model, tmp_path / "lgb"))
 
     np.testing.assert_array_equal(loaded.predict_raw(table), model.predict_raw(table))
 
