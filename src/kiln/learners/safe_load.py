@@ -29,7 +29,7 @@ TRUSTED_TYPES: frozenset[str] = frozenset({
     # The only callables trusted, and only because scikit-learn itself stores them: a
     # HistGradientBoosting model with native categorical features keeps
     # `_preprocessor = ColumnTransformer(..., FunctionTransformer(partial(check_array, ...)))`
-    # (tests/unit/test_safe_load.py::test_hist_gradient_boosting_with_native_categoricals_needs_
+    # (tests/unit/learners/test_safe_load.py::test_hist_gradient_boosting_with_native_categoricals_needs_
     # partial_and_check_array). skops rebuilds a partial from child nodes and checks the wrapped
     # function by its own name, so a `partial(os.system, ...)` still needs `posix.system`
     # trusted and is refused (test_partial_wrapping_another_function_is_refused).
