@@ -30,7 +30,7 @@ def _crafted_forest(folder: Path) -> Path:
 @pytest.fixture(scope="module")
 def registered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """KILN_HOME with version 1 (a good model, champion) and version 2 (the crafted forest)."""
-    from kiln import safe_load
+    from kiln.learners import safe_load
     from kiln.store.registry import register
 
     folder = tmp_path_factory.mktemp("isolation")
@@ -84,14 +84,14 @@ def test_the_crafted_version_would_have_crashed_a_process_without_the_checks(reg
     rows = tmp_path / "rows.csv"
     cancer_frame(5, rows=50).drop(columns=["target"]).to_csv(rows, index=False)
     script = ("import sys, kiln, pandas as pd\n"
-              "from kiln import safe_load\n"
+              "from kiln.learners import safe_load\n"
               "safe_load.check_structures = lambda obj: None\n"
               "model = kiln.load(sys.argv[1])\n"
               "model.predict_raw(pd.read_csv(sys.argv[2]))\n")
     from kiln.store.registry import resolve
 
     with pytest.MonkeyPatch.context() as patched:
-        from kiln import safe_load
+        from kiln.learners import safe_load
 
         patched.setattr(safe_load, "check_structures", lambda obj: None)
         path = resolve(f"models:/{NAME}/2").path
