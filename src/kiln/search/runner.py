@@ -110,8 +110,9 @@ class LocalRunner:
             raise RuntimeError("LocalRunner.submit before attach(data)")
         return self._pool.submit(run_fold_from, self._data_path, spec, fold, deadline)
 
-    def close(self, *, kill: bool = False) -> None:
-        """Stop the pool (once); with `kill`, end running tasks instead of waiting."""
+    def close(self, *, kill: bool = False, wait: bool | None = None) -> None:
+        """Stop the pool (once); with `kill`, end running tasks instead of waiting for them;
+        `wait=False` without `kill` returns at once and lets queued tasks finish."""
         if not self._closed:
             self._closed = True
-            self._pool.shutdown(wait=not kill, kill_workers=kill)
+            self._pool.shutdown(wait=not kill if wait is None else wait, kill_workers=kill)

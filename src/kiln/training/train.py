@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from kiln.data.contract import reference_distributions
-from kiln.data.load import read_table
+from kiln.data.load import read_table, readable_kind
 from kiln.data.schema import infer_schema
 from kiln.data.target import Target, infer_target
 from kiln.ensemble.selection import cv_loss, select_ensemble
@@ -93,12 +93,18 @@ def train_model(data: pd.DataFrame | str | Path, spec: TrainSpec, reporter: Repo
         from kiln.search.ray_runner import import_ray
 
         import_ray()
+    if not isinstance(data, pd.DataFrame):
+        readable_kind(Path(data))  # a path typo is told at once, before any worker starts
     pool = _warm_pool(spec)  # its workers import their libraries while the data is read
     try:
         return _train(data, spec, reporter, budget, pool)
     finally:
         if pool is not None:
-            pool.close(kill=True)  # already closed by the search, unless training failed before it
+            # Already closed by the search, unless training failed before it: then the workers
+            # are only importing. They are let finish rather than killed, because killing a loky
+            # pool with warm-up tasks queued races its manager thread into a KeyError traceback
+            # printed under kiln's one-line error.
+            pool.close(kill=False, wait=False)
 
 
 def _warm_pool(spec: TrainSpec):
