@@ -17,7 +17,7 @@ Heavy libraries are imported only when a function needs them, so `import kiln` a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kiln.errors import BundleError, InvalidDataError, InvalidOptionError, KilnError, MissingDependencyError
 
@@ -44,11 +44,11 @@ __all__ = [
 ]
 
 
-def train(data: pd.DataFrame | str | Path, *, target: str, task: str = "auto", metric: str | None = None,
-          time_limit: float = 60.0, seed: int = 0, max_trials: int | None = None, n_jobs: int | None = None,
-          learners: list[str] | None = None, ignore: list[str] | None = None, cost_fp: float | None = None,
-          cost_fn: float | None = None, ray: str | None = None, max_rows: int | None = None,
-          quiet: bool = False) -> Model:
+def train(data: pd.DataFrame | str | Path, *, target: str | None = None, task: str = "auto",
+          metric: str | None = None, time_limit: float = 60.0, seed: int = 0, max_trials: int | None = None,
+          n_jobs: int | None = None, learners: list[str] | None = None, ignore: list[str] | None = None,
+          cost_fp: float | None = None, cost_fn: float | None = None, ray: str | None = None,
+          max_rows: int | None = None, quiet: bool = False, **options: Any) -> Model:
     """Train a ranked, ensembled model on `data` (a DataFrame or a file path).
 
     Parameters
@@ -70,9 +70,29 @@ def train(data: pd.DataFrame | str | Path, *, target: str, task: str = "auto", m
     max_rows : search on a sample of this many rows (stratified by class), then refit the chosen
         models on all rows (default: the rows one LightGBM fit gets through in a tenth of `time_limit`).
     quiet : no progress display.
+    options : the options of the other kinds, as `kiln train --help` lists them (task="forecast":
+        time_column, id_column, horizon, frequency, quantiles, known_future; task="recommend":
+        user_column, item_column, rating_column, time_column, item_features, min_rating, split;
+        task="image": path_column, skip_bad); the model returned is that kind's.
     """
+    from kiln.kinds import for_task
     from kiln.training.progress import Reporter, RichReporter
     from kiln.training.train import TrainSpec, train_model
+
+    kind = for_task(task)
+    if "train" in kind.hooks:  # every kind but tabular trains through its hook
+        trainer = kind.hook("train")
+        unknown = sorted(set(options) - trainer.options)
+        if unknown:
+            raise InvalidOptionError(f"{', '.join(unknown)}: not an option of task {task!r}; "
+                                     f"it takes {', '.join(sorted(trainer.options))}.")
+        return trainer.train(data, target=target, task=task, options=options, time_limit=time_limit,  # type: ignore[no-any-return]
+                             seed=seed, reporter=Reporter() if quiet else RichReporter(), started=None)
+    if options:
+        raise InvalidOptionError(f"{', '.join(sorted(options))}: not an option of a table model; "
+                                 "choose the task it belongs to (forecast, recommend, image).")
+    if target is None:
+        raise InvalidOptionError("target is missing: name the column to predict, e.g. target='price'.")
 
     spec = TrainSpec(target=target, task=task, metric=metric, time_limit=time_limit, seed=seed,  # type: ignore[arg-type]
                      max_trials=max_trials, n_jobs=n_jobs, learners=tuple(learners) if learners else None,

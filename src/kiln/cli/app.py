@@ -43,11 +43,62 @@ def _user_errors() -> Iterator[None]:
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
+def _refuse_options(options: dict[str, object], kind: str, allowed: frozenset[str] = frozenset()) -> None:
+    """A kind-specific option given to a kind that does not take it is a mistake, not something to ignore."""
+    from kiln.errors import InvalidOptionError
+
+    extra = sorted(set(options) - allowed)
+    if extra:
+        flags = ", ".join("--" + name.replace("_", "-") for name in extra)
+        raise InvalidOptionError(f"{flags} {'does' if len(extra) == 1 else 'do'} not apply to a {kind} model; "
+                                 "drop it or choose the --task it belongs to (see kiln train --help).")
+
+
+def _echo_outcome(outcome: object, *, as_json: bool) -> None:
+    import json
+
+    if as_json:
+        path = outcome.path  # type: ignore[attr-defined]
+        typer.echo(json.dumps({**outcome.data, **({"report": str(path)} if path else {})},  # type: ignore[attr-defined]
+                              indent=2, default=str))
+        return
+    for line in outcome.lines:  # type: ignore[attr-defined]
+        typer.echo(line)
+    if outcome.path is not None:  # type: ignore[attr-defined]
+        typer.echo(f"report: {outcome.path}")  # type: ignore[attr-defined]
+
+
+def _train_kind(kind: object, data: str, *, target: str | None, task: str, options: dict[str, object],
+                time_limit: float, seed: int, out: Path | None, quiet: bool, register: str | None,
+                started: float) -> None:
+    import kiln
+    from kiln.settings import default_bundle_path
+    from kiln.training.progress import Reporter, RichReporter
+
+    trainer = kind.hook("train")  # type: ignore[attr-defined]
+    _refuse_options(options, kind.name, trainer.options)  # type: ignore[attr-defined]
+    model = trainer.train(data, target=target, task=task, options=options, time_limit=time_limit, seed=seed,
+                          reporter=Reporter() if quiet else RichReporter(), started=started)
+    path = kiln.save(model, out or default_bundle_path(Path(data).stem))
+    for line in trainer.summary(model):
+        typer.echo(line)
+    typer.echo(f"bundle: {path}")
+    if register:
+        from kiln.cli.console import print_registered
+        from kiln.store.registry import register as register_bundle
+
+        registering = time.time()
+        print_registered(register_bundle(path, register))
+        typer.echo(f"registered in {time.time() - registering:.1f}s (not counted in --time-limit)")
+
+
 @app.command()
 def train(
-    data: Annotated[str, typer.Argument(help="Training table: .csv, .parquet or .jsonl.")],
-    target: Annotated[str, typer.Option("--target", "-t", help="Column to predict.")],
-    task: Annotated[str, typer.Option(help="auto, binary, multiclass or regression.")] = "auto",
+    data: Annotated[str, typer.Argument(help="Training table: .csv, .parquet or .jsonl (--task image: a folder).")],
+    target: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--target", "-t", help="Column to predict (not for --task recommend; --task image: the label column).")] = None,
+    task: Annotated[str, typer.Option(
+        help="auto, binary, multiclass, regression, forecast, recommend or image.")] = "auto",
     metric: Annotated[Optional[str], typer.Option(  # noqa: UP045 (Typer needs Optional)
         help="Selection metric: roc_auc, log_loss, accuracy, balanced_accuracy, f1, rmse, mae, r2.")] = None,
     time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds for the whole command.")] = 60.0,
@@ -66,11 +117,53 @@ def train(
     ray: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--ray", help="Run trials on a Ray cluster: auto, local, HOST:PORT or ray://HOST:10001 "
                       "(pip install 'kiln-ml\\[ray]').")] = None,
+    time_column: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="forecast, recommend: the timestamp column.")] = None,
+    id_column: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="forecast: the series id column (absent: one series).")] = None,
+    horizon: Annotated[Optional[int], typer.Option(help="forecast: steps to forecast.")] = None,  # noqa: UP045
+    frequency: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="forecast: pandas offset alias, e.g. D, MS, B (default: inferred).")] = None,
+    quantiles: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="forecast: comma-separated levels (default 0.1,0.2,...,0.9).")] = None,
+    known_future: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="forecast: covariates known for the horizon, COL,COL (default: inferred and reported).")] = None,
+    user_column: Annotated[Optional[str], typer.Option(help="recommend: the user id column.")] = None,  # noqa: UP045
+    item_column: Annotated[Optional[str], typer.Option(help="recommend: the item id column.")] = None,  # noqa: UP045
+    rating_column: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="recommend: a rating or weight column, used as confidence.")] = None,
+    item_features: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="recommend: a table of item features (item column + features), for cold items.")] = None,
+    min_rating: Annotated[Optional[float], typer.Option(  # noqa: UP045
+        help="recommend: ratings below this are not positives.")] = None,
+    split: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="recommend: how validation is cut: last (each user's last interactions, default) or time.")] = None,
+    path_column: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="image: the column of image paths, when DATA is a table.")] = None,
+    skip_bad: Annotated[bool, typer.Option(
+        "--skip-bad", help="image: report and skip unreadable images instead of stopping.")] = False,
 ) -> None:
     """Train, rank and ensemble models; write a model bundle."""
     started = time.time()
     with _user_errors():
         import kiln
+        from kiln.kinds import for_task
+
+        given = {"time_column": time_column, "id_column": id_column, "horizon": horizon, "frequency": frequency,
+                 "quantiles": quantiles, "known_future": known_future, "user_column": user_column,
+                 "item_column": item_column, "rating_column": rating_column, "item_features": item_features,
+                 "min_rating": min_rating, "split": split, "path_column": path_column, "skip_bad": skip_bad or None}
+        options = {key: value for key, value in given.items() if value is not None}
+        kind = for_task(task)
+        if "train" in kind.hooks:  # every kind but tabular trains through its hook
+            _train_kind(kind, data, target=target, task=task, options=options, time_limit=time_limit, seed=seed,
+                        out=out, quiet=quiet, register=register, started=started)
+            return
+        _refuse_options(options, kind.name)
+        if target is None:
+            from kiln.errors import InvalidOptionError
+
+            raise InvalidOptionError("Missing option --target: name the column to predict, e.g. --target price.")
         from kiln.cli.console import print_leaderboard
         from kiln.settings import default_bundle_path
         from kiln.training.progress import Reporter, RichReporter
@@ -108,6 +201,14 @@ def profile(
     as_json: Annotated[bool, typer.Option("--json", help="Print findings and columns as JSON.")] = False,
     ignore: Annotated[Optional[list[str]], typer.Option(help="Silence a check by its code, e.g. DQ004.")] = None,  # noqa: UP045
     compare: Annotated[Optional[str], typer.Option(help="A second table (e.g. test) to check for skew.")] = None,  # noqa: UP045
+    task: Annotated[str, typer.Option(help="auto (a table), forecast, recommend or image.")] = "auto",
+    time_column: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="forecast, recommend: the timestamp column.")] = None,
+    id_column: Annotated[Optional[str], typer.Option(help="forecast: the series id column.")] = None,  # noqa: UP045
+    user_column: Annotated[Optional[str], typer.Option(help="recommend: the user id column.")] = None,  # noqa: UP045
+    item_column: Annotated[Optional[str], typer.Option(help="recommend: the item id column.")] = None,  # noqa: UP045
+    path_column: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="image: the column of image paths, when DATA is a table.")] = None,
 ) -> None:
     """Is the data fit to learn from? Coded checks, column roles, an HTML report.
 
@@ -115,6 +216,22 @@ def profile(
     """
     with _user_errors():
         import json
+
+        from kiln.kinds import for_task
+
+        options = {key: value for key, value in {"time_column": time_column, "id_column": id_column,
+                                                 "user_column": user_column, "item_column": item_column,
+                                                 "path_column": path_column}.items() if value is not None}
+        kind = for_task(task)
+        if "profile" in kind.hooks:  # every kind but tabular profiles through its hook
+            profiler = kind.hook("profile")
+            _refuse_options(options, kind.name, profiler.options)
+            outcome = profiler.profile(data, target=target, options=options, ignore=tuple(ignore or ()), out=out)
+            _echo_outcome(outcome, as_json=as_json)
+            if outcome.failed:
+                raise typer.Exit(1)
+            return
+        _refuse_options(options, kind.name)
 
         from kiln.cli.console import print_findings
         from kiln.data.load import read_table
@@ -148,15 +265,33 @@ def predict(
     ray: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--ray", help="Predict with Ray Data on a cluster: auto, local or HOST:PORT; --out FILE gathers the "
                       "rows into one file, --out FOLDER keeps Parquet parts (pip install 'kiln-ml\\[ray]').")] = None,
+    future: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="forecast: the known-future covariates for the horizon (a table).")] = None,
+    top_k: Annotated[Optional[int], typer.Option(help="recommend: recommendations per user.")] = None,  # noqa: UP045
+    include_seen: Annotated[bool, typer.Option(
+        "--include-seen", help="recommend: also recommend items the user had in training.")] = False,
 ) -> None:
     """Predict every row of DATA; columns `prediction` and `proba_<class>`, in input order.
 
-    DATA is read in chunks, so a file larger than memory is fine.
+    DATA is read in chunks, so a file larger than memory is fine. A forecaster forecasts the horizon after
+    each series in DATA; a recommender ranks items for each user in DATA; an image model takes a folder.
     """
     with _user_errors():
         import kiln
+        from kiln.kinds import get as get_kind
+        from kiln.kinds import kind_of
 
         loaded = kiln.load(model)
+        options = {key: value for key, value in {"future": future, "top_k": top_k,
+                                                 "include_seen": include_seen or None}.items() if value is not None}
+        kind = get_kind(kind_of(loaded.manifest))
+        if "predict" in kind.hooks:  # every kind but tabular predicts through its hook
+            predictor = kind.hook("predict")
+            _refuse_options(options, kind.name, predictor.options)
+            for line in predictor.predict_file(loaded, data, out, options).lines:
+                typer.echo(line)
+            return
+        _refuse_options(options, kind.name)
         if ray is not None:
             from kiln.predict.ray_data import is_file_out, predict_on_ray
 
@@ -209,10 +344,16 @@ def evaluate(
         from kiln.data.write import write_text
         from kiln.evaluation.explain import sample_contributions
         from kiln.evaluation.result import evaluate_model
+        from kiln.kinds import get as get_kind
+        from kiln.kinds import kind_of
         from kiln.report.evaluation import MAX_SHAP_ROWS, evaluation_json, model_card, render_evaluation
         from kiln.settings import default_report_path
 
         loaded = kiln.load(model)
+        kind = get_kind(kind_of(loaded.manifest))
+        if "evaluate" in kind.hooks:  # every kind but tabular evaluates through its hook
+            _echo_outcome(kind.hook("evaluate").evaluate(loaded, data, out=out), as_json=as_json)
+            return
         table = read_table(data)
         result = evaluate_model(loaded, table)
         card = model_card(loaded, evaluated_on=f"{Path(data).name} ({len(table):,} rows)")
@@ -397,17 +538,20 @@ def feedback(
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option(help="Folder for everything the demo makes (remade each run).")] = Path(
-        "kiln-demo"),
+    name: Annotated[str, typer.Argument(help="Which loop: tabular (default).", metavar="[NAME]")] = "tabular",
+    out: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        help="Folder for everything the demo makes (remade each run; default kiln-demo, kiln-demo-NAME).")] = None,
     keep_serving: Annotated[bool, typer.Option("--keep-serving", help="Leave the server running at the end.")] = False,
-    time_limit: Annotated[float, typer.Option(help="Seconds for each training (champion, challenger).")] = 40.0,
-    rows: Annotated[int, typer.Option(help="Training rows to generate.")] = 10_000,
+    time_limit: Annotated[Optional[float], typer.Option(  # noqa: UP045
+        help="Seconds for each training (champion, challenger; tabular default 40).")] = None,
+    rows: Annotated[Optional[int], typer.Option(help="tabular: training rows to generate (10,000).")] = None,  # noqa: UP045
 ) -> None:
     """The whole loop on generated data: profile, train, register, serve, drift, monitor, retrain, promote."""
     with _user_errors():
-        from kiln.demo.flow import DemoSettings, run_demo
+        from kiln.demo.catalog import DEFAULT, run
 
-        run_demo(DemoSettings(folder=out, rows=rows, time_limit=time_limit, keep_serving=keep_serving))
+        folder = out or Path("kiln-demo" if name == DEFAULT else f"kiln-demo-{name}")
+        run(name, folder, time_limit=time_limit, keep_serving=keep_serving, rows=rows)
 
 
 @app.command()

@@ -376,7 +376,7 @@ def _number_shift(name: str, reference: pd.Series, current: pd.Series) -> str | 
     if index < PSI_SHIFT:
         return None
     return (f"{name}: PSI {index:.2f} between the table and the comparison file (0.2 or more is a real shift); "
-            f"median {reference.median():.4g} → {current.median():.4g}.")
+            f"median {reference.dropna().median():.4g} → {current.dropna().median():.4g}.")  # all-NaN: nan, no warning
 
 
 def _level_shift(name: str, reference: pd.Series, current: pd.Series) -> str | None:

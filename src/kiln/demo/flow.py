@@ -287,3 +287,13 @@ def _post(url: str, payload: dict[str, Any]) -> dict[str, Any]:
                                      headers={"content-type": "application/json"})
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.loads(response.read())
+
+
+def run_default(folder: Path, *, time_limit: float | None, keep_serving: bool, rows: int | None = None) -> None:
+    """`kiln demo` (kiln.demo.catalog): the tabular loop with the CLI's options."""
+    settings = DemoSettings(folder=folder, keep_serving=keep_serving)
+    if time_limit is not None:
+        settings.time_limit = time_limit
+    if rows is not None:
+        settings.rows = rows
+    run_demo(settings)

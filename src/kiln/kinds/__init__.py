@@ -5,6 +5,7 @@ this registry for the kind's hook in their own layer instead of branching on its
 See registry.py for the contract and tabular.py for the first entry.
 """
 
-from kiln.kinds.registry import DEFAULT_KIND, LAYERS, Kind, get, kind_of, names, register
+from kiln.kinds.outcome import Outcome
+from kiln.kinds.registry import DEFAULT_KIND, LAYERS, Kind, for_task, get, kind_of, names, register
 
-__all__ = ["DEFAULT_KIND", "LAYERS", "Kind", "get", "kind_of", "names", "register"]
+__all__ = ["DEFAULT_KIND", "LAYERS", "Kind", "Outcome", "for_task", "get", "kind_of", "names", "register"]

@@ -28,7 +28,11 @@ DEFAULT_KIND = "tabular"  # what a manifest written before kinds existed holds
 LAYERS: Mapping[str, str] = MappingProxyType({
     "bundle": "kiln.bundle", "serve": "kiln.serve", "monitor": "kiln.monitor",
     "retrain": "kiln.retrain", "report": "kiln.report",
+    # The entry points of the commands. Tabular runs the built-in path of each; another kind
+    # provides these (Protocols in kiln.training.kind, kiln.predict.kind, kiln.report.kind).
+    "train": "kiln.training", "predict": "kiln.predict", "profile": "kiln.report", "evaluate": "kiln.report",
 })
+COMMAND_LAYERS = ("train", "predict", "profile", "evaluate")  # tabular's are the built-in commands' own paths
 BUILTIN = ("kiln.kinds.tabular",)  # modules that register the built-in kinds when imported
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _REGISTRY: dict[str, Kind] = {}
@@ -83,6 +87,18 @@ def get(name: str) -> Kind:
         raise BundleError(f"Problem kind '{name}' is not known to this kiln (it knows {names()}); "
                           "upgrade kiln or install the package that provides it.")
     return _REGISTRY[name]
+
+
+def for_task(task: str) -> Kind:
+    """The kind that trains `task` ("auto" and the table tasks are tabular's); an unknown task gets the list."""
+    _load_builtins()
+    if task == "auto":
+        return _REGISTRY[DEFAULT_KIND]
+    for kind in _REGISTRY.values():
+        if task in kind.tasks:
+            return kind
+    known = ["auto", *sorted(t for k in _REGISTRY.values() for t in k.tasks)]
+    raise InvalidOptionError(f"--task {task!r} is not known; choose one of {', '.join(known)}.")
 
 
 def kind_of(manifest: Mapping[str, Any]) -> str:

@@ -17,7 +17,8 @@ from kiln.kinds import registry
 # Each layer's Protocol, by the members a hook must have.
 CONTRACT = {"bundle": ("write", "read", "confine"), "serve": ("routers", "request_schemas"),
             "monitor": ("traffic", "assess"), "retrain": ("labelled", "check_gate", "predictions"),
-            "report": ("training",)}
+            "report": ("training",), "train": ("options", "train", "summary"),
+            "predict": ("options", "predict_file"), "profile": ("options", "profile"), "evaluate": ("evaluate",)}
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +82,11 @@ def test_loading_dispatches_on_the_manifests_kind(bundle: Path, tmp_path: Path,
 @pytest.mark.parametrize("name", kinds.names())
 def test_every_kind_has_every_hook_with_its_layers_contract(name: str) -> None:
     kind = kinds.get(name)
-    assert set(kind.hooks) == set(kinds.LAYERS)
+    commands = set() if name == kinds.DEFAULT_KIND else set(registry.COMMAND_LAYERS)
+    assert set(kind.hooks) == set(kinds.LAYERS) - set(registry.COMMAND_LAYERS) | commands
     for layer, members in CONTRACT.items():
+        if layer not in kind.hooks:
+            continue
         hook = kind.hook(layer)
         assert type(hook).__module__.startswith(kinds.LAYERS[layer] + ".")
         assert all(hasattr(hook, member) for member in members), (layer, members)
@@ -91,7 +95,7 @@ def test_every_kind_has_every_hook_with_its_layers_contract(name: str) -> None:
 @pytest.mark.parametrize(("kind", "message"), [
     (kinds.Kind("Forecast", ("forecast",), {}), "lowercase identifier"),
     (kinds.Kind("forecast", (), {}), "names no tasks"),
-    (kinds.Kind("forecast", ("forecast",), {"train": "kiln.training.train:x"}), "unknown layer 'train'"),
+    (kinds.Kind("forecast", ("forecast",), {"fit": "kiln.training.train:x"}), "unknown layer 'fit'"),
     (kinds.Kind("forecast", ("forecast",), {"serve": "kiln.serve.tabular"}), "module:attribute"),
     (kinds.Kind("forecast", ("forecast",), {"serve": "kiln.training.train:train_model"}), "must live in kiln.serve"),
     (kinds.Kind("tabular", ("binary",), {}), "already registered"),
@@ -100,3 +104,25 @@ def test_register_refuses_a_bad_kind(kind: kinds.Kind, message: str) -> None:
     with pytest.raises(InvalidOptionError, match=message):
         kinds.register(kind)
     assert kinds.names() == ["tabular"]
+
+
+def test_a_task_finds_its_kind_and_an_unknown_task_gets_the_list() -> None:
+    assert kinds.for_task("auto").name == kinds.for_task("regression").name == "tabular"
+    with pytest.raises(InvalidOptionError, match=r"--task 'forcast' is not known; choose one of auto, .*binary"):
+        kinds.for_task("forcast")
+
+
+def test_an_option_of_another_kind_is_refused_for_a_table(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from kiln.cli.app import app
+
+    table = tmp_path / "t.csv"
+    table.write_text("x,y\n1,0\n2,1\n")
+    result = CliRunner().invoke(app, ["train", str(table), "--target", "y", "--horizon", "7"])
+    assert result.exit_code == 2
+    assert "--horizon does not apply to a tabular model" in result.output
+    with pytest.raises(InvalidOptionError, match="horizon: not an option of a table model"):
+        kiln.train(table, target="y", horizon=7)
+    result = CliRunner().invoke(app, ["train", str(table)])
+    assert result.exit_code == 2 and "Missing option --target" in result.output
