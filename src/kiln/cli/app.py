@@ -14,9 +14,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from kiln.cli.help import ReadableGroup, show_version
 from kiln.errors import KilnError
 
-app = typer.Typer(name="kiln", help="From a table to a deployed, monitored model.",
+app = typer.Typer(name="kiln", help="From a table to a deployed, monitored model.", cls=ReadableGroup,
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
 EXIT_BAD_INPUT = 2
@@ -24,7 +25,9 @@ _DEBUG = {"on": False}
 
 
 @app.callback()
-def _options(debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")] = False) -> None:
+def _options(debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")] = False,
+             version: Annotated[bool, typer.Option("--version", callback=show_version, is_eager=True,
+                                                   help="Print kiln's version and exit.")] = False) -> None:
     """From a table to a deployed, monitored model."""
     from kiln.store.tracking import silence_mlflow_output
 
@@ -37,8 +40,10 @@ def _user_errors() -> Iterator[None]:
     try:
         yield
     except KilnError as exc:
-        if _DEBUG["on"]:
-            raise
+        if _DEBUG["on"]:  # the traceback, then the same line and exit code as without --debug
+            import traceback
+
+            traceback.print_exc()
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
