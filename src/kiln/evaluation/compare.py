@@ -23,6 +23,11 @@ from kiln.errors import InvalidOptionError
 
 MIN_FOLDS_FOR_POWER = 5
 ENSEMBLE_LEARNER = "ensemble"
+# The statuses of trials training keeps (kiln.search.trial.KEPT_STATUSES, which this layer may
+# not import): a `truncated` trial learned before the deadline stopped a fold, is ranked and may
+# be an ensemble member, so it is compared like any other; `unlearned`, `skipped` and `failed`
+# trials have no model to compare.
+COMPARED_STATUSES = ("ok", "truncated")
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,24 @@ def compare_to_best(leaderboard: pd.DataFrame, *, greater_is_better: bool, top: 
     return comparisons
 
 
+def why_not_compared(leaderboard: pd.DataFrame | None) -> str:
+    """Why `compare_to_best` found nothing to compare, in counts a reader can check on the leaderboard."""
+    if leaderboard is None or leaderboard.empty or "fold_scores" not in leaderboard.columns:
+        return "the leaderboard keeps no per-fold scores (a bundle from before they were kept)"
+    rows = [r for r in leaderboard.to_dict("records") if r.get("learner") != ENSEMBLE_LEARNER]
+    kept = [r for r in rows if r.get("status", "ok") in COMPARED_STATUSES]
+    scored = [r for r in kept if len(_fold_scores(r.get("fold_scores"))) >= 2]
+    if len(scored) >= 2:
+        folds = sorted({len(_fold_scores(r.get("fold_scores"))) for r in scored})
+        return f"the candidates were scored on different numbers of folds ({', '.join(map(str, folds))})"
+    dropped = len(rows) - len(kept)
+    left = f"; {dropped} other trial(s) were unlearned, skipped or failed, so have no model to compare" \
+        if dropped else ""
+    if len(kept) > len(scored):
+        return f"{len(scored)} candidate has fold scores and {len(kept) - len(scored)} other(s) too few{left}"
+    return f"only {len(scored)} candidate learned{left}"
+
+
 @dataclass(frozen=True)
 class _Candidate:
     model: str
@@ -98,7 +121,7 @@ class _Candidate:
 def _candidates(leaderboard: pd.DataFrame, greater_is_better: bool) -> list[_Candidate]:
     rows = []
     for row in leaderboard.to_dict("records"):
-        if row.get("learner") == ENSEMBLE_LEARNER or row.get("status", "ok") != "ok":
+        if row.get("learner") == ENSEMBLE_LEARNER or row.get("status", "ok") not in COMPARED_STATUSES:
             continue
         folds = _fold_scores(row.get("fold_scores"))
         score = row.get("score")

@@ -20,7 +20,7 @@ import pandas as pd
 
 from kiln.data.load import read_table
 from kiln.errors import InvalidOptionError
-from kiln.evaluation.compare import Comparison, compare_to_best
+from kiln.evaluation.compare import Comparison, compare_to_best, why_not_compared
 from kiln.evaluation.explain import IMPORTANCE_COLUMNS, labelled_rows, permutation_importance
 from kiln.evaluation.holdout_compare import HOLDOUT_TEST_COLUMNS, HoldoutTest, holdout_tests
 from kiln.evaluation.metrics import get_metric
@@ -55,6 +55,7 @@ class Evaluation:
     importance: pd.DataFrame
     comparisons: list[Comparison]  # from training: paired over the cross-validation folds
     tests: list[HoldoutTest] = field(default_factory=list)  # on the evaluated rows
+    not_compared: str = ""  # why `comparisons` is empty, when it is (from the leaderboard's counts)
 
     def frame(self) -> pd.DataFrame:
         """Every metric with its 95% bootstrap interval and the trivial baseline."""
@@ -96,9 +97,10 @@ def evaluate_model(model: Model, frame: pd.DataFrame | str | Path, *, threshold:
                           seed=seed, threshold=cut)
     importance = permutation_importance(model, labelled, seed=seed)
     tests = holdout_tests(model, labelled, y, prediction, threshold=cut, seed=seed) if _both_classes(model, y) else []
+    comparisons = _comparisons(model)
     return Evaluation(model.task, model.metric, model.classes_, y, prediction, scores,
                       _threshold_choice(model.task, y, prediction, decision), slices, importance,
-                      _comparisons(model), tests)
+                      comparisons, tests, _not_compared(model, comparisons))
 
 
 def oof_evaluation(model: Model, *, seed: int = 0) -> Evaluation:
@@ -122,10 +124,11 @@ def oof_evaluation(model: Model, *, seed: int = 0) -> Evaluation:
     decision = _decision(model, None)
     cut = decision["threshold"] if model.task == "binary" else None
     scores = score_table(y, prediction, model.task, threshold=cut, seed=seed)
+    comparisons = _comparisons(model)
     return Evaluation(model.task, model.metric, model.classes_, y, prediction, scores,
                       _threshold_choice(model.task, y, prediction, decision),
                       pd.DataFrame(columns=SLICE_COLUMNS), pd.DataFrame(columns=IMPORTANCE_COLUMNS),
-                      _comparisons(model))
+                      comparisons, not_compared=_not_compared(model, comparisons))
 
 
 def _decision(model: Model, threshold: float | None) -> dict:
@@ -159,3 +162,7 @@ def _comparisons(model: Model) -> list[Comparison]:
     if board is None or board.empty or "fold_scores" not in board.columns:
         return []
     return compare_to_best(board, greater_is_better=get_metric(model.metric, model.task).greater_is_better)
+
+
+def _not_compared(model: Model, comparisons: list[Comparison]) -> str:
+    return "" if comparisons else why_not_compared(model.leaderboard())

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from kiln.evaluation.compare import compare_to_best, corrected_ttest, format_p
+from kiln.evaluation.compare import compare_to_best, corrected_ttest, format_p, why_not_compared
 
 A = [0.812, 0.845, 0.797, 0.861, 0.830]
 B = [0.809, 0.838, 0.801, 0.850, 0.822]
@@ -107,3 +107,24 @@ def test_fewer_than_two_candidates_give_no_comparison() -> None:
 @pytest.mark.parametrize(("p", "text"), [(0.41, "p = 0.41"), (0.0031, "p = 0.003"), (0.0002, "p < 0.001")])
 def test_p_values_read_plainly(p: float, text: str) -> None:
     assert format_p(p) == text
+
+
+def test_a_truncated_candidate_is_compared_like_any_kept_trial() -> None:
+    # A trial the deadline stopped after it learned is ranked and may be an ensemble member
+    # (issue 13, item 3: with most trials truncated the report said "a single candidate").
+    board = pd.DataFrame([_row("lightgbm_0", "lightgbm", A), _row("catboost_1", "catboost", B, status="truncated"),
+                          _row("xgboost_2", "xgboost", [0.7] * 5, status="unlearned")])
+
+    (comparison,) = compare_to_best(board, greater_is_better=True)
+
+    assert comparison.model == "catboost_1" and comparison.best == "lightgbm_0"
+
+
+def test_why_not_compared_counts_what_the_leaderboard_holds() -> None:
+    board = pd.DataFrame([_row("ensemble", "ensemble", A), _row("lightgbm_0", "lightgbm", A),
+                          {**_row("xgboost_2", "xgboost", [0.0]), "fold_scores": "[]", "status": "skipped"},
+                          _row("knn_3", "knn", [0.6] * 5, status="unlearned")])
+
+    assert compare_to_best(board, greater_is_better=True) == []
+    assert why_not_compared(board) == ("only 1 candidate learned; 2 other trial(s) were unlearned, skipped or "
+                                       "failed, so have no model to compare")

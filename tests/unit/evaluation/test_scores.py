@@ -174,3 +174,24 @@ def test_a_single_class_leaves_ranking_metrics_undefined() -> None:
 
     assert np.isnan(table["roc_auc"].value) and np.isnan(table["roc_auc"].ci_low)
     assert table["accuracy"].value == 1.0
+
+
+def test_class_mix_metrics_get_the_spread_of_a_plain_bootstrap() -> None:
+    # A weak model on rare positives (issue 13, item 7): almost all of its log loss's spread comes
+    # from how many positives a sample holds, which a within-class bootstrap fixes. Its interval
+    # must be as wide as resampling all rows gives (a numpy loop here, independent of kiln's code).
+    rng = np.random.default_rng(3)
+    n = 2250
+    x = rng.normal(size=n)
+    y = (rng.random(n) < 1 / (1 + np.exp(3.5 - 0.6 * x))).astype("int64")
+    positive = 1 / (1 + np.exp(3.4 - 0.55 * x))
+    per_row = -np.log(np.where(y == 1, positive, 1 - positive))
+    plain = [per_row[rng.integers(0, n, n)].mean() for _ in range(1000)]
+    plain_width = float(np.subtract(*np.percentile(plain, [97.5, 2.5])))
+
+    table = _table(y, np.column_stack([1 - positive, positive]), "binary", n_boot=1000)
+
+    width = table["log_loss"].ci_high - table["log_loss"].ci_low
+    assert 0.85 * plain_width < width < 1.15 * plain_width
+    # recall is an average over positives alone: still resampled within classes, so a sample always has them
+    assert np.isfinite(table["recall"].ci_low) and np.isfinite(table["roc_auc"].ci_low)
