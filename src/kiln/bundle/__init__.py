@@ -10,6 +10,7 @@ from kiln.bundle.folder import (
     MANIFEST,
     SIGNATURE,
     SIGNING_KEY_ENV,
+    add_to_bundle,
     bundle_version,
     load_bundle,
     manifest_digest,
@@ -18,5 +19,5 @@ from kiln.bundle.folder import (
     verify_bundle,
 )
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "MANIFEST", "SIGNATURE", "SIGNING_KEY_ENV", "bundle_version", "load_bundle",
-           "manifest_digest", "save_bundle", "signing_key", "verify_bundle"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "MANIFEST", "SIGNATURE", "SIGNING_KEY_ENV", "add_to_bundle", "bundle_version",
+           "load_bundle", "manifest_digest", "save_bundle", "signing_key", "verify_bundle"]

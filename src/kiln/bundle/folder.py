@@ -87,6 +87,34 @@ def save_bundle(model: Model, path: str | Path, *, report: str | None = None) ->
     return path
 
 
+def add_to_bundle(path: str | Path, files: dict[str, bytes], fields: dict[str, Any]) -> Path:
+    """Add `files` (relative name → content) and manifest `fields` to a verified bundle, atomically:
+    the copy is written beside it, checksummed (and signed under KILN_SIGNING_KEY), then swapped in.
+    The manifest changes, so a folder's `bundle_version` does too."""
+    path = Path(path).resolve()
+    manifest = verify_bundle(path)
+    staging = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        shutil.copytree(path, staging, symlinks=True)
+        (staging / SIGNATURE).unlink(missing_ok=True)
+        for relative, content in files.items():
+            target = _confine(staging, relative)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+        updated = {**manifest, **fields, "files": _checksums(staging)}
+        text = json.dumps(updated, indent=2, default=str)
+        _write_text(staging / MANIFEST, text)
+        key = signing_key()
+        if key is not None:
+            _write_text(staging / SIGNATURE, _SIGNATURE_PREFIX + _signature(text.encode(), key) + "\n")
+        _fsync_dir(staging)
+        _swap_into_place(staging, path)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return path
+
+
 def load_bundle(path: str | Path, *, manifest_sha256: str | None = None) -> Model:
     """Read a bundle folder, verifying it first (`verify_bundle`); a member that cannot be read
     is a BundleError naming the bundle, never a library's traceback."""
@@ -156,7 +184,12 @@ def verify_bundle(path: str | Path, *, manifest_sha256: str | None = None) -> di
 def _read_manifest_bytes(path: Path) -> bytes:
     manifest_path = _confine(path, MANIFEST)  # first: a symlink out is refused whether its target exists or not
     if not manifest_path.is_file():
-        raise BundleError(f"'{path}' is not a kiln bundle (no {MANIFEST}); pass the folder `kiln train --out` wrote.")
+        from kiln.data.paths import did_you_mean
+
+        hint = did_you_mean(path, accept=lambda found: (found / MANIFEST).is_file())
+        missing = "" if path.exists() else " and does not exist"
+        raise BundleError(f"'{path}' is not a kiln bundle (no {MANIFEST}){missing}; pass the folder "
+                          f"`kiln train --out` wrote.{hint}")
     try:
         return manifest_path.read_bytes()
     except OSError as exc:

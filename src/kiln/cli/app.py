@@ -108,7 +108,10 @@ def train(
         help="Selection metric: roc_auc, log_loss, accuracy, balanced_accuracy, f1, rmse, mae, r2.")] = None,
     time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds for the whole command.")] = 60.0,
     out: Annotated[Optional[Path], typer.Option(help="Bundle folder (default: KILN_HOME/bundles/...).")] = None,  # noqa: UP045
-    seed: Annotated[int, typer.Option(help="Random seed; same seed, same data → same model.")] = 0,
+    seed: Annotated[int, typer.Option(help=(
+        "Random seed. The same seed and data repeat a run only when the time limit cuts no trial short "
+        "(same machine load, or --max-trials well inside --time-limit); skipped or truncated trials make "
+        "runs differ."))] = 0,
     max_trials: Annotated[Optional[int], typer.Option(help="Stop after this many configurations.")] = None,  # noqa: UP045
     max_rows: Annotated[Optional[int], typer.Option(  # noqa: UP045
         help="Search on a sample of this many rows (stratified), then refit on all "
@@ -333,6 +336,30 @@ def leaderboard(
 
 
 @app.command()
+def export(
+    model: Annotated[str, typer.Argument(help="Model bundle folder or models:/NAME@ALIAS.")],
+    out: Annotated[Path, typer.Option("--out", help="The graph file to write, e.g. model.onnx.")],
+    format: Annotated[str, typer.Option("--format", help="Export format: onnx.")] = "onnx",
+    store: Annotated[bool, typer.Option("--store/--no-store",
+                                        help="Also keep the verified graph in the bundle folder.")] = True,
+) -> None:
+    """Export the whole predictor as one ONNX graph, verified against the model on reference rows."""
+    with _user_errors():
+        if format != "onnx":
+            from kiln.errors import InvalidOptionError
+
+            raise InvalidOptionError(f"--format {format!r} is not one kiln exports; use --format onnx.")
+        from kiln.export.onnx import export_onnx
+
+        result = export_onnx(model, out, store=store)
+        typer.echo(f"{result.out} written ({result.size_bytes:,} bytes, opset {result.graph.opset['']}); "
+                   f"largest difference from the model {result.check.max_difference:.2g} on "
+                   f"{result.check.rows:,} reference rows")
+        if result.stored_in is not None:
+            typer.echo(f"stored in {result.stored_in} as model.onnx: kiln serve runs it")
+
+
+@app.command()
 def evaluate(
     model: Annotated[str, typer.Argument(help="Model bundle folder or models:/NAME@ALIAS.")],
     data: Annotated[str, typer.Argument(help="Labelled table the model did not train on: .csv, .parquet or .jsonl.")],
@@ -426,7 +453,7 @@ def serve(
             announce=lambda url: typer.echo(f"serving {model} on {url} ({workers} worker(s)); Ctrl-C stops", err=True))
 
 
-models_app = typer.Typer(name="models", help="The model registry: list, show, promote, roll back.",
+models_app = typer.Typer(name="models", help="The model registry: list, register, show, promote, roll back.",
                          no_args_is_help=True)
 app.add_typer(models_app, name="models")
 
@@ -439,6 +466,19 @@ def models_list() -> None:
         from kiln.store.registry import list_models
 
         print_models(list_models())
+
+
+@models_app.command("register")
+def models_register(
+    bundle: Annotated[Path, typer.Argument(help="A bundle folder written by kiln train --out (or kiln.save).")],
+    name: Annotated[str, typer.Option("--name", help="Registered model name; the first version becomes champion.")],
+) -> None:
+    """Register an already trained bundle as a new version of NAME (as kiln train --register does)."""
+    with _user_errors():
+        from kiln.cli.console import print_registered
+        from kiln.store.registry import register as register_bundle
+
+        print_registered(register_bundle(bundle, name))
 
 
 @models_app.command("show")

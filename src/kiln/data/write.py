@@ -51,6 +51,18 @@ def write_text(text: str, path: Path) -> Path:
     return path
 
 
+def write_bytes(content: bytes, path: Path) -> Path:
+    """Write a binary file (an exported graph) through a temporary sibling and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        staging.write_bytes(content)
+        os.replace(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)
+    return path
+
+
 def write_table(frame: pd.DataFrame, path: Path) -> Path:
     """Write to a temporary sibling, then rename: a reader never sees half a file."""
     kind = WRITERS.get(path.suffix.lower())

@@ -1,0 +1,1 @@
+"""Exporting a trained model outside Python: the whole predictor as one ONNX graph (onnx.py)."""
