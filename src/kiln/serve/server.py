@@ -205,13 +205,24 @@ def run(settings: ServeSettings, *, host: str | None = None, port: int = 8000, w
         log_level: str = "warning", announce: Callable[[str], None] | None = None) -> None:
     """Serve until SIGTERM/SIGINT; returns after the drain and a clean shutdown.
 
-    The model is loaded (and the port bound) before uvicorn starts, so a bad bundle or a
-    busy port is one clear `KilnError`, not a server that starts and dies.
+    The port is bound first (a busy port is told at once, not after the model has loaded for
+    seconds), then the model is loaded, then uvicorn starts: a bad bundle or a busy port is
+    one clear `KilnError`, not a server that starts and dies.
     """
-    from kiln.serve.holder import ModelHolder
-
     if host is not None and host != settings.host:
         settings = settings.model_copy(update={"host": host})
+    host = settings.host
+    sock = _bind(host, port)
+    try:
+        _serve(settings, sock, port=port, workers=workers, log_level=log_level, announce=announce)
+    finally:
+        sock.close()
+
+
+def _serve(settings: ServeSettings, sock: socket.socket, *, port: int, workers: int, log_level: str,
+           announce: Callable[[str], None] | None) -> None:
+    from kiln.serve.holder import ModelHolder
+
     host = settings.host
     holder = ModelHolder(settings.model, follow_interval_s=settings.follow_interval_s)
     holder.load()
@@ -223,7 +234,6 @@ def run(settings: ServeSettings, *, host: str | None = None, port: int = 8000, w
         from kiln.serve.app import create_app
 
         config = _config(create_app(settings, holder=holder), settings, **common)
-        sock = _bind(config)
         if announce:
             announce(f"http://{host}:{sock.getsockname()[1]}/")
         DrainingServer(config, settings.drain_s).run(sockets=[sock])
@@ -235,7 +245,6 @@ def run(settings: ServeSettings, *, host: str | None = None, port: int = 8000, w
                          **common)
         from uvicorn.supervisors import multiprocess
 
-        sock = _bind(config)
         if announce:
             announce(f"http://{host}:{sock.getsockname()[1]}/")
         # uvicorn's supervisor builds its workers by this module-level name (also when it restarts
@@ -257,18 +266,18 @@ def _accept_queued(sock: socket.socket) -> list[socket.socket]:
         accepted.append(conn)
 
 
-def _bind(config: uvicorn.Config) -> socket.socket:
+def _bind(host: str, port: int) -> socket.socket:
     """Bind the listening socket ourselves (as uvicorn would), so a busy port is one clear error."""
     from kiln.errors import InvalidOptionError
 
-    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((config.host, config.port))
+        sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise InvalidOptionError(f"Cannot listen on {config.host}:{config.port} ({exc.strerror}); "
+        raise InvalidOptionError(f"Cannot listen on {host}:{port} ({exc.strerror}); "
                                  "pick a free port with --port.") from None
     sock.set_inheritable(True)
     return sock
