@@ -64,10 +64,12 @@ def render_evaluation(ev: Evaluation, *, title: str, model_card: dict | None = N
     from kiln.report.plots import evaluation_figures
 
     figures = evaluation_figures(ev, leaderboard=leaderboard)
+    # A regression model predicts a value: it has no decision threshold, so no such section.
+    threshold = [] if ev.task == "regression" else [
+        threshold_section(ev, figures.get("cost_curve"),
+                          stored=None if model_card is None else bool(model_card.get("decision")))]
     sections = [scores_section(ev), statistics_section(ev, figures.get("comparison"), leaderboard=leaderboard),
-                plots_section(ev, figures),
-                threshold_section(ev, figures.get("cost_curve"),
-                                  stored=None if model_card is None else bool(model_card.get("decision"))),
+                plots_section(ev, figures), *threshold,
                 explanations_section(ev, figures.get("importance"), contributions=contributions, shap=True),
                 slices_section(ev, figures.get("slices")),
                 model_card_section(ev, model_card)]
@@ -128,31 +130,94 @@ def beats_baseline(score: Any) -> bool | None:
     return score.ci_low > score.baseline if score.greater_is_better else score.ci_high < score.baseline
 
 
-def scores_section(ev: Evaluation, *, where: str = "rows the model did not see during training") -> Section:
-    """Every metric with its 95% interval next to a trivial baseline."""
+LABEL_METRICS = ("accuracy", "balanced_accuracy", "f1", "precision", "recall")  # binary: set by the threshold
+BOOTSTRAP_NOTE = ("The interval resamples the rows 1,000 times: within each class for ROC AUC, recall and balanced "
+                  "accuracy, which average over one class at a time; over all rows at once for the others, whose "
+                  "value also moves with the share of each class a sample happens to hold.")
+
+
+def threshold_traded(ev: Evaluation) -> list[Any]:
+    """Binary label metrics below the baseline only because of a chosen threshold: the model ranks
+    well (ROC AUC clearly beats chance) and the threshold in use is not 0.5, so it flags more or
+    fewer rows than the majority-class baseline by design (a reading of the Evaluation)."""
+    choice = ev.threshold
+    if ev.task != "binary" or choice is None or math.isclose(choice.threshold, 0.5):
+        return []
+    ranking = next((s for s in ev.scores if s.metric == "roc_auc"), None)
+    if ranking is None or not beats_baseline(ranking):
+        return []
+    return [s for s in ev.scores if s.metric in LABEL_METRICS and beats_baseline(s) is False]
+
+
+def scores_section(ev: Evaluation, *, where: str = "rows the model did not see during training",
+                   note: str | None = None) -> Section:
+    """Every metric with its 95% interval next to a trivial baseline; `note` is said under the table."""
     rows, weak = [], []
+    traded = {s.metric for s in threshold_traded(ev)}
     for score in ev.scores:
         verdict = beats_baseline(score)
-        if verdict is False:
+        if verdict is False and score.metric not in traded:
             weak.append(metric_name(score.metric, ev.classes))
+        judged = {True: badge("clearly better", "ok"), False: badge("not clearly better", "warning"),
+                  None: ""}[verdict]
+        if score.metric in traded:
+            judged = badge("below it: the threshold's trade", "info")
         rows.append({"metric": metric_name(score.metric, ev.classes), "value": number(score.value),
                      "interval": interval(score.ci_low, score.ci_high), "baseline": number(score.baseline),
                      "better": "higher" if score.greater_is_better else "lower",
-                     "against the baseline": {True: badge("clearly better", "ok"),
-                                              False: badge("not clearly better", "warning"),
-                                              None: ""}[verdict],
+                     "against the baseline": judged,
                      "selection": badge("selection metric", "info") if score.metric == ev.metric else ""})
     intro = (f"Each score is measured on {where}, with a 95% bootstrap interval: scores on other data like this "
              "would fall inside it 95 times in 100. The baseline is a trivial model (the majority class, or the "
-             "mean) and shows what \"good\" means here: a useful model beats it by more than its interval.")
+             "mean) and shows what \"good\" means here: a useful model beats it by more than its interval. "
+             + (BOOTSTRAP_NOTE if ev.task != "regression" else "The interval resamples the rows 1,000 times."))
+    if ev.task == "binary" and ev.threshold is not None:
+        intro += (f" Accuracy, balanced accuracy, F1, precision and recall count decisions, so they are measured at "
+                  f"the decision threshold in use, {number(ev.threshold.threshold)}.")
     parts = [table(rows, ["metric", "value", "interval", "baseline", "better", "against the baseline",
                           "selection"], headers={"interval": "95% interval", "better": "better is"})]
+    if note:
+        parts.append(_note(note))
+    if traded:
+        parts.append(_note(_trade_text(ev)))
     if weak:
         parts.append(_warning(f"On {', '.join(weak)} the interval reaches the baseline, so the model is not clearly "
                               "better than a trivial guess on these measures. Check that the features carry signal "
                               "(`kiln profile DATA --target COL` shows each column's association), give training "
                               "more time, or gather more labelled rows."))
     return Section("Scores", intro, "".join(parts))
+
+
+def _trade_text(ev: Evaluation) -> str:
+    """Why a label metric sits below the majority-class baseline at the threshold in use."""
+    choice = ev.threshold
+    if choice is None:  # threshold_traded finds nothing without one
+        return ""
+    scores = {s.metric: s for s in ev.scores}
+    traded = threshold_traded(ev)
+    named = ", ".join(f"{metric_name(s.metric)} {number(s.value)} (baseline {number(s.baseline)})" for s in traded)
+    positive = ev.classes[1] if ev.classes and len(ev.classes) > 1 else 1
+    if choice.objective == "cost":
+        why = (f"chosen to minimise the expected cost with a false positive costing {choice.cost_fp:g} and a false "
+               f"negative {choice.cost_fn:g}")
+    else:
+        why = f"chosen to maximise {metric_label(choice.objective)}"
+    text = (f"{named[0].upper()}{named[1:]}: below the baseline because of the decision threshold, not a weak model. "
+            f"The threshold in use, {number(choice.threshold)}, was {why}, so the model flags a row as "
+            f"{positive} once its probability reaches {number(choice.threshold)}, where the baseline predicts the "
+            f"commonest class for every row. It trades these for catching class {positive}")
+    recall = scores.get("recall")
+    if recall is not None:
+        text += f" (recall {number(recall.value)}; the baseline's {number(recall.baseline)})"
+    text += "."
+    nothing = choice.curve[(choice.curve["recall"] == 0) & (choice.curve["precision"] == 1)]
+    if choice.objective == "cost" and not nothing.empty:
+        text += (f" Expected cost per row: {number(choice.value)} at this threshold, "
+                 f"{number(float(nothing['expected_cost'].min()))} flagging no row.")
+    free = [metric_name(s.metric) for s in ev.scores if s.metric in ("roc_auc", "pr_auc", "log_loss", "brier")
+            and beats_baseline(s)]
+    return text + (f" Judge the model by the scores that need no threshold ({', '.join(free)}: clearly better than "
+                   "the baseline here), and the threshold by the Decision threshold section.")
 
 
 def statistics_section(ev: Evaluation, chart: Any = None, *, leaderboard: pd.DataFrame | None = None,
@@ -209,7 +274,9 @@ def _fold_comparisons(ev: Evaluation) -> str:
     from kiln.evaluation.compare import format_p
 
     if not ev.comparisons:
-        return str(paragraph("No paired comparison was made on the folds (a single candidate, or too few folds)."))
+        why = f": {ev.not_compared}" if ev.not_compared else ""
+        return str(paragraph(f"No paired comparison was made on the folds{why}. A paired test needs two "
+                             "candidates that learned, each scored on the same cross-validation folds."))
     parts = [str(paragraph(f"From training: {c.verdict}")) for c in ev.comparisons]
     rows = [{"model": c.model, "mean difference": number(c.mean_difference),
              "p": "—" if c.p_value is None or math.isnan(c.p_value) else format_p(c.p_value), "test": c.test,
@@ -254,10 +321,14 @@ def threshold_section(ev: Evaluation, chart: Any = None, *, stored: bool | None 
             "No threshold was chosen, so the class with the higher probability is predicted (0.5). To choose one "
             "for your costs, train again with the costs of a false alarm and of a miss."))
     facts = [("Threshold in use", number(choice.threshold)),
-             ("Objective", metric_label(choice.objective) if stored is not False else "none (kiln's default 0.5)"),
-             ("Cost of a false positive (false alarm)", f"{choice.cost_fp:g}"),
-             ("Cost of a false negative (miss)", f"{choice.cost_fn:g}"),
-             (f"{metric_label(choice.objective)} at the threshold, on these rows", number(choice.value))]
+             ("Objective", metric_label(choice.objective) if stored is not False else "none (kiln's default 0.5)")]
+    if choice.objective == "cost":
+        facts += [("Cost of a false positive (false alarm)", f"{choice.cost_fp:g}"),
+                  ("Cost of a false negative (miss)", f"{choice.cost_fn:g}")]
+    elif stored is not False:
+        facts.append(("Costs", "none given: F1 weighs a missed positive and a false alarm alike and ignores "
+                               "true negatives; train with --cost-fp and --cost-fn to choose by cost"))
+    facts.append((f"{metric_label(choice.objective)} at the threshold, on these rows", number(choice.value)))
     parts = [_facts(facts)]
     if stored is False:
         parts.append(_note("Training stored no threshold, so the default 0.5 is in use, which suits equal costs "
@@ -266,9 +337,11 @@ def threshold_section(ev: Evaluation, chart: Any = None, *, stored: bool | None 
                            "shows what other thresholds would give."))
     if chart is not None:
         parts.append(figure(chart, div_id="figure-cost-curve"))
+        costs = ("" if choice.objective == "cost" else
+                 " The cost curve counts both mistakes as 1, since no costs were given.")
         parts.append(_guide("Expected cost per row (red) and F1 (blue) at every threshold on these rows; the "
                             "dotted line is the threshold in use. A flat bottom means nearby thresholds do about as "
-                            "well; click precision or recall in the legend to show them."))
+                            f"well; click precision or recall in the legend to show them.{costs}"))
     return Section("Decision threshold", intro, "".join(parts))
 
 
@@ -431,14 +504,19 @@ def model_card_section(ev: Evaluation, card: dict | None) -> Section:
 
 
 def _threshold_fact(ev: Evaluation, decision: dict | None) -> Html:
+    if ev.task == "regression":
+        return paragraph("Not applicable: the model predicts a number, not a class.")
     if ev.task != "binary":
         return paragraph("Not applicable: the most probable class is predicted.")
     choice = ev.threshold
     if choice is None or not decision:
         return paragraph("None stored: a row is positive when its probability is at least 0.5 (kiln's default, "
                          "right only when both mistakes cost the same).")
+    if choice.objective != "cost":
+        return paragraph(f"Threshold {number(choice.threshold)} on the probability of the positive class, chosen on "
+                         f"out-of-fold predictions to maximise {metric_label(choice.objective)} (no costs given).")
     return paragraph(f"Threshold {number(choice.threshold)} on the probability of the positive class, chosen on "
-                     f"out-of-fold predictions to optimise {metric_label(choice.objective)} with a false positive "
+                     f"out-of-fold predictions to minimise the expected cost with a false positive "
                      f"costing {choice.cost_fp:g} and a false negative {choice.cost_fn:g}.")
 
 
@@ -452,7 +530,14 @@ def _limitations(ev: Evaluation, findings: Sequence[dict]) -> Html:
                   f"{escape(r['level'])}: {escape(number(r['score']))} against {escape(number(r['overall']))} "
                   f"overall (corrected {escape(_p_text(r.get('p_adjusted')))}).</li>"
                   for r in slices.to_dict("records") if bool(r["worse"])]
-    weak = [metric_name(s.metric, ev.classes) for s in ev.scores if beats_baseline(s) is False]
+    traded = {s.metric for s in threshold_traded(ev)}
+    weak = [metric_name(s.metric, ev.classes) for s in ev.scores if beats_baseline(s) is False
+            and s.metric not in traded]
+    if traded:
+        items.append(f"<li>{badge('threshold', 'info')} "
+                     f"{escape(', '.join(metric_name(m) for m in sorted(traded)))} below the majority-class "
+                     f"baseline at the threshold in use ({escape(number(ev.threshold.threshold))}): the trade "
+                     "its objective asked for, not a weakness of the ranking.</li>")
     if weak:
         items.append(f"<li>{badge('scores', 'warning')} Not clearly better than a trivial baseline on "
                      f"{escape(', '.join(weak))}.</li>")

@@ -54,7 +54,7 @@ def _oof_sections(model: Any) -> list[Section]:
     board = model.leaderboard()
     figures = evaluation_figures(ev, leaderboard=board)
     where = "out-of-fold predictions: each training row scored by the fold model that did not see it"
-    sections = [report.scores_section(ev, where=where),
+    sections = [report.scores_section(ev, where=where, note=_pooled_note(model, ev)),
                 report.statistics_section(ev, figures.get("comparison"), leaderboard=board, show_board=False),
                 report.plots_section(ev, figures, prefix="oof")]
     if ev.task == "binary":
@@ -69,15 +69,46 @@ def _oof_sections(model: Any) -> list[Section]:
     return sections
 
 
+def _pooled_note(model: Any, ev: Any) -> str | None:
+    """The Scores table's pooled value of the selection metric beside the Summary's mean of folds:
+    two honest numbers from the same predictions, which differ, so the page says which is which."""
+    cv = model.manifest.get("cv", {})
+    pooled = next((s for s in ev.scores if s.metric == model.metric), None)
+    if pooled is None or cv.get("score") is None:
+        return None
+    name, folds = metric_label(model.metric), cv.get("n_folds")
+    why = {"roc_auc": "AUC ranks rows, and pooling ranks the rows of one fold model against those of another, "
+                      "whose probabilities are not on quite the same scale",
+           "rmse": "the root of the pooled mean squared error is never below the mean of the folds' roots"}.get(
+        model.metric, "a fold's score is not a plain average over its rows, so the mean of the folds' scores "
+                      "and the score of all rows pooled differ a little")
+    return (f"{name} {pooled.value:.4f} here is pooled: all {len(ev.y_true):,} out-of-fold predictions scored at "
+            f"once, with a bootstrap interval over rows. The Summary's and the leaderboard's {cv['score']:.4f} is "
+            f"the mean of the {folds} folds' scores, each fold scored on its own, with an interval across folds "
+            f"(Nadeau–Bengio): it is the one that ranks the candidates and chose the model. They differ because "
+            f"{why}.")
+
+
+def _final_models(final: dict[str, str]) -> str:
+    """What each kept member predicts with (the manifest's `final_models`)."""
+    if not final:
+        return "the cross-validation fold models, averaged"
+    said = {"all_rows": "refitted on all rows", "cv_folds": "its cross-validation fold models, averaged"}
+    return "; ".join(f"{name}: {said.get(how, how)}" for name, how in final.items())
+
+
 def _summary(model: Any, cv: dict, training: dict) -> Section:
+    folds = cv.get("n_folds")
     facts = [
         ("Model used for prediction", cv.get("model")),
-        (f"Cross-validated {metric_label(model.metric)}", f"{cv.get('score', float('nan')):.4f}"),
-        ("95% interval", f"{cv.get('ci_low', float('nan')):.4f} – {cv.get('ci_high', float('nan')):.4f}"),
-        ("Folds", cv.get("n_folds")), ("Trials", training.get("trials")),
+        (f"Cross-validated {metric_label(model.metric)} (mean of the {folds} folds' scores)",
+         f"{cv.get('score', float('nan')):.4f}"),
+        ("95% interval (across folds, Nadeau–Bengio)",
+         f"{cv.get('ci_low', float('nan')):.4f} – {cv.get('ci_high', float('nan')):.4f}"),
+        ("Folds", folds), ("Trials", training.get("trials")),
         ("Seconds (budget)", f"{training.get('seconds')} ({training.get('time_limit')})"),
         ("Classes", ", ".join(map(str, model.classes_ or [])) or "—"),
-        ("Final models", "the cross-validation fold models, averaged"),
+        ("Final models", _final_models(model.manifest.get("final_models") or {})),
         ("Data fingerprint", str(training.get("data_sha256", ""))[:16]),
     ]
     intro = ("Every score here comes from rows the model did not see while fitting (out-of-fold). The interval "

@@ -171,9 +171,66 @@ def test_other_tasks_render_their_own_plots(task: str, charts: set[str]) -> None
 
     assert set(evaluation_figures(ev)) == charts | {"importance", "slices"}
     assert page.count('class="plotly-graph-div"') == len(charts) + 2
-    assert "applies to binary tasks" in page and all(f"<h2>{title}</h2>" in page for title in SECTIONS)
+    # a regression model predicts a value: no decision threshold section (issue 13, item 4)
+    shown = [t for t in SECTIONS if task != "regression" or t != "Decision threshold"]
+    assert all(f"<h2>{title}</h2>" in page for title in shown)
+    assert ("<h2>Decision threshold</h2>" in page) == (task == "multiclass")
+    assert ("applies to binary tasks" in page) == (task == "multiclass")
+    assert "most probable class" not in page or task == "multiclass"
     if task == "multiclass":
         assert "recall of class &lt;b&gt;fail&lt;/b&gt;" in page  # recall[2] named by its class
+
+
+def test_regression_model_card_says_no_threshold_applies() -> None:
+    card = model_card(_model())
+    page = render_evaluation(_evaluation("regression"), title="t", model_card=card)
+
+    section = page.split("<h4>Decision threshold and costs</h4>")[1].split("<h4>")[0]
+    assert "the model predicts a number, not a class" in section and "most probable class" not in page
+
+
+def _imbalanced(objective: str) -> Evaluation:
+    """Rare positives ranked well, with a low threshold: flags far more rows than the majority baseline."""
+    rng = np.random.default_rng(4)
+    n = 2000
+    y = (rng.random(n) < 0.04).astype(int)
+    positive = np.clip(0.03 + 0.25 * y + rng.normal(0, 0.04, n), 0.001, 0.999)
+    prediction = np.column_stack([1 - positive, positive])
+    threshold = threshold_at(y, positive, 0.06, objective=objective, cost_fp=1, cost_fn=20)
+    return Evaluation("binary", "roc_auc", ["ok", "fail"], y, prediction,
+                      score_table(y, prediction, "binary", threshold=0.06, n_boot=200), threshold,
+                      pd.DataFrame(), pd.DataFrame(), [])
+
+
+def test_accuracy_below_the_baseline_from_a_cost_threshold_is_explained_not_blamed() -> None:
+    ev = _imbalanced("cost")
+    accuracy = next(s for s in ev.scores if s.metric == "accuracy")
+    assert accuracy.ci_high < accuracy.baseline  # the situation of issue 13, item 2
+
+    page = render_evaluation(ev, title="t", model_card=model_card(_model()))
+
+    scores = page.split("<h2>Scores</h2>")[1].split("<h2>")[0]
+    assert "below it: the threshold&#x27;s trade" in scores and "not clearly better" not in scores
+    assert (f"Accuracy {number(accuracy.value)} (baseline {number(accuracy.baseline)}): below the baseline because "
+            "of the decision threshold, not a weak model") in scores
+    assert "minimise the expected cost with a false positive costing 1 and a false negative 20" in scores
+    assert "give training more time" not in scores
+    card = page.split("<h4>Known limitations</h4>")[1].split("<h4>")[0]
+    assert "Not clearly better than a trivial baseline" not in card and "the trade its objective asked for" in card
+
+
+def test_f1_threshold_quotes_no_costs() -> None:
+    ev = _imbalanced("f1")
+    card = model_card(_model())
+    card["decision"] = {"threshold": 0.06, "objective": "f1", "cost_fp": 1.0, "cost_fn": 1.0}
+
+    page = render_evaluation(ev, title="t", model_card=card)
+
+    threshold = page.split("<h2>Decision threshold</h2>")[1].split("<h2>")[0]
+    assert "Cost of a false positive" not in threshold and "F1 weighs a missed positive" in threshold
+    fact = page.split("<h4>Decision threshold and costs</h4>")[1].split("<h4>")[0]
+    assert "to maximise F1 (no costs given)" in fact and "costing" not in fact
+    assert "chosen to maximise F1" in page.split("<h2>Scores</h2>")[1].split("<h2>")[0]
 
 
 def test_evaluation_json_is_plain_data() -> None:
