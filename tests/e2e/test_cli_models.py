@@ -152,3 +152,31 @@ def test_predict_from_an_unknown_alias_is_exit_2(registered, home, data, tmp_pat
     assert result.exit_code == 2
     assert f"Model '{NAME}' has no alias 'nope'" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "p.csv").exists()
+
+
+def test_models_register_adds_an_already_trained_bundle(registered, home) -> None:
+    folder = registered[-1]
+
+    added = kiln_in_process("models", "register", str(folder / "v1"), "--name", f"{NAME}-kept", env=home)
+    typo = kiln_in_process("models", "register", str(folder / "v1x"), "--name", f"{NAME}-kept", env=home)
+
+    assert added.exit_code == 0, added.output
+    assert f"registered: {NAME}-kept version 1 (champion); models:/{NAME}-kept/1" in added.output
+    assert typo.exit_code == 2 and "is not a kiln bundle (no kiln.json) and does not exist" in typo.output
+    assert f"Did you mean '{folder / 'v1'}'?" in typo.output
+
+
+def test_a_name_not_found_says_which_registry_was_searched_and_the_closest_name(registered, home) -> None:
+    result = kiln_in_process("models", "show", NAME[:-1] + "x", env=home)
+
+    assert result.exit_code == 2, result.output
+    assert (f"No registered model named '{NAME[:-1]}x' in the registry at KILN_DB={home['KILN_DB']}; "
+            f"did you mean '{NAME}'?") in result.output
+
+
+def test_an_empty_registry_says_where_it_looked(tmp_path) -> None:
+    result = kiln_in_process("models", "list", env={"KILN_HOME": str(tmp_path), "KILN_DB": ""})
+
+    assert result.exit_code == 0, result.output
+    assert f"No registered models in the registry in {tmp_path / 'kiln.db'} (KILN_HOME={tmp_path})" in \
+        " ".join(result.output.split())

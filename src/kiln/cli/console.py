@@ -95,7 +95,10 @@ def print_models(models: list) -> None:
 
     console = Console()
     if not models:
-        console.print("No registered models yet; register one with kiln train DATA --target COL --register NAME.")
+        from kiln.store.location import describe, hint
+
+        console.print(f"No registered models in {describe()}; register one with kiln train DATA --target COL "
+                      f"--register NAME, or kiln models register BUNDLE --name NAME.{hint()}", markup=False)
         return
     table = Table(title="Registered models", title_justify="left")
     for column in ("name", "versions", "champion", "challenger", "champion CV score", "updated (UTC)"):
@@ -147,6 +150,10 @@ def print_monitor(result: Any) -> None:
     colour = {"ok": "green", "alert": "red", "no data": "yellow"}[result.status]
     console.print(f"[bold]{escape(result.name)}[/] v{result.version}: [bold {colour}]{result.status}[/] — "
                   f"{result.rows:,} served rows, {result.labelled:,} labelled")
+    if result.rows == 0:
+        from kiln.store.location import describe, hint
+
+        console.print(f"No served rows of {result.name} in the prediction log of {describe()}.{hint()}", markup=False)
     for alert in result.alerts:
         console.print(f"  [red]ALERT[/] {escape(alert.message)}")
     table = Table(title="Feature drift (decided on effect size and p-value)", show_lines=False)

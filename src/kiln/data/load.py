@@ -56,7 +56,10 @@ def readable_kind(path: Path) -> str:
     """"csv", "parquet" or "jsonl" for a file kiln can read; a clear error for a missing, empty,
     binary or unsupported one. Shared by `read_table` and the streaming reader."""
     if not path.exists():
-        raise InvalidDataError(f"File '{path}' does not exist; check the path.")
+        from kiln.data.paths import did_you_mean
+
+        hint = did_you_mean(path, accept=lambda found: found.is_file())
+        raise InvalidDataError(f"File '{path}' does not exist; check the path.{hint}")
     if path.is_dir():
         raise InvalidDataError(f"'{path}' is a folder, not a data file; pass a .csv, .parquet or .jsonl file.")
     kind = SUFFIXES.get(path.suffix.lower())

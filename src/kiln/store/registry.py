@@ -282,6 +282,22 @@ def _move_alias(name: str, version: str, *, alias: str, action: str, reason: str
                             actor=actor, reason=reason, metrics={**_tag_metrics(target.tags), **(metrics or {})})
 
 
+def _no_model(mlflow_client: MlflowClient, name: str) -> KilnError:
+    """No model `name`: say where kiln looked, the closest registered name, and a registry nearby."""
+    import difflib
+
+    from kiln.store.location import describe, hint
+
+    try:
+        names = [m.name for m in _all_pages(lambda token: mlflow_client.search_registered_models(
+            max_results=200, page_token=token))]
+    except Exception:  # the registry cannot be listed: the sentence still says where kiln looked
+        names = []
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    known = f"did you mean '{close[0]}'?" if close else "`kiln models list` shows the names."
+    return KilnError(f"No registered model named '{name}' in {describe()}; {known}{hint()}")
+
+
 def _holder(mlflow_client: MlflowClient, name: str, alias: str) -> str | None:
     """The version holding `alias`, None if no version does; MLflow's not-found if `name` is unknown.
 
@@ -389,7 +405,7 @@ def _missing_as_error(mlflow_client: MlflowClient, name: str, *, version: str | 
         try:
             mlflow_client.get_registered_model(name)
         except MlflowException:
-            raise KilnError(f"No registered model named '{name}'; `kiln models list` shows the names.") from None
+            raise _no_model(mlflow_client, name) from None
         if alias:
             raise _no_alias(mlflow_client, name, alias) from None
         if version is None:
