@@ -93,11 +93,11 @@ def test_every_kind_has_every_hook_with_its_layers_contract(name: str) -> None:
 
 
 @pytest.mark.parametrize(("kind", "message"), [
-    (kinds.Kind("Forecast", ("forecast",), {}), "lowercase identifier"),
-    (kinds.Kind("forecast", (), {}), "names no tasks"),
-    (kinds.Kind("forecast", ("forecast",), {"fit": "kiln.training.train:x"}), "unknown layer 'fit'"),
-    (kinds.Kind("forecast", ("forecast",), {"serve": "kiln.serve.tabular"}), "module:attribute"),
-    (kinds.Kind("forecast", ("forecast",), {"serve": "kiln.training.train:train_model"}), "must live in kiln.serve"),
+    (kinds.Kind("Sounds", ("sounds",), {}), "lowercase identifier"),
+    (kinds.Kind("sounds", (), {}), "names no tasks"),
+    (kinds.Kind("sounds", ("sounds",), {"fit": "kiln.training.train:x"}), "unknown layer 'fit'"),
+    (kinds.Kind("sounds", ("sounds",), {"serve": "kiln.serve.tabular"}), "module:attribute"),
+    (kinds.Kind("sounds", ("sounds",), {"serve": "kiln.training.train:train_model"}), "must live in kiln.serve"),
     (kinds.Kind("tabular", ("binary",), {}), "already registered"),
 ])
 def test_register_refuses_a_bad_kind(kind: kinds.Kind, message: str) -> None:
