@@ -1,4 +1,4 @@
-"""Read a table from CSV (delimiter and encoding sniffed), Parquet or JSON Lines.
+"""Read a table from CSV (delimiter and encoding sniffed), Parquet, JSON Lines or Excel (.xlsx).
 
 Everything arrives as a pandas DataFrame; a file kiln cannot read raises
 `InvalidDataError` with the reason and the fix, never a parser traceback.
@@ -22,7 +22,9 @@ MAX_COLUMNS = 10_000
 # kiln refuses with the estimate instead of pushing the machine into swap.
 MEMORY_SHARE = 0.5
 SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
-            ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
+            ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".xlsx": "excel", ".xlsm": "excel"}
+# Spreadsheet formats openpyxl cannot open: say how to export them instead of "unsupported".
+_OLD_SPREADSHEETS = {".xls": "Excel 97-2003", ".ods": "OpenDocument", ".numbers": "Numbers", ".xlsb": "Excel binary"}
 _ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
 _SNIFF_BYTES = 64 * 1024
 
@@ -35,7 +37,7 @@ def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
         path = Path(source)
         kind = readable_kind(path)
         _refuse_if_too_big(path, kind)
-        frame = {"csv": _read_csv, "parquet": _read_parquet, "jsonl": _read_jsonl}[kind](path)
+        frame = {"csv": _read_csv, "parquet": _read_parquet, "jsonl": _read_jsonl, "excel": _read_excel}[kind](path)
     if frame.shape[1] == 0:
         raise InvalidDataError("The table has no columns; check the file.")
     if len(frame) == 0:
@@ -63,12 +65,17 @@ def readable_kind(path: Path) -> str:
     if path.is_dir():
         raise InvalidDataError(f"'{path}' is a folder, not a data file; pass a .csv, .parquet or .jsonl file.")
     kind = SUFFIXES.get(path.suffix.lower())
+    old = _OLD_SPREADSHEETS.get(path.suffix.lower())
+    if old is not None:
+        raise InvalidDataError(f"File '{path.name}' is an {old} spreadsheet, which kiln cannot open; in your "
+                               "spreadsheet program use File > Save As > Excel Workbook (.xlsx), or CSV UTF-8 "
+                               "(comma delimited) (.csv), and pass that file.")
     if kind is None:
         raise InvalidDataError(f"File '{path.name}' has the unsupported suffix '{path.suffix}'; "
-                               "use .csv, .parquet or .jsonl.")
+                               "use .csv, .parquet, .jsonl or .xlsx.")
     if path.stat().st_size == 0:
         raise InvalidDataError(f"File '{path}' is empty; it needs a header row and data rows.")
-    if kind != "parquet":
+    if kind not in ("parquet", "excel"):
         _refuse_binary(path)
     return kind
 
@@ -109,6 +116,8 @@ def estimate_memory(path: Path, kind: str) -> int:
         if meta.num_row_groups == 0:
             return 0
         return int(sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)) * 2)
+    if kind == "excel":  # a zip of XML: cells take roughly 20× the compressed size as a frame
+        return size * 20
     if size <= _SNIFF_BYTES * 16:
         return size * 10
     with path.open("rb") as handle:
@@ -214,3 +223,38 @@ def _looks_like_lines(path: Path) -> bool:
     with path.open("rb") as handle:
         first = handle.read(1024).lstrip()
     return first.startswith(b"{")
+
+
+def _read_excel(path: Path) -> pd.DataFrame:
+    """The first worksheet, its first row the header (as a spreadsheet user lays a table out)."""
+    try:
+        import openpyxl
+    except ImportError:  # pragma: no cover - a dependency of kiln; a broken install says how to mend it
+        raise InvalidDataError(f"Reading '{path.name}' needs openpyxl; pip install openpyxl, or save the sheet "
+                               "as CSV.") from None
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # zipfile, XML and openpyxl's own errors: all mean "not a readable workbook"
+        raise InvalidDataError(f"Cannot read Excel workbook '{path.name}' ({type(exc).__name__}: {exc}); save it "
+                               "again as .xlsx, or as CSV UTF-8.") from exc
+    try:
+        sheets = [sheet.title for sheet in workbook.worksheets]
+        rows = workbook.worksheets[0].iter_rows(values_only=True)
+        header = next(rows, None)
+        body = list(rows)
+    finally:
+        workbook.close()
+    while body and all(cell is None for cell in body[-1]):  # formatted but empty rows under the table
+        body.pop()
+    if header is None or all(cell is None for cell in header):
+        others = f" (it has {len(sheets)} sheets; kiln reads the first, '{sheets[0]}')" if len(sheets) > 1 else ""
+        raise InvalidDataError(f"The first sheet of '{path.name}' is empty{others}; put the table, with a "
+                               "header row, on the first sheet.")
+    width = max([len(header), *(len(row) for row in body)])
+    header = list(header) + [None] * (width - len(header))
+    body = [list(row) + [None] * (width - len(row)) for row in body]
+    while width and header[width - 1] is None and all(row[width - 1] is None for row in body):
+        width -= 1  # formatted but empty columns right of the table
+    names = [f"column_{i + 1}" if cell is None else str(cell) for i, cell in enumerate(header[:width])]
+    frame = pd.DataFrame([row[:width] for row in body], columns=names)
+    return frame.infer_objects()

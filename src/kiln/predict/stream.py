@@ -149,14 +149,14 @@ def merge_reports(reports: list[ContractReport]) -> ContractReport:
 
 
 def _input_kind(path: Path) -> str | None:
-    """"parquet", "csv" or "jsonl" when `path` can be read in chunks; None for a JSON array.
+    """"parquet", "csv" or "jsonl" when `path` can be read in chunks; None for a JSON array or a workbook.
 
     Raises the same errors as `read_table` for a file that is missing, empty or unsupported.
     """
     from kiln.data.load import readable_kind
 
     kind = readable_kind(path)
-    if kind == "jsonl" and path.suffix.lower() == ".json":
+    if kind == "excel" or (kind == "jsonl" and path.suffix.lower() == ".json"):  # read whole
         return None
     return kind
 

@@ -122,12 +122,12 @@ def test_header_without_rows_is_refused(tmp_path: Path) -> None:
         read_table(path)
 
 
-@pytest.mark.parametrize("name", ["table.xlsx", "table", "table.csv.gz"])
+@pytest.mark.parametrize("name", ["table", "table.csv.gz"])
 def test_unsupported_suffix_is_refused_naming_the_suffix(tmp_path: Path, name: str) -> None:
     path = tmp_path / name
     path.write_text("a,b\n1,2\n")
 
-    with pytest.raises(InvalidDataError, match=r"unsupported suffix .*use \.csv, \.parquet or \.jsonl"):
+    with pytest.raises(InvalidDataError, match=r"unsupported suffix .*use \.csv, \.parquet, \.jsonl or \.xlsx"):
         read_table(path)
 
 
