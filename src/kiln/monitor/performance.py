@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     from kiln.model import Model
 
 MIN_LABELLED = 30  # fewer labelled rows in a window give no real value (the interval would be all of [0, 1])
+# Fewer served rows give no CBPE estimate: it is an average over the window's rows, and over one
+# or two rows it says nothing (one row's expected ROC AUC is 0.5, whatever the row).
+MIN_ESTIMATED = 30
 SLICE_BOOTSTRAP = 200  # resamples per time slice (drawn, not alerted on); the whole window gets 500
 _PER_MODEL: dict[int, dict[str, Any]] = {}  # id(model) → what depends on the model only
 
@@ -65,6 +68,8 @@ class WindowPerformance:
     estimated: float | None
     accuracy: float | None = None  # classification: accuracy beside the selection metric
     estimated_accuracy: float | None = None
+    value_note: str | None = None  # why `value` is missing, in words a report can show
+    estimate_note: str | None = None  # why `estimated` is missing
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -140,19 +145,41 @@ def _score(model: Model, part: pd.DataFrame, start: float, end: float, calibrato
         proba = probabilities(model, part["outputs"])
     y, pred, labelled = _labelled(model, part, proba)
     value = low = high = accuracy = None
-    if labelled >= MIN_LABELLED and (model.task == "regression" or len(np.unique(y)) > 1):
+    value_note = _value_note(model, y, labelled)
+    if value_note is None:
         value, low, high = metric_interval(y, pred, model.task, metric, threshold=model.threshold, n_boot=n_boot,
                                            seed=seed)
         if model.task != "regression":
             accuracy = float(np.mean(model._decide(pred) == y))
     estimated = estimated_accuracy = None
-    if model.task != "regression" and calibrator is not None:
+    estimate_note = _estimate_note(model, len(part), calibrator)
+    if estimate_note is None and calibrator is not None:
         predicted = model._decide(proba) if len(proba) else np.empty(0, dtype=int)
         calibrated = calibrator.calibrate(proba) if len(proba) else None
         estimated = calibrator.expected(proba, metric, predicted, calibrated)
         estimated_accuracy = calibrator.expected(proba, "accuracy", predicted, calibrated)
     return WindowPerformance(start, end, len(part), labelled, metric, value, low, high, estimated, accuracy,
-                             estimated_accuracy)
+                             estimated_accuracy, value_note, estimate_note)
+
+
+def _value_note(model: Model, y: np.ndarray, labelled: int) -> str | None:
+    if labelled == 0:
+        return "no labels yet"
+    if labelled < MIN_LABELLED:
+        return f"too few labelled rows ({labelled} < {MIN_LABELLED})"
+    if model.task != "regression" and len(np.unique(y)) < 2:
+        return "the labelled rows hold a single class"
+    return None
+
+
+def _estimate_note(model: Model, rows: int, calibrator: Calibrator | None) -> str | None:
+    if model.task == "regression":
+        return "CBPE estimates classification metrics only (it needs class probabilities)"
+    if calibrator is None:
+        return "no reference outputs to calibrate on (a bundle from before they were kept)"
+    if rows < MIN_ESTIMATED:
+        return f"too few rows ({rows} < {MIN_ESTIMATED})"
+    return None
 
 
 def _labelled(model: Model, part: pd.DataFrame, proba: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, int]:

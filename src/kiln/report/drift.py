@@ -54,7 +54,8 @@ def _versions(result: MonitorResult) -> str:
         overall = overall or {}
         return {"version": f"{version} ({which})", "served rows": f"{rows:,}" if exact else f"≈{rows:,}",
                 "rows assessed": sampled, "labelled": labelled, "metric": overall.get("metric") or "—",
-                "real": overall.get("value"), "estimated (CBPE)": overall.get("estimated"),
+                "real": _or_why(overall.get("value"), overall.get("value_note")),
+                "estimated (CBPE)": _or_why(overall.get("estimated"), overall.get("estimate_note")),
                 "accuracy": overall.get("accuracy")}
 
     current = result.overall.to_dict() if result.overall else None
@@ -127,7 +128,8 @@ def _performance(result: MonitorResult) -> Section:
     parts = result.performance
     intro = ("Real performance from delayed labels (POST /feedback, `kiln feedback`) with 95% bootstrap intervals, "
              "and the CBPE estimate from calibrated probabilities, available before any label. The band is the "
-             "champion's cross-validated interval.")
+             "champion's cross-validated interval. A window needs 30 labelled rows for a real value and 30 served "
+             "rows for an estimate; CBPE estimates classification metrics only, so a regression model shows none.")
     if not parts:
         return Section("Live performance", intro, paragraph("No served rows in this window."))
     metric = parts[0].metric
@@ -148,12 +150,20 @@ def _performance(result: MonitorResult) -> Section:
         fig.add_hrect(y0=result.cv["low"], y1=result.cv["high"], fillcolor=_REFERENCE, opacity=0.12, line_width=0,
                       annotation_text="champion CV 95% interval")
     fig.update_layout(**_LAYOUT, title=f"{metric} per window", yaxis_title=metric, xaxis_title="window start")
-    rows = [{"window start": _when(p.start), "rows": p.rows, "labelled": p.labelled, "real": p.value,
+    rows = [{"window start": _when(p.start), "rows": p.rows, "labelled": p.labelled,
+             "real": _or_why(p.value, p.value_note),
              "95% CI": f"[{p.ci_low:.3f}, {p.ci_high:.3f}]" if p.ci_low is not None else "—",
-             "estimated (CBPE)": p.estimated, "accuracy": p.accuracy,
+             "estimated (CBPE)": _or_why(p.estimated, p.estimate_note), "accuracy": p.accuracy,
              "estimated accuracy": p.estimated_accuracy} for p in parts]
     body = Html(figure(fig, div_id="figure-performance") + table(rows, list(rows[0])))
     return Section("Live performance", intro, body)
+
+
+def _or_why(value: float | None, why: str | None) -> Any:
+    """A number, or — with the reason it is missing (too few rows, classification only)."""
+    if value is not None:
+        return value
+    return f"— ({why})" if why else "—"
 
 
 def _shares_figure(drift: FeatureDrift) -> go.Figure:

@@ -180,3 +180,42 @@ def test_the_sample_and_its_labels_read_the_same_on_sqlite_and_postgresql(databa
     labels = read_labels(name, url=database_url, predictions=pairs)
     expected = {(f"r{i // 10}", i % 10) for i in range(0, 3_000, 3)} & set(pairs)
     assert set(zip(labels["request_id"], labels["row"], strict=True)) == expected
+
+
+def test_a_one_row_window_gets_no_estimate_and_the_report_says_why(model, tmp_path) -> None:
+    # issue 13, item 6: a 1-row window showed a CBPE ROC AUC of 0.5 (one row's expected AUC, whatever the row)
+    url = f"sqlite:///{tmp_path / 'kiln.db'}"
+    _log(url, model, "m", "1", _table(1, 4), 1_000.0, "r1")
+
+    result = monitor_version(model, name="m", version="1", since=None, rules=AlertRules(min_rows=1), url=url)
+
+    assert result.overall.rows == 1 and result.overall.estimated is None and result.overall.value is None
+    assert result.overall.estimate_note == "too few rows (1 < 30)"
+    assert not [a for a in result.alerts if a.rule == "estimated_below_cv"]
+    from kiln.report.drift import render_drift
+
+    page = render_drift(result)
+    assert "— (too few rows (1 &lt; 30))" in page and "— (too few labelled rows (1 &lt; 30))" in page
+
+
+def test_a_regression_window_says_cbpe_is_for_classification(tmp_path) -> None:
+    from kiln.report.drift import render_drift
+
+    frame = _table(200, 5).assign(y=lambda f: 3 * f["a"] + f["b"])
+    regressor = kiln.train(frame, target="y", learners=["linear"], max_trials=1, n_jobs=1, quiet=True, time_limit=10)
+    url = f"sqlite:///{tmp_path / 'kiln.db'}"
+    rows = _table(60, 6).assign(y=lambda f: 3 * f["a"] + f["b"])
+    database = engine(url)
+    ensure_tables(database)
+    with database.begin() as connection:
+        connection.execute(predictions.insert(), [
+            {"request_id": "r", "row": i, "model": "reg", "version": "1", "at": 1_000.0 + i, "inputs": record,
+             "outputs": {"prediction": float(p)}}
+            for i, (record, p) in enumerate(zip(rows.drop(columns=["y"]).to_dict("records"),
+                                                regressor.predict(rows.drop(columns=["y"])), strict=True))])
+
+    result = monitor_version(regressor, name="reg", version="1", since=None, rules=AlertRules(min_rows=1), url=url)
+
+    assert result.overall.estimated is None
+    assert result.overall.estimate_note == "CBPE estimates classification metrics only (it needs class probabilities)"
+    assert "— (CBPE estimates classification metrics only" in render_drift(result)
