@@ -120,6 +120,13 @@ def train(
     cost_fp: Annotated[Optional[float], typer.Option(help="Binary: cost of a false alarm.")] = None,  # noqa: UP045
     cost_fn: Annotated[Optional[float], typer.Option(help="Binary: cost of a missed positive, e.g. 20.")] = None,  # noqa: UP045
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    text_column: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        help="Treat this column as free text (repeatable), whatever inference says.")] = None,
+    reject_below: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="Answer out_of_scope below a confidence: auto (chosen on out-of-fold predictions to reach "
+             "--reject-precision) or a number P in (0, 1).")] = None,
+    reject_precision: Annotated[float, typer.Option(help="Precision --reject-below auto aims at.")] = 0.9,
+    reject_label: Annotated[str, typer.Option(help="The reserved label of rejected rows.")] = "out_of_scope",
     register: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--register", help="Register the bundle under this model name (first version: models:/NAME@champion).")] = None,
     ray: Annotated[Optional[str], typer.Option(  # noqa: UP045
@@ -179,7 +186,8 @@ def train(
 
         spec = TrainSpec(target=target, task=task, metric=metric, time_limit=time_limit,  # type: ignore[arg-type]
                          seed=seed, max_trials=max_trials, ignore=tuple(ignore or ()), cost_fp=cost_fp,
-                         cost_fn=cost_fn, ray=ray, max_rows=max_rows)
+                         cost_fn=cost_fn, ray=ray, max_rows=max_rows, text_columns=tuple(text_column or ()),
+                         reject_below=reject_below, reject_precision=reject_precision, reject_label=reject_label)
         model = train_model(data, spec, Reporter() if quiet else RichReporter(), started=started)
         path = kiln.save(model, out or default_bundle_path(Path(data).stem))
         if not quiet:
@@ -188,6 +196,10 @@ def train(
         typer.echo(f"model: {cv['model']}  {cv['metric']} {cv['score']:.4f} "
                    f"[{cv['ci_low']:.4f}, {cv['ci_high']:.4f}]  in {time.time() - started:.1f}s "
                    f"(--time-limit {spec.time_limit:g}s)")
+        if model.reject is not None:
+            from kiln.cli.text import reject_line
+
+            typer.echo(reject_line(model.reject))
         typer.echo(f"bundle: {path}")
         lost = model.manifest["training"]["trials_lost_to_workers"]
         if ray is not None or lost:
@@ -313,6 +325,10 @@ def predict(
         for warning in result.report.warnings():
             typer.echo(f"warning: {warning}", err=True)
         typer.echo(f"{result.rows:,} predictions written to {out}")
+        if loaded.reject is not None:
+            from kiln.cli.text import rejected_line
+
+            typer.echo(rejected_line(loaded.reject, out, result.rows))
 
 
 @app.command()
@@ -590,11 +606,22 @@ def demo(
     time_limit: Annotated[Optional[float], typer.Option(  # noqa: UP045
         help="Seconds for each training (champion, challenger; tabular default 40).")] = None,
     rows: Annotated[Optional[int], typer.Option(help="tabular: training rows to generate (10,000).")] = None,  # noqa: UP045
+    data_only: Annotated[bool, typer.Option(
+        "--data-only", help="Only write the quick start's machines.csv, labelled_machines.csv and new_machines.csv "
+                            "into --out (default: this folder), then stop.")] = False,
 ) -> None:
     """The whole loop on generated data: profile, train, register, serve, drift, monitor, retrain, promote."""
     with _user_errors():
         from kiln.demo.catalog import DEFAULT, run
 
+        if data_only:
+            from kiln.demo.quickstart import write_quickstart_data
+
+            if name != DEFAULT:
+                raise KilnError(f"--data-only writes the tabular quick start's data; drop NAME ({name}).")
+            for path in write_quickstart_data(out or Path("."), rows=rows):
+                typer.echo(f"wrote {path}")
+            return
         folder = out or Path("kiln-demo" if name == DEFAULT else f"kiln-demo-{name}")
         run(name, folder, time_limit=time_limit, keep_serving=keep_serving, rows=rows)
 
