@@ -18,6 +18,7 @@ import pandas as pd
 
 from kiln.data.association import find_leaks, numbers, texts
 from kiln.data.load import read_table
+from kiln.data.percent import part_of, percent
 from kiln.data.schema import Schema, infer_schema
 from kiln.data.target import Target, infer_target
 from kiln.errors import InvalidDataError, InvalidOptionError, KilnError
@@ -231,7 +232,8 @@ def _column_health(t: _Table) -> Iterator[_Raw]:
     for name in t.frame.columns:
         missing = float(t.frame[name].isna().mean())
         if name != t.target and MOSTLY_MISSING_SHARE < missing < 1:
-            yield "DQ016", name, f"{name}: {missing:.1%} of values are missing ({t.frame[name].isna().sum():,} rows)."
+            count = int(t.frame[name].isna().sum())
+            yield "DQ016", name, f"{name}: {percent(missing)} of values are missing ({count:,} rows)."
     for column in t.schema.columns:
         shares = t.frame[column.name].value_counts(normalize=True)
         if len(shares) > 1 and shares.iloc[0] >= NEAR_CONSTANT_SHARE:
@@ -250,7 +252,7 @@ def _target_checks(t: _Table) -> Iterator[_Raw]:
     values = t.frame[t.target]
     missing = int(values.isna().sum())
     if missing:
-        yield "DQ017", t.target, (f"{t.target}: {missing:,} of {len(values):,} rows ({missing / len(values):.1%}) "
+        yield "DQ017", t.target, (f"{t.target}: {missing:,} of {len(values):,} rows ({part_of(missing, len(values))}) "
                                   "have no target value; they are dropped from training.")
     if t.task_target is None or t.task_target.task == "regression":
         return
@@ -258,7 +260,7 @@ def _target_checks(t: _Table) -> Iterator[_Raw]:
     total = int(counts.sum())
     rare = counts[counts / total < IMBALANCE_SHARE].sort_values(kind="stable")
     if len(rare):
-        listed = _listing([f"{label} is {n / total:.1%} ({n:,} of {total:,})" for label, n in rare.items()])
+        listed = _listing([f"{label} is {part_of(n, total)} ({n:,} of {total:,})" for label, n in rare.items()])
         yield "DQ009", t.target, f"{t.target}: the rarest class(es): {listed} of labelled rows."
     scarce = counts[counts < t.n_folds].sort_values(kind="stable")
     if len(scarce):
@@ -271,7 +273,7 @@ def _duplicates(t: _Table) -> Iterator[_Raw]:
     repeated = duplicated_rows(t.frame, t.schema)
     if repeated:
         ignoring = f" (ignoring identifier columns {', '.join(t.identifiers)})" if t.identifiers else ""
-        yield "DQ007", None, (f"{repeated:,} of {len(t.frame):,} rows ({repeated / len(t.frame):.1%}) repeat an "
+        yield "DQ007", None, (f"{repeated:,} of {len(t.frame):,} rows ({part_of(repeated, len(t.frame))}) repeat an "
                               f"earlier row{ignoring}.")
     seen: dict[bytes, list[str]] = {}
     varying = [c.name for c in t.schema.columns] + t.identifiers
@@ -290,7 +292,7 @@ def _cardinality(t: _Table) -> Iterator[_Raw]:
     for name in t.schema.of_kind("categorical"):
         levels = t.frame[name].nunique()
         if levels > HIGH_CARDINALITY_LEVELS and levels > HIGH_CARDINALITY_SHARE * n:
-            yield "DQ011", name, f"{name}: {levels:,} distinct levels in {n:,} rows ({levels / n:.1%})."
+            yield "DQ011", name, f"{name}: {levels:,} distinct levels in {n:,} rows ({part_of(levels, n)})."
 
 
 _FORMATTED = re.compile(r"^\s*[-+]?\s*[$€£¥]?\s*[-+]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?\s*([^\W\d_]{1,6}\.?|%|°\w?)?\s*$")

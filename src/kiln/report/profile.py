@@ -3,6 +3,7 @@ learning the craft, so every section first says what it shows and how to read it
 
 from __future__ import annotations
 
+from kiln.data.percent import percent
 from kiln.data.profile import Profile, TargetProfile
 from kiln.report.html import Html, Section, badge, escape, figure, paragraph, render_page, table
 
@@ -60,7 +61,7 @@ def _target(target: TargetProfile, chart: object) -> Section:
     elif target.classes is not None:
         intro = ("How often each class occurs. When one class is rare (under 5%), accuracy misleads: a model that "
                  "never predicts it still scores high, so read the leaderboard by log loss or PR AUC.")
-        rows = [{"class": c, "rows": n, "share": f"{s:.1%}"}
+        rows = [{"class": c, "rows": n, "share": percent(s)}
                 for c, n, s in zip(target.classes, target.counts or [], target.shares or [], strict=True)]
         parts.append(table(rows, ["class", "rows", "share"]))
     else:
@@ -80,10 +81,10 @@ def _columns(profile: Profile, charts: dict[str, object], charted: int) -> Secti
     rows = []
     for c in profile.column_profiles:
         summary = c.summary or {}
-        rows.append({"column": c.name, "role": c.role, "kind": c.kind, "missing": f"{c.missing_share:.1%}",
+        rows.append({"column": c.name, "role": c.role, "kind": c.kind, "missing": percent(c.missing_share),
                      "distinct": c.distinct, **{k: summary.get(k) for k in ("mean", "std", "min", "median", "max")},
                      "outliers": c.outliers,
-                     "outlier share": None if c.outlier_share is None else f"{c.outlier_share:.1%}"})
+                     "outlier share": None if c.outlier_share is None else percent(c.outlier_share)})
     parts = [table(rows, list(rows[0]))]
     grid = "".join(figure(chart, div_id=f"figure-column-{i}") for i, chart in enumerate(charts.values()))
     parts.append(Html(f'<div class="grid">{grid}</div>'))

@@ -529,3 +529,14 @@ def test_a_recoded_target_is_still_refused_in_a_real_table() -> None:
     assert _flagged(findings, "DQ004") == ["dead", "inbed"]
     assert "taken together, dead, inbed give the right cause on 100.00% of rows" in _one(
         findings, "DQ004", "dead").detail
+
+
+def test_a_count_that_is_not_zero_never_reads_as_zero_percent() -> None:
+    # issue 13, item 8: "1 of 2,250 rows (0.0%)"
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=2250), "y": rng.integers(0, 2, 2250).astype(float)})
+    frame.loc[7, "y"] = np.nan
+
+    finding = _one(run_checks(frame, target="y"), "DQ017", "y")
+
+    assert "1 of 2,250 rows (0.04%)" in finding.detail
