@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
+# The leaderboard and evaluation tables live in kiln.cli.scoreboard (fitted to the terminal); re-exported.
+from kiln.cli.scoreboard import print_evaluation as print_evaluation
+from kiln.cli.scoreboard import print_leaderboard as print_leaderboard
 
 
 def print_findings(findings: list, *, title: str) -> None:
@@ -25,60 +27,6 @@ def print_findings(findings: list, *, title: str) -> None:
         table.add_row(f.code, f"[{tone[f.severity]}]{f.severity}[/]", escape(f.column or "—"), escape(f.detail))
     console.print(table)
     console.print("[dim]Silence a check with --ignore CODE; the report explains each one.[/dim]")
-
-
-def print_leaderboard(frame: pd.DataFrame, *, title: str, limit: int = 15) -> None:
-    """A Rich table of the leaderboard's top rows, scores with their intervals."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left")
-    for column in ("#", "model", "score", "95% CI", "fit s", "ms/1k rows", "status"):
-        table.add_column(column, justify="left" if column in ("model", "status") else "right")
-    for _, row in frame.head(limit).iterrows():
-        failed = pd.isna(row["score"])
-        interval = "" if failed or pd.isna(row["ci_low"]) else f"{row['ci_low']:.4f}–{row['ci_high']:.4f}"
-        used = " *" if bool(row.get("used", False)) else ""
-        table.add_row(str(row["rank"]), f"{row['model']}{used}", "—" if failed else f"{row['score']:.4f}",
-                      interval, f"{row['fit_s']:.1f}", f"{1000 * row['predict_s_per_1k']:.1f}",
-                      str(row["status"]))
-    Console().print(table)
-    Console().print("[dim]* the model used for prediction; scores are cross-validated, "
-                    "intervals are 95% across folds[/dim]")
-    if len(frame) > limit:
-        Console().print(f"[dim]… and {len(frame) - limit} more (kiln leaderboard shows all with --all)[/dim]")
-
-
-def print_evaluation(ev: Any, *, title: str) -> None:
-    """Scores with their 95% intervals beside the baseline, then the paired-test verdicts."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from kiln.report.evaluation import beats_baseline, interval, metric_name, number
-    from kiln.report.plots import metric_label
-
-    console = Console()
-    table = Table(title=title, title_justify="left")
-    for column in ("metric", "value", "95% CI", "baseline", "vs baseline"):
-        table.add_column(column, justify="left" if column in ("metric", "vs baseline") else "right", no_wrap=True)
-    verdicts = {True: "[green]beats it[/]", False: "[yellow]not clearly[/]", None: ""}
-    for score in ev.scores:
-        arrow = "↑" if score.greater_is_better else "↓"
-        table.add_row(f"{metric_name(score.metric, ev.classes)} {arrow}", number(score.value),
-                      interval(score.ci_low, score.ci_high), number(score.baseline), verdicts[beats_baseline(score)])
-    console.print(table)
-    console.print("[dim]↑ higher is better, ↓ lower. 95% bootstrap intervals over rows; the baseline predicts the "
-                  "majority class or the mean.[/dim]")
-    if ev.threshold is not None:
-        choice = ev.threshold
-        console.print(f"decision threshold {choice.threshold:.3f} (objective {metric_label(choice.objective)}; "
-                      f"a false positive costs {choice.cost_fp:g}, a false negative {choice.cost_fn:g})",
-                      highlight=False)
-    for test in ev.tests:
-        console.print(f"· {test.verdict}", highlight=False, markup=False)
-    for comparison in ev.comparisons:
-        console.print(f"· From training (cross-validation folds): {comparison.verdict}", highlight=False,
-                      markup=False)
 
 
 def print_registered(registered: Any) -> None:
