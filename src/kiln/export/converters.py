@@ -4,9 +4,10 @@
   missing is its NaT, the smallest int64); whole days and the hour are split off in int64, then
   year, month, day and day of week come from Howard Hinnant's `civil_from_days`, integer
   arithmetic done exactly in doubles; a missing stamp gives NaN, as pandas gives for NaT.
-- `TextStatistics`: word count from `StringSplit` on whitespace (opset 20, Python's
-  `str.split()`), character count from ONNX Runtime's `Tokenizer` with one token per character
-  (`com.microsoft`: the same domain skl2onnx's TF-IDF needs). Missing text is the empty string.
+- `TextStatistics`: character and word counts from ONNX Runtime's `Tokenizer` (`com.microsoft`,
+  the domain skl2onnx's TF-IDF also needs): one token per character, and one per run of
+  non-whitespace (Python's `str.split()` on ASCII whitespace; Unicode spaces such as U+00A0 are
+  not separators here). Missing text is the empty string.
 - `TextColumn`: a reshape of the one string column to 1-D, as TfidfVectorizer takes it.
 """
 
@@ -18,6 +19,7 @@ import numpy as np
 
 SECONDS_PER_DAY = 86_400.0
 PAD = "\x01kiln-pad\x01"  # Tokenizer's padding: longer than one character, so never a real token
+WORD = "[^ \\t\\n\\r\\f\\v]+"  # a run of anything but ASCII whitespace: str.split()'s words in ASCII text
 
 
 def register() -> None:
@@ -153,14 +155,13 @@ def _convert_text_stats(scope: Any, operator: Any, container: Any) -> None:
     for i in range(_width(operator)):
         column = g.node("Gather", [text, g.const([i], np.int64)], axis=1)  # [N, 1]
         flat = g.node("Reshape", [column, g.const([-1], np.int64)])
-        _tokens, words = g.node("StringSplit", [flat], version=20, outputs=2)
-        chars = g.node("Tokenizer", [flat], domain="com.microsoft", version=1, mark=0, mincharnum=1,
-                       pad_value=PAD, tokenexp="(?s:.)")
-        is_char = g.node("Not", [g.node("Equal", [chars, g.const(PAD, object)])])
-        n_chars = g.node("ReduceSum", [g.node("Cast", [is_char], to=TensorProto.FLOAT),
-                                       g.const([-1], np.int64)], keepdims=0)
-        columns.append(g.node("Reshape", [n_chars, g.const([-1, 1], np.int64)]))
-        columns.append(g.node("Reshape", [g.node("Cast", [words], to=TensorProto.FLOAT), g.const([-1, 1], np.int64)]))
+        for pattern in ("(?s:.)", WORD):  # characters, then words
+            tokens = g.node("Tokenizer", [flat], domain="com.microsoft", version=1, mark=0, mincharnum=1,
+                            pad_value=PAD, tokenexp=pattern)
+            real = g.node("Not", [g.node("Equal", [tokens, g.const(PAD, object)])])
+            count = g.node("ReduceSum", [g.node("Cast", [real], to=TensorProto.FLOAT), g.const([-1], np.int64)],
+                           keepdims=0)
+            columns.append(g.node("Reshape", [count, g.const([-1, 1], np.int64)]))
     container.add_node("Concat", columns, [operator.outputs[0].full_name], axis=1,
                        name=scope.get_unique_operator_name("KilnTextStatsOut"))
 

@@ -148,14 +148,15 @@ def build_graph(model: Model) -> Graph:
         for k, fold in enumerate(member.folds):
             part = f"member '{member.name}' ({member.learner}) fold {k}"
             prep, used = _convert_prep(fold.prep, inputs, part)
-            names = {i.name: column for i, column in zip(prep.graph.input, used, strict=True)}  # skl2onnx
-            features = b.inline(prep, f"m{m}f{k}p_", names)  # renames e.g. "mean radius" to "mean_radius"
+            # skl2onnx renames inputs ("mean radius" → "mean_radius"): bind them to the contract's names
+            names = {i.name: column for i, column in zip(prep.graph.input, used, strict=True)}
+            features = b.inline(prep, f"m{m}f{k}p_", names, part=f"the preprocessing of {part}")
             n_features = _feature_width(prep, part)
             converted = convert_learner(member.learner, fold.learner, n_features, part, opset=OPSET,
                                         ml_opset=ML_OPSET)
             versions.update(converted.versions)
             out = b.inline(converted.model, f"m{m}f{k}l_", {converted.model.graph.input[0].name: features},
-                           keep=converted.output)
+                           keep=converted.output, part=f"the {member.learner} learner of {part}")
             fold_outputs.append(_finish_fold(b, out, fold.learner, n_classes))
         mean = fold_outputs[0] if len(fold_outputs) == 1 else b.node(
             "Mul", [b.node("Sum", fold_outputs), b.const(1.0 / len(fold_outputs))])
@@ -209,6 +210,15 @@ def _convert_prep(prep: Any, inputs: list[tuple[str, Any]], part: str) -> tuple[
     try:
         converted = convert_sklearn(prep, initial_types=types, target_opset={"": OPSET, "ai.onnx.ml": ML_OPSET})
     except Exception as exc:
+        text = str(exc)
+        for name, step, columns in prep.transformers_:
+            inner = [step, *(getattr(step, "named_steps", {}) or {}).values()]
+            culprit = next((type(s).__name__ for s in inner if type(s).__name__ in text
+                            or type(s).__name__.replace("Vectorizer", "") in text), None)
+            if culprit is not None:
+                raise ExportRefused(f"The preprocessing step '{name}' ({culprit} on {list(columns)}) of {part} cannot "
+                                    f"be converted to ONNX ({_short(exc)[:160]}); serve the bundle through "
+                                    "Model.predict_raw.") from exc
         steps = ", ".join(f"{name} ({type(step).__name__})" for name, step, _ in prep.transformers_)
         raise ExportRefused(f"The preprocessing of {part} [{steps}] cannot be converted to ONNX by skl2onnx "
                             f"({_short(exc)}); serve it through Model.predict_raw.") from exc
@@ -300,7 +310,8 @@ class _Builder:
         self.nodes = kept[::-1]
         self.initializers = [t for t in self.initializers if t.name in needed]
 
-    def inline(self, model: onnx.ModelProto, prefix: str, bind: dict[str, str], *, keep: str | None = None) -> str:
+    def inline(self, model: onnx.ModelProto, prefix: str, bind: dict[str, str], *, keep: str | None = None,
+               part: str = "a converted part") -> str:
         """Copy `model`'s graph in under `prefix`; its inputs named in `bind` read those edges, the
         others the shared graph inputs of the same name. Returns the name of its output `keep`
         (default: the first)."""
@@ -311,8 +322,8 @@ class _Builder:
         for opset in model.opset_import:
             domain = opset.domain or ""
             if domain in ("ai.onnx.ml",) and opset.version > ML_OPSET:
-                raise ExportRefused(f"A converted part needs ai.onnx.ml opset {opset.version}; kiln writes "
-                                    f"{ML_OPSET}.")
+                raise ExportRefused(f"The ONNX graph of {part} needs ai.onnx.ml opset {opset.version}; kiln "
+                                    f"writes {ML_OPSET}: serve the bundle through Model.predict_raw.")
             if domain not in ("", "ai.onnx.ml"):
                 self.domains[domain] = max(self.domains.get(domain, 1), opset.version)
 
@@ -330,8 +341,9 @@ class _Builder:
             self.initializers.append(copy)
         for node in graph.node:
             if any(attr.type in (5, 10) for attr in node.attribute):  # GRAPH / GRAPHS: sub-graphs
-                raise ExportRefused(f"A converted part uses the control-flow operator {node.op_type}, which kiln "
-                                    "does not inline.")
+                raise ExportRefused(f"The ONNX graph of {part} uses the control-flow operator {node.op_type} "
+                                    "(sub-graphs), which kiln does not join into one graph: serve the bundle through "
+                                    "Model.predict_raw, or train without that family.")
             copy = helper.make_node(node.op_type, [rename(e) for e in node.input], [rename(e) for e in node.output],
                                     name=self._name(prefix + (node.name or node.op_type)), domain=node.domain or None)
             copy.attribute.extend(node.attribute)
