@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,8 +84,8 @@ def run_demo(settings: DemoSettings, console: Console | None = None) -> DemoResu
     console.print(f"  the five failure-mode columns ({', '.join(FAILURE_MODES)}) record the failure itself: "
                   "dropped, as the profile advises")
 
-    step("Train", f"rank, tune and ensemble for {settings.time_limit:g} s; a missed failure costs {COST_FN:g} "
-                  "false alarms, so the decision threshold is set by cost")
+    step("Train", f"rank, tune and ensemble within a {settings.time_limit:g} s budget; a missed failure costs "
+                  f"{COST_FN:g} false alarms, so the decision threshold is set by cost")
     from kiln import save, train
 
     model = train(features, target=TARGET, time_limit=settings.time_limit, seed=settings.seed, cost_fp=COST_FP,
@@ -143,20 +144,38 @@ def run_demo(settings: DemoSettings, console: Console | None = None) -> DemoResu
         if not settings.keep_serving:
             server.stop()
 
+    step.finish()
     _summary(console, result, settings.keep_serving, server)
     return result
 
 
+def _clock(seconds: float) -> str:
+    """A time as a clock reads (0:06, 2:41): a moment since the start, never a duration."""
+    whole = int(seconds)
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
 class _Steps:
-    def __init__(self, console: Console) -> None:
+    """Numbered step headers, each stamped with the moment it starts ("at 0:06" since the demo began);
+    `finish` says how long each step took, so no start time reads as a duration."""
+
+    def __init__(self, console: Console, clock: Callable[[], float] = time.perf_counter) -> None:
         self.console = console
-        self.n = 0
-        self.started = time.perf_counter()
+        self.clock = clock
+        self.started = clock()
+        self.steps: list[tuple[str, float]] = []  # title, when it started
 
     def __call__(self, title: str, detail: str) -> None:
-        self.n += 1
-        elapsed = time.perf_counter() - self.started
-        self.console.print(f"\n[bold cyan]{self.n:>2}. {title}[/] [dim]({elapsed:.0f} s)[/] — {detail}")
+        self.steps.append((title, self.clock()))
+        at = _clock(self.steps[-1][1] - self.started)
+        self.console.print(f"\n[bold cyan]{len(self.steps):>2}. {title}[/] [dim](at {at})[/] — {detail}")
+
+    def finish(self) -> None:
+        now = self.clock()
+        ends = [start for _, start in self.steps[1:]] + [now]
+        took = " · ".join(f"{title} {end - start:.0f} s" for (title, start), end in zip(self.steps, ends, strict=True))
+        self.console.print(f"\n[bold]Done in {_clock(now - self.started)}[/] (minutes:seconds). Each step took: "
+                           f"{took}.", highlight=False)
 
 
 def _fresh_folder(folder: Path) -> Path:
