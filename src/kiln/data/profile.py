@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from kiln.data.association import Association, association, numbers, texts
+from kiln.data.association import Association, association, numbers, reproduction, texts
 from kiln.data.checks import Finding, duplicated_rows, feature_schema, read_target, run_checks
 from kiln.data.load import read_table
 from kiln.data.schema import DISCRETE_MAX_LEVELS, Column, category_text
@@ -80,6 +80,26 @@ class TargetProfile:
 
 
 @dataclass(frozen=True)
+class JointLeak:
+    """Columns DQ004 flagged together: rows their joint values get right, and each column's alone.
+
+    What reconciles a strong leak with a weak bar in the association chart: a failure-mode flag
+    marks few rows, so alone it barely beats the commonest class (AI4I's TWF: ROC AUC 0.56), while
+    the flags taken together get nearly every row right.
+    """
+
+    columns: list[str]
+    right: int  # rows right when each group of rows sharing the columns' values predicts its commonest class
+    rows: int
+    majority: int  # rows right by the commonest class alone
+    alone: dict[str, int]  # column → rows right by that column alone (its values, or a number's best cut)
+
+    @property
+    def share(self) -> float:
+        return self.right / self.rows
+
+
+@dataclass(frozen=True)
 class ProfileFigures:
     """Plotly figures of a profile: the target, the association ranking and one per column."""
 
@@ -99,6 +119,7 @@ class Profile:
     target: TargetProfile | None
     column_profiles: list[ColumnProfile]
     findings: list[Finding]
+    joint_leaks: list[JointLeak] = field(default_factory=list)
 
     def frame(self) -> pd.DataFrame:
         """One row per column: role, kind, missing share, distinct values, summary, outliers, association."""
@@ -124,7 +145,8 @@ class Profile:
                            "memory_bytes": self.memory_bytes,
                            "target": asdict(self.target) if self.target else None,
                            "column_profiles": [asdict(c) for c in self.column_profiles],
-                           "findings": [f.to_dict() for f in self.findings]})
+                           "findings": [f.to_dict() for f in self.findings],
+                           "joint_leaks": [asdict(j) for j in self.joint_leaks]})
 
     def figures(self, *, max_columns: int | None = None) -> ProfileFigures:
         """Bar charts of the target, of each column's distribution (the first `max_columns`
@@ -158,7 +180,27 @@ def profile_table(frame: pd.DataFrame, *, target: str | None = None, compare: pd
     return Profile(rows=len(frame), columns=frame.shape[1], duplicated_rows=duplicated_rows(frame, schema),
                    memory_bytes=int(frame.memory_usage(deep=True).sum()),
                    target=_target_profile(frame[target], task_target) if target is not None else None,
-                   column_profiles=profiles, findings=findings)
+                   column_profiles=profiles, findings=findings,
+                   joint_leaks=_joint_leaks(frame, schema, task_target, findings))
+
+
+def _joint_leaks(frame: pd.DataFrame, schema: Any, target: Target | None, findings: list[Finding]) -> list[JointLeak]:
+    """The joint figure of the columns DQ004 flagged, when there are several (measured only then)."""
+    strong = list(dict.fromkeys(f.column for f in findings if f.code == "DQ004" and f.column))
+    kinds = {c.name: c.kind for c in schema.columns}
+    strong = [name for name in strong if name in kinds]
+    if target is None or target.task == "regression" or len(strong) < 2:
+        return []
+    rows = frame[target.name].notna()
+    features, y = frame.loc[rows, strong], frame.loc[rows, target.name]
+    together = reproduction(features, kinds, y)
+    if together is None or len(together.columns) < 2:
+        return []
+    alone = {}
+    for name in together.columns:
+        single = reproduction(features[[name]], kinds, y)
+        alone[name] = single.right if single is not None else together.majority
+    return [JointLeak(list(together.columns), together.right, together.rows, together.majority, alone)]
 
 
 def _column_profile(frame: pd.DataFrame, name: str, column: Column | None, dropped: str | None,

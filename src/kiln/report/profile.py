@@ -60,7 +60,8 @@ def _target(target: TargetProfile, chart: object) -> Section:
         intro = "The target cannot be learned as it is; the findings say why (code DQ018)."
     elif target.classes is not None:
         intro = ("How often each class occurs. When one class is rare (under 5%), accuracy misleads: a model that "
-                 "never predicts it still scores high, so read the leaderboard by log loss or PR AUC.")
+                 "never predicts it still scores high, so train with --metric pr_auc (average precision) or log_loss, "
+                 "and the leaderboard ranks by it.")
         rows = [{"class": c, "rows": n, "share": percent(s)}
                 for c, n, s in zip(target.classes, target.counts or [], target.shares or [], strict=True)]
         parts.append(table(rows, ["class", "rows", "share"]))
@@ -100,4 +101,33 @@ def _association(profile: Profile, chart: object) -> Section:
              "leak than a discovery.")
     if chart is None:
         return Section("Association with the target", intro, paragraph("No column could be measured."))
-    return Section("Association with the target", intro, figure(chart, div_id="figure-association"))
+    body = figure(chart, div_id="figure-association")
+    return Section("Association with the target", intro, Html(body + _joint(profile)))
+
+
+def _joint(profile: Profile) -> str:
+    """The joint figure of columns DQ004 flagged together, beside their one-column bars."""
+    if not profile.joint_leaks:
+        return ""
+    measured = {c.name: c.association for c in profile.column_profiles if c.association is not None}
+    parts = []
+    for joint in profile.joint_leaks:
+        def row(label: str, right: int, alone: str = "", n: int = joint.rows) -> dict[str, str]:
+            return {"columns": label, "rows right": f"{right:,} of {n:,}", "share right": f"{right / n:.2%}",
+                    "association alone": alone}
+
+        rows = [row(", ".join(joint.columns) + " together", joint.right)]
+        rows += [row(name, right, f"{measured[name].measure} {measured[name].value:.2f}" if name in measured else "")
+                 for name, right in joint.alone.items()]
+        rows.append(row("the commonest class for every row", joint.majority))
+        weakest = min(joint.alone, key=joint.alone.__getitem__)
+        parts.append(str(paragraph(
+            f"Why DQ004 calls {', '.join(joint.columns)} strong leaks while the chart above may rank them weakly: "
+            "the chart measures each column on its own, DQ004 also takes a few together. Each group of rows sharing "
+            f"the columns' values predicts its commonest class; together they get {joint.share:.2%} of rows right, "
+            f"against {joint.majority / joint.rows:.2%} for the commonest class alone, while {weakest} alone gets "
+            f"{joint.alone[weakest] / joint.rows:.2%}. A column that marks a few rows of the rare class with "
+            "certainty ranks weakly alone; several that together mark nearly all of them reproduce the target, "
+            "which is what columns recorded with or after the outcome do.")))
+        parts.append(str(table(rows, ["columns", "rows right", "share right", "association alone"])))
+    return "<h3>Columns that reproduce the target together (DQ004)</h3>" + "".join(parts)

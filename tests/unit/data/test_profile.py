@@ -134,7 +134,7 @@ def test_profile_to_dict_is_strict_json_with_the_documented_keys(small_profile: 
     text = json.dumps(data, allow_nan=False)
 
     assert set(data) == {"rows", "columns", "duplicated_rows", "memory_bytes", "target", "column_profiles",
-                         "findings"}
+                         "findings", "joint_leaks"}
     assert json.loads(text) == data
     assert [f["code"] for f in data["findings"]] == [f.code for f in small_profile.findings]
 

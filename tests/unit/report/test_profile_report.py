@@ -72,3 +72,25 @@ def test_profile_page_charts_at_most_the_first_columns() -> None:
 
     assert page.count('class="plotly-graph-div"') == MAX_COLUMN_CHARTS
     assert f"first {MAX_COLUMN_CHARTS} of {MAX_COLUMN_CHARTS + 5} columns" in page
+
+
+def test_columns_that_leak_together_get_their_joint_figure_beside_their_own() -> None:
+    # issue 13, item 5: AI4I's failure modes are DQ004 strong leaks, yet each ranks weakly alone
+    rng = np.random.default_rng(1)
+    n = 2000
+    y = (rng.random(n) < 0.1).astype(int)
+    mode = np.where(y == 1, rng.integers(0, 3, n), -1)  # each failure has one of three modes
+    frame = pd.DataFrame({"a": (mode == 0).astype(int), "b": (mode == 1).astype(int), "c": (mode == 2).astype(int),
+                          "noise": rng.normal(size=n), "y": y})
+
+    profile = profile_table(frame, target="y")
+
+    (joint,) = profile.joint_leaks
+    assert joint.columns == ["a", "b", "c"] and joint.right == n and joint.majority == int((y == 0).sum())
+    assert all(joint.majority < right < 0.96 * n for right in joint.alone.values())
+    own = {c.name: c.association.value for c in profile.column_profiles if c.name in "abc"}
+    assert all(value < 0.7 for value in own.values())  # weak bars in the chart ...
+    section = render_profile(profile).split("<h2>Association with the target</h2>")[1]
+    assert "Columns that reproduce the target together (DQ004)" in section  # ... beside the joint figure
+    assert "a, b, c together" in section and "together they get 100.00% of rows right" in section
+    assert profile.to_dict()["joint_leaks"][0]["alone"] == joint.alone
