@@ -33,7 +33,7 @@ from kiln.evaluation.metrics import Metric
 from kiln.evaluation.stats import fold_interval
 from kiln.search.budget import Budget
 from kiln.search.plan import SearchPlan
-from kiln.search.trial import FoldClock, FoldResult, TrialResult, TrialSpec
+from kiln.search.trial import FoldClock, FoldResult, TrialProgress, TrialResult, TrialSpec
 from kiln.types import Task
 
 POLL_SECONDS = 0.1
@@ -49,6 +49,9 @@ MAX_FOLD_SHARE = 0.35
 MIN_ROUNDS = 20
 
 ProgressCallback = Callable[[TrialResult, list[TrialResult]], None]
+# Told the trials in progress (sent, not finished; a sent fold may still wait for a free
+# worker) each time that list or their folds done change, so a display can show what runs.
+RunningCallback = Callable[[list[TrialProgress]], None]
 
 
 class Search:
@@ -56,7 +59,8 @@ class Search:
 
     def __init__(self, runner, plan: SearchPlan, budget: Budget, *, y: np.ndarray,
                  folds: list[tuple[np.ndarray, np.ndarray]], task: Task, metric: Metric,
-                 n_classes: int, on_trial: ProgressCallback | None = None, first_runner=None) -> None:
+                 n_classes: int, on_trial: ProgressCallback | None = None, first_runner=None,
+                 on_running: RunningCallback | None = None) -> None:
         self.runner = runner
         self.first_runner = first_runner  # runs the guaranteed first trial, if given (ThreadRunner)
         self.plan = plan
@@ -67,6 +71,8 @@ class Search:
         self.metric = metric
         self.n_classes = n_classes
         self.on_trial = on_trial
+        self.on_running = on_running
+        self._told: tuple[TrialProgress, ...] = ()
         self.results: list[TrialResult] = []
         self.lost_trials = 0
         self.lost_to_workers = 0
@@ -108,13 +114,27 @@ class Search:
                     runner = self.first_runner
                 for fold in range(len(self.folds)):
                     in_flight[runner.submit(spec, fold, clock)] = (spec, fold)
+            self._tell_running(in_flight, collected)
             if not in_flight:
                 break
             self._collect(in_flight, collected, specs, POLL_SECONDS)
+            self._tell_running(in_flight, collected)
             if plan_done and not in_flight:
                 break
         self._drain(in_flight, collected, specs)
+        self._tell_running({}, {})
         return self.results
+
+    def _tell_running(self, in_flight: dict, collected: dict) -> None:
+        """Tell `on_running` the trials in progress, when they changed since it was last told."""
+        if self.on_running is None:
+            return
+        names = {spec.trial_id: spec.name for spec, _ in in_flight.values() if spec.trial_id in collected}
+        now = tuple(TrialProgress(name, len(collected[trial_id]), len(self.folds))
+                    for trial_id, name in sorted(names.items()))
+        if now != self._told:
+            self._told = now
+            self.on_running(list(now))
 
     def _nothing_fits(self, deadline: float) -> bool:
         """True once the quickest family's folds (as observed) take longer than the time left."""
@@ -173,6 +193,7 @@ class Search:
             if remaining <= 0:
                 break
             self._collect(in_flight, collected, specs, remaining)
+            self._tell_running(in_flight, collected)
         self.lost_trials = len(collected)
         self.runner.close(kill=bool(in_flight))
         if self.first_runner is not None:

@@ -32,6 +32,15 @@ class TrialSpec:
 
 
 @dataclass(frozen=True)
+class TrialProgress:
+    """A trial the search has sent and not yet finished: its folds done so far, of all."""
+
+    name: str
+    folds_done: int
+    folds: int
+
+
+@dataclass(frozen=True)
 class FoldClock:
     """When a fold may run, counted from when it *starts* in its worker.
 

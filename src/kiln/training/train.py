@@ -261,7 +261,8 @@ def _search(features, y, folds, schema, target: Target, metric: Metric, spec: Tr
     # loaded, while the pool's workers are still starting (seconds; far more when busy).
     first_runner = ThreadRunner(data) if isinstance(runner, LocalRunner) else None
     search = Search(runner, plan, budget, y=y, folds=folds, task=target.task, metric=metric,
-                    n_classes=len(target.classes or []), on_trial=on_trial, first_runner=first_runner)
+                    n_classes=len(target.classes or []), on_trial=on_trial, first_runner=first_runner,
+                    on_running=reporter.running)
     try:
         results = search.run()
     finally:
