@@ -105,7 +105,8 @@ def train(
     task: Annotated[str, typer.Option(
         help="auto, binary, multiclass, regression, forecast, recommend or image.")] = "auto",
     metric: Annotated[Optional[str], typer.Option(  # noqa: UP045 (Typer needs Optional)
-        help="Selection metric: roc_auc, log_loss, accuracy, balanced_accuracy, f1, rmse, mae, r2.")] = None,
+        help="Selection metric: roc_auc, pr_auc (average precision), log_loss, accuracy, balanced_accuracy, f1, "
+             "rmse, mae, r2.")] = None,
     time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds for the whole command.")] = 60.0,
     out: Annotated[Optional[Path], typer.Option(help="Bundle folder (default: KILN_HOME/bundles/...).")] = None,  # noqa: UP045
     seed: Annotated[int, typer.Option(help=(

@@ -69,8 +69,9 @@ CHECKS: dict[str, Check] = {check.code: check for check in (
     Check("DQ008", "Duplicated column", "warning",
           "Keep one of the copies; they add no information and split importance between them."),
     Check("DQ009", "Severe class imbalance", "warning",
-          "Judge models by a metric that sees the rare class (log loss, PR AUC, balanced accuracy) rather than "
-          "accuracy, and collect more rare cases if you can."),
+          "Select models by a metric that sees the rare class, such as average precision (kiln train --metric "
+          "pr_auc; or log_loss, balanced_accuracy), so the leaderboard ranks by it rather than by accuracy; "
+          "collect more rare cases if you can."),
     Check("DQ010", "Rare class", "warning",
           "Collect more rows of the class, merge it with a similar class or drop its rows; cross-validation "
           "cannot put it in every fold."),

@@ -62,6 +62,18 @@ def _roc_auc(y, p, task):
                          multi_class="ovr", labels=present)
 
 
+def _pr_auc(y, p, task):
+    """Average precision (the area under the precision-recall curve, as scikit-learn steps it): of the
+    positive class for a binary task, the mean over classes present (one against the rest) otherwise.
+    Unlike ROC AUC it falls when a rare class is ranked among many negatives (DQ009's advice)."""
+    from sklearn.metrics import average_precision_score
+
+    if task == "binary":
+        return average_precision_score(y == 1, p[:, 1])
+    present = np.unique(y)
+    return float(np.mean([average_precision_score(y == c, p[:, c]) for c in present]))
+
+
 def _log_loss(y, p, task):
     from sklearn.metrics import log_loss
 
@@ -104,6 +116,7 @@ METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
         Metric("roc_auc", True, 1.0, _CLASSIFICATION, _roc_auc),
+        Metric("pr_auc", True, 1.0, _CLASSIFICATION, _pr_auc),
         Metric("log_loss", False, 0.0, _CLASSIFICATION, _log_loss, (0.0, np.inf)),
         Metric("accuracy", True, 1.0, _CLASSIFICATION, _accuracy),
         Metric("balanced_accuracy", True, 1.0, _CLASSIFICATION, _balanced_accuracy),

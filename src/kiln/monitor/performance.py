@@ -278,7 +278,20 @@ class Calibrator:
             return float(-np.mean(np.sum(p * np.log(np.clip(proba, 1e-15, 1.0)), axis=1)))
         if metric == "roc_auc" and k == 2:
             return _expected_auc(p[:, 1])
+        if metric == "pr_auc" and k == 2:
+            return _expected_average_precision(p[:, 1])
         return None
+
+
+def _expected_average_precision(positive: np.ndarray) -> float | None:
+    """Expected average precision, on the same weighted rows as `_expected_auc`."""
+    from sklearn.metrics import average_precision_score
+
+    p = np.asarray(positive, dtype=float)
+    if p.sum() <= 0 or (1 - p).sum() <= 0:
+        return None
+    n = len(p)
+    return float(average_precision_score(np.r_[np.ones(n), np.zeros(n)], np.r_[p, p], sample_weight=np.r_[p, 1 - p]))
 
 
 def _expected_auc(positive: np.ndarray) -> float | None:
