@@ -1,4 +1,5 @@
-"""The model a server answers with: loaded, compiled to the numpy fast path, warmed up."""
+"""The model a server answers with: loaded, warmed up, and predicting through the bundle's ONNX graph
+when it has one (serve/onnx_runtime.py), else the numpy fast path, else `Model.predict_raw`."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ class ServedModel:
     name: str
     version: str
     source: str
-    predictor: Any = None  # kiln.serve.fast_path.FastPredictor, or None for the pandas path
+    predictor: Any = None  # OnnxPredictor or FastPredictor (predict_raw(columns, n)); None: Model.predict_raw
     loaded_at: float = field(default_factory=time.time)
 
     @classmethod
@@ -49,9 +50,23 @@ class ServedModel:
             path, name, digest = Path(source), None, None
         model = load_bundle(path, manifest_sha256=digest)
         served = cls(model, name or Path(path).resolve().name, version or bundle_version(path), source)
-        served.predictor = _compile(model)
+        own_warm_up = getattr(model, "warm_up", None)
+        if callable(own_warm_up):  # a kind whose model is not a table predictor warms itself up
+            own_warm_up()
+            return served
+        from kiln.serve.onnx_runtime import load_stored_graph
+
+        served.predictor = load_stored_graph(model, Path(path)) or _compile(model)
+        _log.warning("serving %s %s through %s", served.name, served.version, served.engine)
         served.warm_up()
         return served
+
+    @property
+    def engine(self) -> str:
+        """What computes the predictions: "onnxruntime" (the bundle's graph), "fast path" or "pandas"."""
+        if self.predictor is None:
+            return "pandas"
+        return getattr(self.predictor, "engine", "fast path")
 
     @property
     def logged_columns(self) -> tuple[str, ...]:

@@ -31,5 +31,5 @@ def describe(served: ServedModel) -> dict[str, Any]:
         "threshold": model.threshold, "features": features,
         "members": [{"name": m.name, "learner": m.learner, "weight": m.weight} for m in model.members],
         "rows": model.manifest.get("training", {}).get("rows"), "created": model.manifest.get("created"),
-        "fast_path": served.predictor is not None,
+        "fast_path": served.predictor is not None, "engine": served.engine,
     }
