@@ -78,10 +78,10 @@ def test_a_contract_violation_names_its_row_in_the_whole_file_and_writes_nothing
     broken.to_csv(path, index=False)
     with pytest.raises(InvalidDataError) as whole:
         trained.predictions_frame(path)
-    assert "row 2222" in str(whole.value)
+    assert "line 2224 holds" in str(whole.value)  # data row 2222 from 0: the file's line 2224, the header is line 1
     out = tmp_path / "out" / "predictions.parquet"
     with pytest.raises(InvalidDataError) as streamed:
-        predict_file(trained, path, out, chunk_rows=500)  # row 2222 is row 222 of the fifth chunk
+        predict_file(trained, path, out, chunk_rows=500)  # row 222 of the fifth chunk
     assert str(streamed.value) == str(whole.value)
     assert list(out.parent.iterdir()) == []  # no output, no temporary file left behind
 

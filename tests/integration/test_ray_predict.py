@@ -122,7 +122,8 @@ def test_a_contract_violation_on_ray_names_its_row_in_the_file(
     assert process.returncode == 2
     # Ray's C++ core may log a line of its own first; kiln's is the last, and the only traceback-free one.
     assert process.stderr.strip().splitlines()[-1] == (
-        "error: Column 'Torque [Nm]' must be a number but row 212345 holds 'high'; fix or remove that value.")
+        "error: Column 'Torque [Nm]' must be a number but row 212346 (counting from 1) holds 'high'; "
+        "fix or remove that value.")
     assert "Traceback" not in process.stderr
     assert not out.exists() and not list(tmp_path.glob(".predictions.tmp-*"))
 

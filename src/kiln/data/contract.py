@@ -156,16 +156,18 @@ def _first_violation(failures: pd.DataFrame, frame: pd.DataFrame, schema: Schema
     row = _row_number(failure["index"], frame)
     value = failure["failure_case"]
     if check == "not_nullable":
-        return (f"Column '{column}' is empty in row {row}, but it never had missing values in training; "
+        return (f"Column '{column}' is empty in {row}, but it never had missing values in training; "
                 "fill that value or drop the row.")
     kind = {c.name: c.kind for c in schema.columns}.get(column or "", "")
-    return (f"Column '{column}' must be {'a number' if kind in ('numeric', 'boolean') else 'a date'} but row {row} "
+    return (f"Column '{column}' must be {'a number' if kind in ('numeric', 'boolean') else 'a date'} but {row} "
             f"holds {value!r}; fix or remove that value.")
 
 
 def _row_number(index: Any, frame: pd.DataFrame) -> str:
-    """A 0-based row position users can find in their file (index labels may differ)."""
+    """The row as a person finds it in the file (kiln.data.rows); index labels may differ from positions."""
+    from kiln.data.rows import row_name
+
     try:
-        return str(int(frame.index.get_loc(index)))
+        return row_name(int(frame.index.get_loc(index)), frame)
     except (KeyError, TypeError):
-        return str(index)
+        return f"the row labelled {index!r}"

@@ -38,6 +38,7 @@ def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
         kind = readable_kind(path)
         _refuse_if_too_big(path, kind)
         frame = {"csv": _read_csv, "parquet": _read_parquet, "jsonl": _read_jsonl, "excel": _read_excel}[kind](path)
+        _mark_lines(frame, path, kind)
     if frame.shape[1] == 0:
         raise InvalidDataError("The table has no columns; check the file.")
     if len(frame) == 0:
@@ -52,6 +53,18 @@ def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
     if duplicated:
         raise InvalidDataError(f"Column names {duplicated} appear more than once; rename them.")
     return frame
+
+
+def _mark_lines(frame: pd.DataFrame, path: Path, kind: str) -> None:
+    """Where the first data row sits, for error messages (kiln.data.rows): under a header, or on line 1."""
+    from kiln.data.rows import mark_source
+
+    if kind == "csv":
+        mark_source(frame, 2)
+    elif kind == "excel":
+        mark_source(frame, 2, "sheet row")
+    elif kind == "jsonl" and (path.suffix.lower() != ".json" or _looks_like_lines(path)):
+        mark_source(frame, 1)
 
 
 def readable_kind(path: Path) -> str:

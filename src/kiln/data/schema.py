@@ -173,9 +173,11 @@ def _coerce_column(values: pd.Series, column: Column) -> pd.Series:
         converted = pd.to_numeric(mapped, errors="coerce")
         bad = converted.isna() & values.notna()
         if bad.any():
+            from kiln.data.rows import row_name
+
             row = bad.to_numpy().nonzero()[0][0]
             raise InvalidDataError(
-                f"Column '{column.name}' must be numeric but row {row} holds {values.iloc[row]!r}; "
+                f"Column '{column.name}' must be numeric but {row_name(row, values)} holds {values.iloc[row]!r}; "
                 "fix or remove that value."
             )
         return converted.astype("float64")

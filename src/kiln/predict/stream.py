@@ -42,7 +42,7 @@ CHUNK_MEMORY_FACTOR = 8
 MAX_CHUNK_BYTES = 32 * 1024 * 1024
 MIN_CHUNK_ROWS = 1_000
 SAMPLE_ROWS = 1_000
-_ROW = re.compile(r"\brow (\d+)\b")
+_ROW = re.compile(r"\b(line|row) (\d+)\b")  # as kiln.data.rows names a row
 
 
 @dataclass
@@ -108,7 +108,7 @@ def _rows_from(offset: int) -> Iterator[None]:
     except InvalidDataError as exc:
         if offset == 0:
             raise
-        message = _ROW.sub(lambda m: f"row {int(m.group(1)) + offset}", str(exc), count=1)
+        message = _ROW.sub(lambda m: f"{m.group(1)} {int(m.group(2)) + offset}", str(exc), count=1)
         raise InvalidDataError(message) from None
 
 
@@ -178,13 +178,16 @@ def bytes_per_row(path: Path, kind: str) -> float:
 
 
 def iter_chunks(path: Path, kind: str, rows: int) -> Iterator[pd.DataFrame]:
-    """The rows of `path` in order, `rows` at a time, as `read_table` would type them."""
+    """The rows of `path` in order, `rows` at a time, as `read_table` would type them (and mark them:
+    a chunk's first row sits on the file's line 2 (CSV) or 1 (JSON Lines), shifted by `_rows_from`)."""
+    from kiln.data.rows import mark_source
+
     if kind == "parquet":
         yield from _parquet_chunks(path, rows)
     elif kind == "csv":
-        yield from _csv_chunks(path, rows)
+        yield from (mark_source(chunk, 2) for chunk in _csv_chunks(path, rows))
     else:
-        yield from _jsonl_chunks(path, rows)
+        yield from (mark_source(chunk, 1) for chunk in _jsonl_chunks(path, rows))
 
 
 def _parquet_chunks(path: Path, rows: int) -> Iterator[pd.DataFrame]:

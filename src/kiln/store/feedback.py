@@ -34,10 +34,10 @@ def record_labels(model: str, labels: list[Label], *, url: str | None = None) ->
     rows = []
     for i, label in enumerate(labels):
         if label.request_id is None and (label.id_column is None or label.key is None):
-            raise InvalidDataError(f"Label {i} names neither a request id nor an id column and value; "
-                                   "give request_id (and row), or id_column and id.")
+            raise InvalidDataError(f"Label {i + 1} (counting from 1) names neither a request id nor an id column "
+                                   "and value; give request_id (and row), or id_column and id.")
         if label.label is None or (isinstance(label.label, float) and label.label != label.label):
-            raise InvalidDataError(f"Label {i} has no value; give the true label.")
+            raise InvalidDataError(f"Label {i + 1} (counting from 1) has no value; give the true label.")
         rows.append({"model": model, "request_id": label.request_id, "row": label.row,
                      "id_column": label.id_column, "key": None if label.key is None else _key_text(label.key),
                      "label": label.label, "at": time.time()})

@@ -90,7 +90,7 @@ def test_loaded_bundle_predicts_rows_with_unseen_categories_and_gaps_where_train
 def test_loaded_bundle_refuses_a_gap_where_training_never_had_one(saved: Path) -> None:
     new = pd.DataFrame({"torque": [45.0, np.nan], "speed": [1500.0, 1400.0], "type": ["L", "M"]})
 
-    with pytest.raises(kiln.InvalidDataError, match=r"Column 'torque' is empty in row 1"):
+    with pytest.raises(kiln.InvalidDataError, match=r"Column 'torque' is empty in row 2 \(counting from 1\)"):
         kiln.load(saved).predict_proba(new)
 
 

@@ -213,7 +213,8 @@ def test_coerce_refuses_a_missing_required_column_naming_it(schema: Schema) -> N
 def test_coerce_refuses_text_in_a_numeric_column_naming_column_and_row(schema: Schema) -> None:
     new = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": ["x"] * 3, "c": ["3", "4", "four"], "flag": [True] * 3})
 
-    with pytest.raises(InvalidDataError, match=r"Column 'c' must be numeric but row 2 holds 'four'"):
+    with pytest.raises(InvalidDataError, match=r"Column 'c' must be numeric but row 3 \(counting from 1\) holds "
+                                               r"'four'"):
         schema.coerce(new)
 
 
