@@ -33,7 +33,8 @@ LAYERS: Mapping[str, str] = MappingProxyType({
     "train": "kiln.training", "predict": "kiln.predict", "profile": "kiln.report", "evaluate": "kiln.report",
 })
 COMMAND_LAYERS = ("train", "predict", "profile", "evaluate")  # tabular's are the built-in commands' own paths
-BUILTIN = ("kiln.kinds.tabular",)  # modules that register the built-in kinds when imported
+# modules that register the built-in kinds when imported
+BUILTIN = ("kiln.kinds.tabular", "kiln.kinds.recommend")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _REGISTRY: dict[str, Kind] = {}
 

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException
 
 from kiln import kinds
 from kiln.serve.decode import RequestProblem
+from kiln.serve.drain import CloseWhileDraining
 from kiln.serve.guards import ApiKeyGuard, HostGuard, MediaTypeGuard
 from kiln.serve.holder import ModelHolder
 from kiln.serve.limits import BodyLimitMiddleware
@@ -78,6 +79,7 @@ def create_app(settings: ServeSettings, *, holder: ModelHolder | None = None) ->
                            expose_headers=["x-model-version", "x-request-id"], max_age=600)
     app.add_middleware(HostGuard, bind=settings.host, allowed=settings.allowed_hosts)
     app.add_middleware(TelemetryMiddleware, telemetry=app.state.telemetry)
+    app.add_middleware(CloseWhileDraining)  # outermost: every answer of the drain, refusals too, closes
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
