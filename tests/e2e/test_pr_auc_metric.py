@@ -56,6 +56,8 @@ def test_the_advice_names_the_option_and_the_help_lists_it() -> None:
 
     assert "--metric pr_auc" in advice
     assert "pr_auc (average precision)" in " ".join(helped.output.split())
+    # --seed says when runs repeat instead of promising it (issue 13, item 11)
+    assert "repeat a run only when the time limit cuts no trial short" in " ".join(helped.output.split())
 
 
 def test_the_label_free_estimate_of_average_precision() -> None:
