@@ -116,3 +116,16 @@ def test_monitor_judges_the_served_version_alone_with_the_previous_beside_it(sta
     before = live["previous"]
     assert before["version"] != live["version"] and (before["rows"], before["labelled"]) == (300, 300)
     assert before["overall"]["metric"] == live["overall"]["metric"] == live["cv"]["metric"]
+
+
+def test_an_empty_window_says_which_prediction_log_was_searched(ai4i_bundle, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from kiln.cli import app
+
+    result = CliRunner().invoke(app, ["monitor", str(ai4i_bundle), "--since", "all", "--out", str(tmp_path / "m.html")],
+                                env={"KILN_HOME": str(tmp_path), "KILN_DB": "", "COLUMNS": "300"})
+
+    assert result.exit_code == 0, result.output
+    assert (f"No served rows of {ai4i_bundle.name} in the prediction log of the registry in "
+            f"{tmp_path / 'kiln.db'} (KILN_HOME={tmp_path})") in " ".join(result.output.split())
