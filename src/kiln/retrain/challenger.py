@@ -90,6 +90,10 @@ def retrain(name: str, data: pd.DataFrame | str | Path, *, promote: PromoteMode 
     champion_ref = registry.resolve(f"models:/{check_name(name)}@champion")
     champion = _load(champion_ref.path)
     gate = kind_gate(champion)
+    if hasattr(gate, "retrain"):  # a kind with its own gated retrain (forecast: Diebold–Mariano on the newest window)
+        return gate.retrain(name, data, champion=champion, champion_ref=champion_ref, promote=promote, alpha=alpha,
+                            time_limit=time_limit, seed=seed, quiet=quiet, report_path=report_path,
+                            bundle_path=_bundle_path(name), report_file=_report_path(name, "challenger", report_path))
     frame = gate.labelled(read_table(data), champion)
     fit_rows, gate_rows = split_recent(frame, holdout)
     gate.check_gate(gate_rows, champion)
