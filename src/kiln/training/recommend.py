@@ -45,9 +45,9 @@ from kiln.training.progress import Reporter
 K = 10
 MAX_VALIDATION_USERS = 3000  # users scored per trial; more only narrows the interval
 MAX_BLEND_STEPS = 12
-LEARNER_ORDER = ("most_popular", "ease", "als", "item_knn", "bpr", "feature_hybrid")
+LEARNER_ORDER = ("most_popular", "item_knn", "ease", "als", "bpr", "feature_hybrid")  # cheap and strong first
 MAX_TRIALS = {"most_popular": 6}  # a small space: more trials only repeat themselves
-FIRST_FIT_GUESS_S = 3.0  # a learner not yet fitted on this data is assumed to take this long
+FIRST_FIT_GUESS_S = 3.0  # at most, a learner not yet fitted on this data is assumed to take this long
 SEARCH_SHARE = 0.5  # of --time-limit for the search; the blend, refit and bundle get the rest
 REFIT_SHARE = 0.85  # refits must end by then: saving the bundle and the report take the last seconds
 REFIT_SLOWER = 1.4  # a refit on all interactions (one more per user) takes longer than the validation fit
@@ -276,9 +276,11 @@ def fit_recommender(interactions: Interactions, columns: Columns, *, features: n
     def fits(learner: str) -> bool:
         """Whether another fit of `learner` is likely to end before the reserve is needed."""
         last = [t.fit_s + t.predict_s for t in trials if t.learner == learner and t.status == "ok"]
-        expected = max(last[-3:]) * 1.3 if last else FIRST_FIT_GUESS_S
+        expected = max(last[-3:]) * 1.3 if last else first_guess
         return time.time() + expected + reserve() < deadline
 
+    # a learner not yet fitted: a guess that grows with the interactions (movielens' 100k: a few seconds)
+    first_guess = float(np.clip(FIRST_FIT_GUESS_S * len(interactions) / 100_000, 0.05, FIRST_FIT_GUESS_S))
     for learner in learners:  # each learner's known-good defaults first
         for params in RECOMMENDERS[learner].defaults:
             if not fits(learner) and best:
