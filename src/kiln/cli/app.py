@@ -440,6 +440,9 @@ def serve(
         help="Seconds for parsing, checking and predicting a request's rows before it gets 504.")] = 30.0,
     drain: Annotated[float, typer.Option(help="Seconds /ready answers 503 after SIGTERM before closing.")] = 1.0,
     log_predictions: Annotated[bool, typer.Option(help="Append every prediction to the log in KILN_DB.")] = True,
+    batching: Annotated[bool, typer.Option(help="Predict concurrent small requests together (micro-batching).")] = True,
+    batch_window_ms: Annotated[float, typer.Option(
+        help="Milliseconds a small request waits for the others inside /predict to be predicted with them.")] = 1.0,
 ) -> None:
     """Serve a model over REST with a web page: /predict, /explain, /metadata, /health, /ready, /metrics."""
     with _user_errors():
@@ -457,7 +460,8 @@ def serve(
             settings = ServeSettings(model=model, host=host, api_key=api_key, allowed_hosts=tuple(allowed_hosts or ()),
                                      cors_origins=tuple(cors_origin or ()), max_body_bytes=max_body_bytes,
                                      max_rows=max_rows, request_timeout_s=request_timeout, drain_s=drain,
-                                     log_predictions=log_predictions)
+                                     log_predictions=log_predictions, batching=batching,
+                                     batch_window_ms=batch_window_ms)
         except ValidationError as exc:
             first = exc.errors()[0]
             message = str(first["msg"]).removeprefix("Value error, ")

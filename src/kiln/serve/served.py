@@ -93,6 +93,10 @@ class ServedModel:
             parts.append(self._predict_columns({k: v[start:stop] for k, v in decoded.columns.items()}, stop - start))
         return np.concatenate(parts)
 
+    def predict_raw_columns(self, columns: dict[str, np.ndarray], n: int) -> np.ndarray:
+        """Blended output for decoded columns of `n` rows (a micro-batch of requests)."""
+        return self._predict_columns(columns, n)
+
     def _predict_columns(self, columns: dict[str, np.ndarray], n: int) -> np.ndarray:
         if self.predictor is not None:
             return self.predictor.predict_raw(columns, n)

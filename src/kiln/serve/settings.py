@@ -38,6 +38,9 @@ class ServeSettings(BaseSettings):
     log_batch_rows: int = Field(default=500, ge=1, description="The writer inserts this many rows at a time.")
     log_flush_s: float = Field(default=1.0, gt=0, description="…or what it has after this many seconds.")
     log_queue_rows: int = Field(default=50_000, ge=1, description="Rows waiting beyond this are dropped, counted.")
+    batching: bool = Field(default=True, description="Predict concurrent small requests together (micro-batching).")
+    batch_window_ms: float = Field(default=1.0, ge=0, le=50, description="How long a small request waits for the "
+                                   "others inside /predict before they are predicted together.")
     inline_rows: int = Field(default=64, ge=1, description="Requests up to this many rows run on the event loop.")
     inline_body_bytes: int = Field(default=64 * 1024, ge=0, description="Bodies up to this size are parsed on the "
                                    "event loop; larger ones in a worker thread, so the loop keeps answering.")

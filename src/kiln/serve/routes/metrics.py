@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from kiln.serve.dependencies import get_holder, get_log, get_telemetry, require_api_key
@@ -23,9 +23,12 @@ async def metrics(telemetry: Telemetry = Depends(get_telemetry)) -> Response:
 
 @router.get("/stats", summary="Request counts and recent latency percentiles of this worker",
             responses={401: {"description": "Missing or wrong API key."}})
-async def stats(telemetry: Telemetry = Depends(get_telemetry), holder: ModelHolder = Depends(get_holder),
+async def stats(request: Request, telemetry: Telemetry = Depends(get_telemetry),
+                holder: ModelHolder = Depends(get_holder),
                 log: PredictionLog | None = Depends(get_log)) -> dict[str, Any]:
     summary = telemetry.summary()
+    batcher = getattr(request.app.state, "batcher", None)
+    summary["batching"] = {"batches": batcher.batches, "requests": batcher.batched_requests} if batcher else None
     summary["version"] = holder.current.version if holder.current else None
     summary["swaps"] = holder.swaps
     summary["log"] = {"written": log.written, "dropped": log.dropped, "queued": log.queued} if log else None

@@ -101,7 +101,8 @@ async def read_rows(request: Request, served: ServedModel, settings: ServeSettin
 async def run_model(request: Request, served: ServedModel, decoded: Decoded, settings: ServeSettings) -> Any:
     """Small requests run right here; big ones in a worker thread, against the request's remaining time."""
     if decoded.n_rows <= settings.inline_rows:
-        return served.predict_raw(decoded)
+        batcher = getattr(request.app.state, "batcher", None)
+        return served.predict_raw(decoded) if batcher is None else await batcher.predict(served, decoded)
     budget = remaining(request, settings)
     try:
         return await asyncio.wait_for(run_in_threadpool(served.predict_raw, decoded, time.monotonic() + budget),
@@ -125,8 +126,15 @@ async def predict(request: Request, served: ServedModel = Depends(current_model)
 
     Unseen categories and numbers outside the training range are accepted and counted in `counts`.
     """
-    decoded = await read_rows(request, served, settings)
-    raw = await run_model(request, served, decoded, settings)
+    batcher = getattr(request.app.state, "batcher", None)
+    if batcher is not None:
+        batcher.enter()
+    try:
+        decoded = await read_rows(request, served, settings)
+        raw = await run_model(request, served, decoded, settings)
+    finally:
+        if batcher is not None:
+            batcher.leave()
     predictions, probabilities = served.outputs(raw)
     rid = request_id(request)
     counts = decoded.counts()
