@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from kiln import kinds
+from kiln.serve.batching import MicroBatcher
 from kiln.serve.decode import RequestProblem
 from kiln.serve.drain import CloseWhileDraining
 from kiln.serve.guards import ApiKeyGuard, HostGuard, MediaTypeGuard
@@ -60,6 +61,7 @@ def create_app(settings: ServeSettings, *, holder: ModelHolder | None = None) ->
     app.state.telemetry = Telemetry()
     app.state.prediction_log = None
     app.state.openapi_version = None
+    app.state.batcher = MicroBatcher(settings.batch_window_ms / 1000) if settings.batching else None
     for router in _kind_routers():
         app.include_router(router)
     for module in (health, metrics, page):
