@@ -48,7 +48,9 @@ def train(data: pd.DataFrame | str | Path, *, target: str | None = None, task: s
           metric: str | None = None, time_limit: float = 60.0, seed: int = 0, max_trials: int | None = None,
           n_jobs: int | None = None, learners: list[str] | None = None, ignore: list[str] | None = None,
           cost_fp: float | None = None, cost_fn: float | None = None, ray: str | None = None,
-          max_rows: int | None = None, quiet: bool = False, **options: Any) -> Model:
+          max_rows: int | None = None, quiet: bool = False, text_columns: list[str] | None = None,
+          reject_below: float | str | None = None, reject_precision: float = 0.9,
+          reject_label: str = "out_of_scope", **options: Any) -> Model:
     """Train a ranked, ensembled model on `data` (a DataFrame or a file path).
 
     Parameters
@@ -70,6 +72,10 @@ def train(data: pd.DataFrame | str | Path, *, target: str | None = None, task: s
     max_rows : search on a sample of this many rows (stratified by class), then refit the chosen
         models on all rows (default: the rows one LightGBM fit gets through in a tenth of `time_limit`).
     quiet : no progress display.
+    text_columns : columns to treat as free text whatever inference says.
+    reject_below : "auto" or a confidence in (0, 1): rows below it are answered `reject_label`
+        ("out_of_scope"); "auto" chooses it on out-of-fold predictions so the kept answers
+        reach `reject_precision` (at the low end of a 95% interval).
     options : the options of the other kinds, as `kiln train --help` lists them (task="forecast":
         time_column, id_column, horizon, frequency, quantiles, known_future; task="recommend":
         user_column, item_column, rating_column, time_column, item_features, min_rating, split;
@@ -96,7 +102,9 @@ def train(data: pd.DataFrame | str | Path, *, target: str | None = None, task: s
 
     spec = TrainSpec(target=target, task=task, metric=metric, time_limit=time_limit, seed=seed,  # type: ignore[arg-type]
                      max_trials=max_trials, n_jobs=n_jobs, learners=tuple(learners) if learners else None,
-                     ignore=tuple(ignore or ()), cost_fp=cost_fp, cost_fn=cost_fn, ray=ray, max_rows=max_rows)
+                     ignore=tuple(ignore or ()), cost_fp=cost_fp, cost_fn=cost_fn, ray=ray, max_rows=max_rows,
+                     text_columns=tuple(text_columns or ()), reject_below=reject_below,
+                     reject_precision=reject_precision, reject_label=reject_label)
     return train_model(data, spec, Reporter() if quiet else RichReporter())
 
 

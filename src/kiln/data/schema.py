@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from kiln.errors import InvalidDataError
+from kiln.errors import InvalidDataError, InvalidOptionError
 from kiln.types import ColumnKind
 
 _ID_NAME = re.compile(r"(^|[^a-z])(id|uuid|guid|udi|key|index|serial)([^a-z]|$)", re.IGNORECASE)
@@ -83,8 +83,13 @@ class Schema:
         return pd.DataFrame(out, index=frame.index)
 
 
-def infer_schema(frame: pd.DataFrame, *, exclude: tuple[str, ...] = ()) -> Schema:
-    """Learn the kind of every column of `frame` except `exclude` (the target)."""
+def infer_schema(frame: pd.DataFrame, *, exclude: tuple[str, ...] = (), text: tuple[str, ...] = ()) -> Schema:
+    """Learn the kind of every column of `frame` except `exclude` (the target); the
+    columns in `text` are free text whatever inference would say (`--text-column`)."""
+    unknown = [name for name in text if name not in frame.columns or name in exclude]
+    if unknown:
+        raise InvalidOptionError(f"--text-column {unknown[0]!r} is not a feature column of the table; "
+                                 f"its columns are {[c for c in frame.columns if c not in exclude][:10]}.")
     columns: list[Column] = []
     dropped: dict[str, str] = {}
     n_rows = len(frame)
@@ -92,6 +97,12 @@ def infer_schema(frame: pd.DataFrame, *, exclude: tuple[str, ...] = ()) -> Schem
         if name in exclude:
             continue
         values = frame[name]
+        if name in text:
+            if values.dropna().empty:
+                dropped[name] = "all values are missing"
+                continue
+            columns.append(Column(name, "text", bool(values.isna().any())))
+            continue
         non_null = values.dropna()
         reason = _drop_reason(name, values, non_null, n_rows)
         if reason:

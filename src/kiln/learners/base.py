@@ -68,6 +68,17 @@ class Learner(BaseEstimator):
     def search_space(cls, trial: Any, task: Task) -> dict[str, Any]:
         raise NotImplementedError
 
+    @classmethod
+    def text_portfolio(cls, task: Task) -> list[dict[str, Any]]:
+        """The portfolio for a table with a text column (a family whose prep the config
+        tunes, as linear's TF-IDF, declares its own; the rest keep theirs)."""
+        return cls.portfolio(task)
+
+    @classmethod
+    def text_search_space(cls, trial: Any, task: Task) -> dict[str, Any]:
+        """The search space for a table with a text column (default: the usual one)."""
+        return cls.search_space(trial, task)
+
     def _fit(self, X: Any, y: np.ndarray, categorical: tuple[int, ...], X_val: Any, y_val: Any,
              deadline: float | None) -> None:
         raise NotImplementedError

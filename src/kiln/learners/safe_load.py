@@ -25,6 +25,8 @@ TRUSTED_TYPES: frozenset[str] = frozenset({
     "kiln.prep.transformers.DatetimeFeatures",
     "kiln.prep.transformers.TextStatistics",
     "kiln.prep.transformers.TextColumn",
+    "kiln.prep.text.Tfidf",
+    "kiln.prep.text.TextStack",
     "numpy.dtype",
     # The only callables trusted, and only because scikit-learn itself stores them: a
     # HistGradientBoosting model with native categorical features keeps

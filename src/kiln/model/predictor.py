@@ -107,7 +107,30 @@ class Model:
         """Blended output of `predict_raw` → the predicted class (stored threshold applied) or value."""
         if self.task == "regression":
             return raw
-        return self.target.decode(self._decide(raw))
+        decoded = self.target.decode(self._decide(raw))
+        rule = self.reject
+        if rule is None:
+            return decoded
+        out = np.asarray(decoded, dtype=object)
+        out[~self.answered(raw)] = rule["label"]
+        return out
+
+    @property
+    def reject(self) -> dict[str, Any] | None:
+        """The reject option chosen at training (`--reject-below`), or None."""
+        return self.manifest.get("reject")
+
+    def answered(self, raw: np.ndarray) -> np.ndarray:
+        """True for the rows the model answers; False for those it rejects as out of scope
+        (confidence below the stored threshold, or the out-of-scope class predicted)."""
+        rule = self.reject
+        if rule is None or self.task == "regression":
+            return np.ones(len(raw), dtype=bool)
+        keep = raw.max(axis=1) >= rule["threshold"]
+        names = [str(c) for c in self.classes_ or []]
+        if rule["label"] in names:
+            keep &= raw.argmax(axis=1) != names.index(rule["label"])
+        return keep
 
     @property
     def threshold(self) -> float | None:

@@ -2,11 +2,14 @@
 
 - tree:   numbers as they are (missing kept), categories as ordinal codes (missing and
           unseen → NaN, marked categorical for learners that handle them natively),
-          datetimes expanded, text reduced to length and word counts.
+          datetimes expanded, text as its length, word count and a stacked linear model's
+          scores on its TF-IDF (`prep.text.TextStack`: inner out-of-fold on the training rows).
 - linear: numbers imputed (median, with a missing indicator) and standardised,
           categories one-hot (levels with < 5 rows grouped as "infrequent"; an unseen
-          level joins that group when there is one, else gets all zeros), TF-IDF per text column.
-- knn:    as linear, but dense and without TF-IDF (distances in 20k sparse dims are noise).
+          level joins that group when there is one, else gets all zeros), word and
+          character n-gram TF-IDF per text column (options tuned by the search: `prep.text`).
+- knn:    as linear, but dense and without TF-IDF (distances in 20k sparse dims are noise):
+          text as the tree family's statistics and stacked scores, standardised.
 """
 
 from __future__ import annotations
@@ -15,16 +18,15 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.compose import ColumnTransformer
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from kiln.data.schema import Schema
-from kiln.prep.transformers import DatetimeFeatures, TextColumn, TextStatistics
+from kiln.prep.text import TextStack, tfidf_steps
+from kiln.prep.transformers import DatetimeFeatures, TextStatistics
 from kiln.types import PrepFamily
 
-TFIDF_MAX_FEATURES = 20_000
 ONEHOT_MIN_FREQUENCY = 5
 ONEHOT_MAX_CATEGORIES = 50
 
@@ -37,8 +39,10 @@ class PrepPlan:
     categorical: tuple[int, ...]
 
 
-def build_prep(schema: Schema, family: PrepFamily) -> PrepPlan:
-    """Return an unfitted preprocessing plan for `family`."""
+def build_prep(schema: Schema, family: PrepFamily, *, task: str = "binary", text: dict | None = None,
+               seed: int = 0) -> PrepPlan:
+    """Return an unfitted preprocessing plan for `family`; `task` tells the stacked text
+    model what to predict, `text` holds the linear family's TF-IDF options."""
     numeric = schema.of_kind("numeric", "boolean")
     categorical = schema.of_kind("categorical")
     datetimes = schema.of_kind("datetime")
@@ -50,7 +54,7 @@ def build_prep(schema: Schema, family: PrepFamily) -> PrepPlan:
             ("text", TextStatistics(), texts),
             ("categorical", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
                                            encoded_missing_value=np.nan, dtype=np.float64), categorical),
-        ]
+        ] + [(f"text_stack_{i}", TextStack(task=task, seed=seed), [name]) for i, name in enumerate(texts)]
         n_before = len(numeric) + 5 * len(datetimes) + 2 * len(texts)
         codes = tuple(range(n_before, n_before + len(categorical)))
         return PrepPlan(_column_transformer(steps, sparse=False), codes)
@@ -68,15 +72,18 @@ def build_prep(schema: Schema, family: PrepFamily) -> PrepPlan:
         ]), categorical),
     ]
     if family == "linear":
-        steps += [(f"tfidf_{i}", Pipeline([("column", TextColumn()), ("tfidf", TfidfVectorizer(
-            max_features=TFIDF_MAX_FEATURES, ngram_range=(1, 2), min_df=2, sublinear_tf=True))]), [name])
-                  for i, name in enumerate(texts)]
+        for i, name in enumerate(texts):
+            steps += tfidf_steps(name, i, text or {})
     else:
         steps.append(("text", Pipeline([("stats", TextStatistics()), ("scale", StandardScaler())]), texts))
-    return PrepPlan(_column_transformer(steps, sparse=family == "linear"), ())
+        steps += [(f"text_stack_{i}", TextStack(task=task, seed=seed, standardize=True), [name])
+                  for i, name in enumerate(texts)]
+    # TF-IDF output stays sparse whatever its density (char n-grams of a few short rows are dense)
+    return PrepPlan(_column_transformer(steps, sparse=family == "linear", always=bool(texts)), ())
 
 
-def _column_transformer(steps: list, *, sparse: bool) -> ColumnTransformer:
+def _column_transformer(steps: list, *, sparse: bool, always: bool = False) -> ColumnTransformer:
     kept = [step for step in steps if len(step[2]) > 0]
-    return ColumnTransformer(kept, remainder="drop", sparse_threshold=0.3 if sparse else 0.0,
+    threshold = (1.0 if always else 0.3) if sparse else 0.0
+    return ColumnTransformer(kept, remainder="drop", sparse_threshold=threshold,
                              verbose_feature_names_out=False)

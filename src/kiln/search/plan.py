@@ -24,6 +24,10 @@ from kiln.types import Task
 # Family order within a portfolio round: strong and cheap first.
 FAMILY_PRIORITY = ("lightgbm", "catboost", "xgboost", "extra_trees", "linear", "random_forest",
                    "hist_gradient_boosting", "knn")
+# With a text column the linear family comes first: its word and char n-gram TF-IDF reads
+# the text itself; the others read it through stacked scores (kiln.prep.text).
+TEXT_FAMILY_PRIORITY = ("linear", "lightgbm", "catboost", "xgboost", "extra_trees", "random_forest",
+                        "hist_gradient_boosting", "knn")
 TUNED_FAMILIES = 3
 KNN_MAX_ROWS = 100_000
 
@@ -33,8 +37,9 @@ class SearchPlan:
 
     def __init__(self, task: Task, metric: Metric, *, seed: int, n_rows: int,
                  max_trials: int | None = None, learners: list[str] | None = None,
-                 generation_size: int = 2) -> None:
+                 generation_size: int = 2, text: bool = False) -> None:
         self.task = task
+        self.text = text
         self.metric = metric
         self.seed = seed
         self.max_trials = max_trials
@@ -42,8 +47,8 @@ class SearchPlan:
         registered = all_learners()
         for key in learners or ():
             get(key)  # an unknown key is an InvalidOptionError naming the known ones
-        keys = learners or [k for k in FAMILY_PRIORITY if k in registered] + sorted(
-            set(registered) - set(FAMILY_PRIORITY))
+        priority = TEXT_FAMILY_PRIORITY if text else FAMILY_PRIORITY
+        keys = learners or [k for k in priority if k in registered] + sorted(set(registered) - set(priority))
         self.learners = [k for k in keys if task in registered[k].tags.tasks
                          and not (k == "knn" and n_rows > KNN_MAX_ROWS)]
         self._portfolio = deque(self._portfolio_order(registered))
@@ -55,7 +60,8 @@ class SearchPlan:
         self._generation_left = 0
 
     def _portfolio_order(self, registered: dict) -> list[tuple[str, dict]]:
-        per_family = {k: registered[k].portfolio(self.task) for k in self.learners}
+        per_family = {k: registered[k].text_portfolio(self.task) if self.text else registered[k].portfolio(self.task)
+                      for k in self.learners}
         order = []
         for round_ in range(max((len(v) for v in per_family.values()), default=0)):
             order += [(k, configs[round_]) for k, configs in per_family.items() if round_ < len(configs)]
@@ -94,7 +100,9 @@ class SearchPlan:
         self._tune_turn += 1
         study = self._study(learner)
         trial = study.ask()
-        config = all_learners()[learner].search_space(trial, self.task)
+        learner_class = all_learners()[learner]
+        space = learner_class.text_search_space if self.text else learner_class.search_space
+        config = space(trial, self.task)
         spec = self._issue(learner, config, "optuna")
         self._pending_optuna[spec.trial_id] = (learner, trial)
         return spec

@@ -31,6 +31,7 @@ def refit_members(members: list[Member], fit_seconds: dict[str, float], features
     member name → "all_rows" or "cv_folds"."""
     from kiln.learners.registry import get
     from kiln.prep.build import build_prep
+    from kiln.prep.text import text_options
 
     fitted_on = {}
     for member in sorted(members, key=lambda m: -m.weight):
@@ -44,7 +45,9 @@ def refit_members(members: list[Member], fit_seconds: dict[str, float], features
         rounds = [fold.learner.rounds_used() for fold in member.folds]
         if rounds and all(r is not None for r in rounds):
             config["n_rounds"] = max(1, int(np.mean(rounds) * ROUNDS_MARGIN))
-        plan = build_prep(schema, learner_class.tags.prep)
+        family = learner_class.tags.prep
+        text = text_options(member.config) if family == "linear" and schema.of_kind("text") else None
+        plan = build_prep(schema, family, task=task, text=text, seed=seed)
         X = plan.transformer.fit_transform(features, y)
         learner = learner_class(task=task, n_classes=n_classes, params=config, seed=seed, n_threads=n_threads)
         learner.fit(X, y, categorical=plan.categorical, deadline=deadline)

@@ -98,7 +98,10 @@ def run_fold(spec: TrialSpec, fold: int, clock: FoldClock | float) -> FoldResult
     else:
         deadline = float(clock)
     try:
-        result = _run_fold(_DATA, spec, fold, deadline)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):  # one thread per model: BLAS threads would fight the other workers
+            result = _run_fold(_DATA, spec, fold, deadline)
     except Exception as exc:  # a failing config must not end the search
         detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
         result = FoldResult(spec.trial_id, fold, None, 0.0, 0.0, None, error=detail)
@@ -111,7 +114,7 @@ def _run_fold(data: WorkerData, spec: TrialSpec, fold: int, deadline: float) -> 
 
     learner_class = get(spec.learner)
     train_idx, _ = data.folds[fold]
-    prep, X_train, X_val, categorical = _prepared(data, learner_class.tags.prep, fold)
+    prep, X_train, X_val, categorical = _prepared(data, learner_class.tags.prep, fold, spec.config)
     y_train = data.y[train_idx]
     learner = learner_class(task=data.task, n_classes=data.n_classes, params=spec.config,
                             seed=data.seed, n_threads=1)
@@ -134,12 +137,17 @@ def _run_fold(data: WorkerData, spec: TrialSpec, fold: int, deadline: float) -> 
                       stopped_by_deadline=learner.stopped_by_deadline_, rounds=learner.rounds_used())
 
 
-def _prepared(data: WorkerData, family: str, fold: int) -> tuple[Any, Any, Any, tuple[int, ...]]:
-    key = (family, fold)
+def _prepared(data: WorkerData, family: str, fold: int,
+              config: dict | None = None) -> tuple[Any, Any, Any, tuple[int, ...]]:
+    from kiln.prep.text import text_options
+
+    # A table with text: the linear family's TF-IDF options are part of its prep.
+    text = text_options(config) if family == "linear" and data.schema.of_kind("text") else None
+    key = (family, fold, tuple(sorted(text.items())) if text else ())
     if key not in _PREP_CACHE:
         from kiln.prep.build import build_prep
 
-        plan = build_prep(data.schema, family)  # type: ignore[arg-type]
+        plan = build_prep(data.schema, family, task=data.task, text=text, seed=data.seed)  # type: ignore[arg-type]
         train_idx, val_idx = data.folds[fold]
         transformer = plan.transformer
         X_train = transformer.fit_transform(data.features.iloc[train_idx], data.y[train_idx])

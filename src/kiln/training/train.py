@@ -67,6 +67,10 @@ class TrainSpec:
     cost_fn: float | None = None
     ray: str | None = None  # run trials on this Ray cluster: auto, local, HOST:PORT or ray://HOST:PORT
     max_rows: int | None = None  # rows the search may use (a sample); None: derived from time_limit
+    text_columns: tuple[str, ...] = ()  # declared free text, whatever inference would say
+    reject_below: float | str | None = None  # "auto", a confidence threshold, or None (no reject option)
+    reject_precision: float = 0.9  # what "auto" aims the kept answers' precision at
+    reject_label: str = "out_of_scope"
 
     def __post_init__(self) -> None:
         for name in ("cost_fp", "cost_fn"):
@@ -81,6 +85,14 @@ class TrainSpec:
             raise InvalidOptionError(f"n_jobs must be at least 1, got {self.n_jobs}.")
         if self.max_rows is not None and self.max_rows < MIN_ROWS:
             raise InvalidOptionError(f"--max-rows must be at least {MIN_ROWS}, got {self.max_rows}.")
+        if self.reject_below is not None:
+            from kiln.evaluation.reject import parse_reject
+
+            object.__setattr__(self, "reject_below", parse_reject(self.reject_below))
+            if not 0.0 < self.reject_precision < 1.0:
+                raise InvalidOptionError(f"--reject-precision must be between 0 and 1, got {self.reject_precision}.")
+            if self.task in ("regression",):
+                raise InvalidOptionError("--reject-below applies to classification; drop it or choose a class target.")
         if self.ray is not None and not self.ray.strip():
             raise InvalidOptionError("--ray needs an address: auto, local, HOST:PORT or ray://HOST:PORT.")
 
@@ -130,7 +142,7 @@ def _train(data: pd.DataFrame | str | Path, spec: TrainSpec, reporter: Reporter,
         raise InvalidDataError(
             f"The table has {len(frame)} labelled rows; cross-validation needs at least {MIN_ROWS}. Add rows."
         )
-    schema = infer_schema(frame, exclude=(spec.target,))
+    schema = infer_schema(frame, exclude=(spec.target,), text=spec.text_columns)
     for column, reason in schema.dropped.items():
         reporter.note(f"Dropped column '{column}' ({reason}).")
     y = target.encode(frame[spec.target])
@@ -245,7 +257,7 @@ def _search(features, y, folds, schema, target: Target, metric: Metric, spec: Tr
     try:  # Optuna generations as wide as the workers, so a cluster and a pool of its size agree
         plan = SearchPlan(target.task, metric, seed=spec.seed, n_rows=len(y), max_trials=spec.max_trials,
                           learners=list(spec.learners) if spec.learners else None,
-                          generation_size=runner.n_workers)
+                          generation_size=runner.n_workers, text=bool(schema.of_kind("text")))
     except BaseException:
         runner.close(kill=True)
         raise
@@ -345,6 +357,14 @@ def _assemble(frame, features, y, folds, schema, target: Target, metric: Metric,
     final_oof = ensemble.prediction if use_ensemble else usable[best_single].oof
     if target.task == "binary":
         manifest["decision"] = _decision(y, final_oof[:, 1], spec)
+    if spec.reject_below is not None:
+        from kiln.evaluation.reject import choose_reject
+
+        if target.task == "regression":
+            raise InvalidOptionError("--reject-below applies to classification; this target is a regression.")
+        manifest["reject"] = choose_reject(final_oof, y, list(target.classes or []), setting=spec.reject_below,
+                                           label=spec.reject_label,
+                                           target_precision=spec.reject_precision).to_dict()
     oof = _oof_frame(usable, weights, ensemble.prediction if use_ensemble else usable[best_single].oof,
                      y, folds, target)
     reference = _reference_sample(features, oof, spec.seed)
