@@ -58,6 +58,10 @@ class RecommenderModel:
         self._norms: np.ndarray | None = None
         self._item_out = _as_numbers(self.items)
 
+    def warm_up(self) -> None:
+        """One list for a known user and the cold-start list: a model that cannot do this is never served."""
+        self.recommend_codes(np.array([0, -1], dtype=np.int64), 10)
+
     def leaderboard(self) -> pd.DataFrame:
         return self.leaderboard_frame.copy()
 
