@@ -62,7 +62,8 @@ def create_app(settings: ServeSettings, *, holder: ModelHolder | None = None) ->
     app.state.prediction_log = None
     app.state.openapi_version = None
     app.state.batcher = MicroBatcher(settings.batch_window_ms / 1000) if settings.batching else None
-    for router in _kind_routers():
+    kind = _served_kind(settings, app.state.holder)
+    for router in _kind_routers(kind):
         app.include_router(router)
     for module in (health, metrics, page):
         app.include_router(module.router)
@@ -71,7 +72,7 @@ def create_app(settings: ServeSettings, *, holder: ModelHolder | None = None) ->
     app.add_exception_handler(RequestValidationError, _validation_problem)
     # the last added runs first: telemetry, Host, CORS (answers preflights), key, content type, body size
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(MediaTypeGuard)
+    app.add_middleware(MediaTypeGuard, extra=getattr(kinds.get(kind).hook("serve"), "media_types", ()))
     app.add_middleware(ApiKeyGuard, api_key=settings.api_key)
     if settings.cors_origins:
         from starlette.middleware.cors import CORSMiddleware
@@ -101,12 +102,32 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
-def _kind_routers() -> list[APIRouter]:
-    """Every registered kind's routes, each mounted once: a kind brings its resources with it."""
-    routers: list[APIRouter] = []
-    for name in kinds.names():
-        routers += [r for r in kinds.get(name).hook("serve").routers if r not in routers]
-    return routers
+def _kind_routers(kind: str) -> list[APIRouter]:
+    """The served model's kind's routes: a kind brings its resources with it, and two kinds may answer on
+    the same path (tabular rows and image uploads both POST /predict)."""
+    return list(kinds.get(kind).hook("serve").routers)
+
+
+def _served_kind(settings: ServeSettings, holder: ModelHolder) -> str:
+    """The kind of the model this app serves, known before the lifespan loads it: the loaded model's, else
+    its manifest's. A source that cannot be read yet is tabular here; the load then says what is wrong."""
+    if holder.current is not None:
+        return str(holder.current.model.kind)
+    import json
+    from pathlib import Path
+
+    try:
+        source = settings.model
+        if source.startswith("models:/"):
+            from kiln.store.registry import resolve
+
+            folder = Path(resolve(source).path)
+        else:
+            folder = Path(source)
+        kind = kinds.kind_of(json.loads((folder / "kiln.json").read_text(encoding="utf-8")))
+    except Exception:
+        return kinds.DEFAULT_KIND
+    return kind if kind in kinds.names() else kinds.DEFAULT_KIND
 
 
 def _served_version(app: FastAPI) -> str | None:

@@ -133,13 +133,14 @@ def media_type(scope: dict) -> str:
 class MediaTypeGuard:
     """Refuse (415) a body-carrying request whose content type is not JSON or CSV, or is missing."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, extra: Iterable[str] = ()) -> None:
         self.app = app
+        self.accepted = ACCEPTED_MEDIA | frozenset(extra)  # a kind may take more (images: multipart/form-data)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] in BODY_METHODS:
             media = media_type(scope)
-            if media not in ACCEPTED_MEDIA:
+            if media not in self.accepted:
                 shown = f"Content type '{media[:60]}'" if media else "A request without a Content-Type"
                 await send_problem(send, 415, "content-type", f"{shown} is not accepted; send application/json "
                                    "(or text/csv where the route takes a CSV batch).")

@@ -1,0 +1,262 @@
+"""Train the image kind: pictures → feature rows → kiln's tabular search, CV and ensemble, plus a CNN.
+
+read (Pillow; bad files stop or, with --skip-bad, are skipped and listed) → image checks (errors
+stop) → recipe (grey/colour, side) → copies of one image with one label trained once (same
+perceptual hash), so no copy of a validation image sits in its training fold → feature rows →
+`train_model` on them with the learners that suit dense, standardised features (`LEARNERS`) →
+the network (when torch is installed and the budget allows) cross-validated on the *same folds*
+(the tabular out-of-fold frame records them) → the blend weight of the two chosen on out-of-fold
+log loss → an `ImageModel`.
+
+Budget: `--time-limit` covers the whole command. With the network, the feature search gets
+`FEATURE_SHARE` of what is left after reading; the network's folds split the rest, each stopping
+early (a tenth of its training fold held out) or at its deadline.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kiln.data.checks import CHECKS
+from kiln.errors import InvalidDataError, InvalidOptionError
+from kiln.evaluation.metrics import get_metric
+from kiln.evaluation.stats import fold_interval
+from kiln.training.progress import Reporter
+from kiln.training.train import TrainSpec, train_model
+from kiln.vision.checks import duplicate_groups, run_image_checks
+from kiln.vision.features import FeatureRecipe, choose_recipe
+from kiln.vision.model import ImageModel
+from kiln.vision.network import AUGMENTS, Network, NetworkSpec, fit_network, torch_available
+from kiln.vision.read import labelled_listing, read_all
+from kiln.vision.stats import dhash, statistics_frame
+
+LEARNERS = ("linear", "knn")  # dense standardised features: logistic regression first (HOG + LR is the classic)
+FEATURE_SHARE = 0.45
+NETWORK_MIN_SECONDS = 4.0  # below this per fold a network learns nothing useful on two cores
+# Writing the bundle: skops takes ~1 s per fitted preprocessing of ~1,800 feature columns on two
+# busy cores (up to ~7 of them: an ensemble keeping fold models); kept out of the search's time.
+SAVE_SHARE, SAVE_MIN = 0.1, 3.0
+LABEL = "label"
+
+
+class ImageTrainer:
+    """The train hook of the image kind (kiln.training.kind.Trainer)."""
+
+    options = frozenset({"path_column", "skip_bad", "network", "augment", "ignore"})
+
+    def train(self, data: pd.DataFrame | str | Path, *, target: str | None, task: str, options: Mapping[str, Any],
+              time_limit: float, seed: int, reporter: Reporter, started: float | None) -> ImageModel:
+        started = started or time.time()
+        if isinstance(data, pd.DataFrame):
+            raise InvalidOptionError("--task image takes a folder (<class>/<file>.png) or a table file of paths "
+                                     "with --path-column; pass its path.")
+        augment = str(options.get("augment", "shift"))
+        if augment not in AUGMENTS:
+            raise InvalidOptionError(f"augment must be one of {', '.join(AUGMENTS)}, got {augment!r}.")
+        want_network = options.get("network", True)
+        listing = labelled_listing(data, target=target, path_column=options.get("path_column"))
+        listing, images = read_all(listing, skip_bad=bool(options.get("skip_bad")))
+        for name, why in listing.skipped:
+            reporter.note(f"Skipped {name}: {why}")
+        labels = [str(v) for v in listing.labels or []]
+        names = listing.relative()
+        hashes = [dhash(im) for im in images]
+        findings = run_image_checks(labels, [im.size for im in images], hashes, names, listing.skipped,
+                                    ignore=options.get("ignore", ()))
+        errors = [f for f in findings if f.severity == "error"]
+        if errors:
+            first = errors[0]
+            raise InvalidDataError(f"{first.code} {first.title}: {first.detail} {first.advice}")
+        for finding in findings:
+            if finding.severity != "info":
+                reporter.note(f"{finding.code} {finding.title}: {finding.detail}")
+        recipe = choose_recipe(images)
+        arrays = recipe.arrays(images)
+        group = duplicate_groups(hashes, labels)
+        keep = np.array([i for i, g in enumerate(group) if g == i])
+        if len(keep) < len(labels):
+            reporter.note(f"{len(labels) - len(keep)} copies of images with the same label are trained once.")
+        reporter.note(f"{len(labels):,} images, {len(set(labels))} classes; each read as {recipe.mode} "
+                      f"{recipe.side}×{recipe.side} (box filter), {len(recipe.names())} features.")
+        frame = recipe.frame(arrays[keep])
+        frame[LABEL] = [labels[i] for i in keep]
+        kept_arrays = arrays[keep]
+
+        network_ok = want_network and torch_available()
+        if want_network and not network_ok:
+            reporter.note("The network is skipped: PyTorch is not installed (pip install 'kiln-ml[vision]').")
+        save_reserve = max(SAVE_MIN, SAVE_SHARE * time_limit)
+        left = time_limit - (time.time() - started) - save_reserve
+        feature_end = time.time() + (left * FEATURE_SHARE if network_ok else left)
+        n_classes = len(set(labels))
+        spec = TrainSpec(target=LABEL, task="binary" if n_classes == 2 else "multiclass",
+                         time_limit=max(feature_end - started, 1.0), seed=seed, learners=LEARNERS,
+                         ignore=tuple(CHECKS), max_rows=max(len(frame), 10))
+        features = train_model(frame, spec, _Quiet(reporter), started=started)
+        classes = [str(c) for c in features.classes_ or []]
+        y = np.array([classes.index(v) for v in frame[LABEL]])
+        folds = features.oof["fold"].to_numpy()
+        final_oof = features.oof[[f"final__proba_{c}" for c in classes]].to_numpy()
+        metric = get_metric(features.metric, features.task)
+        network, weight, network_info = None, 0.0, None
+        deadline = started + time_limit - save_reserve
+        if network_ok:
+            network, net_oof, network_info = _cross_validate_network(kept_arrays, y, folds, recipe, len(classes),
+                                                                     deadline=deadline, seed=seed, augment=augment,
+                                                                     reporter=reporter)
+            if network is not None:
+                weight = _blend_weight(final_oof, net_oof, y, folds, metric, features.task)
+                reporter.note(f"Network blended with weight {weight:.2f} (chosen on out-of-fold {metric.name}).")
+        leaderboard, cv = _leaderboard(features, network_info, weight, final_oof,
+                                       network_info["oof"] if network_info else None, y, folds, metric)
+        blended = final_oof if weight == 0 else (1 - weight) * final_oof + weight * network_info["oof"]
+        reference = statistics_frame([images[i] for i in keep], kept_arrays)
+        reference["__fold"] = folds
+        reference["__target"] = [classes[k] for k in y]
+        reference["__predicted"] = [classes[k] for k in blended.argmax(axis=1)]
+        for i, c in enumerate(classes):
+            reference[f"__proba_{c}"] = blended[:, i]
+        manifest = {
+            "task": "image", "classes": classes, "metric": metric.name, "cv": cv, "recipe": recipe.to_dict(),
+            "network": None if network_info is None else {k: v for k, v in network_info.items() if k != "oof"},
+            "network_weight": weight, "findings": [f.to_dict() for f in findings],
+            "skipped": [{"path": p, "why": w} for p, w in listing.skipped],
+            "training": {"images": len(labels), "trained_images": len(keep), "seed": seed,
+                         "time_limit": time_limit, "seconds": round(time.time() - started, 2),
+                         "feature_model": features.manifest["cv"]["model"]},
+            "created": pd.Timestamp.now(tz="UTC").isoformat(),
+        }
+        return ImageModel(recipe, features, network, weight, leaderboard, manifest, reference)
+
+    def summary(self, model: ImageModel) -> list[str]:
+        cv = model.manifest["cv"]
+        lines = [f"model: {cv['model']}  {cv['metric']} {cv['score']:.4f} [{cv['ci_low']:.4f}, {cv['ci_high']:.4f}]  "
+                 f"in {model.manifest['training']['seconds']:.1f}s "
+                 f"(--time-limit {model.manifest['training']['time_limit']:g}s)"]
+        if model.manifest.get("skipped"):
+            lines.append(f"skipped {len(model.manifest['skipped'])} unreadable image(s) (listed in kiln.json)")
+        return lines
+
+
+TRAINER = ImageTrainer()
+
+
+class _Quiet(Reporter):
+    """Passes the feature search's progress on, without its notes on single feature columns (a HOG cell
+    that is constant over the set is dropped: expected, and there are hundreds)."""
+
+    def __init__(self, inner: Reporter) -> None:
+        self.inner = inner
+        self.dropped = 0
+
+    def note(self, message: str) -> None:
+        if message.startswith("Dropped column"):
+            self.dropped += 1
+            return
+        self.inner.note(message)
+
+    def start(self, *, budget: float, started: float, metric: str, n_folds: int) -> None:
+        if self.dropped:
+            self.inner.note(f"{self.dropped} constant feature columns dropped (e.g. HOG cells of a blank border).")
+        self.inner.start(budget=budget, started=started, metric=metric, n_folds=n_folds)
+
+    def trial(self, result: Any, results: list[Any], best: float) -> None:
+        self.inner.trial(result, results, best)
+
+    def stop(self) -> None:
+        self.inner.stop()
+
+
+def _cross_validate_network(arrays: np.ndarray, y: np.ndarray, folds: np.ndarray, recipe: FeatureRecipe,
+                            n_classes: int, *, deadline: float, seed: int, augment: str,
+                            reporter: Reporter) -> tuple[Network | None, np.ndarray | None, dict[str, Any] | None]:
+    """The network fitted on each training fold (its out-of-fold probabilities); the fold networks, averaged,
+    are the final network. None when the time left cannot give each fold NETWORK_MIN_SECONDS."""
+    spec = NetworkSpec(channels=recipe.channels, side=recipe.side, n_classes=n_classes)
+    k = int(folds.max()) + 1
+    left = deadline - time.time()
+    if left / k < NETWORK_MIN_SECONDS:
+        reporter.note(f"The network is skipped: {max(left, 0):.1f}s left for {k} folds "
+                      f"(it needs {NETWORK_MIN_SECONDS:g}s a fold); give a longer --time-limit.")
+        return None, None, None
+    started = time.time()
+    oof = np.zeros((len(y), n_classes))
+    modules, runs = [], []
+    for fold in range(k):
+        fold_deadline = started + (fold + 1) * (deadline - started) / k
+        train_rows, val_rows = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
+        module, info = fit_network(arrays[train_rows], y[train_rows], spec, deadline=fold_deadline,
+                                   seed=seed + fold, augment=augment)
+        single = Network(spec, [module])
+        oof[val_rows] = single.predict_proba(arrays[val_rows])
+        modules.append(module)
+        runs.append(info)
+    seconds = time.time() - started
+    reporter.note(f"Network: {k} folds in {seconds:.1f}s, epochs {[r['epochs'] for r in runs]}.")
+    return Network(spec, modules), oof, {"spec": spec.to_dict(), "folds": runs, "count": len(modules),
+                                         "augment": augment, "fit_s": round(seconds, 2), "oof": oof}
+
+
+def _fold_scores(metric: Any, task: str, y: np.ndarray, proba: np.ndarray, folds: np.ndarray) -> list[float]:
+    return [metric.score(y[folds == k], proba[folds == k], task) for k in range(int(folds.max()) + 1)]
+
+
+def _blend_weight(features: np.ndarray, network: np.ndarray, y: np.ndarray, folds: np.ndarray, metric: Any,
+                  task: str) -> float:
+    """The network's share (0, 0.05, ..., 1) with the best mean out-of-fold score."""
+    best, best_loss = 0.0, np.inf
+    for weight in np.linspace(0, 1, 21):
+        scores = _fold_scores(metric, task, y, (1 - weight) * features + weight * network, folds)
+        loss = float(np.mean([-s if metric.greater_is_better else s for s in scores]))
+        if loss < best_loss - 1e-12:
+            best, best_loss = float(weight), loss
+    return best
+
+
+def _leaderboard(features: Any, network_info: dict[str, Any] | None, weight: float, feature_oof: np.ndarray,
+                 network_oof: np.ndarray | None, y: np.ndarray, folds: np.ndarray,
+                 metric: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The feature models' leaderboard with the network and the blend as rows; the chosen row's CV score."""
+    import json
+
+    frame = features.leaderboard().drop(columns=["rank"])
+    chosen = features.manifest["cv"]["model"]
+    rows = []
+    task = features.task
+
+    def row(name: str, learner: str, proba: np.ndarray, used: bool, config: dict[str, Any], fit_s: float) -> dict:
+        scores = _fold_scores(metric, task, y, proba, folds)
+        mean, low, high = fold_interval(scores, bounds=metric.bounds)
+        return {"model": name, "learner": learner, "origin": "image", "metric": metric.name, "score": mean,
+                "ci_low": low, "ci_high": high, "fit_s": fit_s, "predict_s_per_1k": float("nan"),
+                "fold_scores": json.dumps([round(s, 10) for s in scores]), "status": "ok", "used": used,
+                "config": json.dumps(config, sort_keys=True), "error": ""}
+
+    if network_oof is not None and network_info is not None:
+        rows.append(row("network", "cnn", network_oof, weight == 1.0,
+                        {"augment": network_info["augment"], **network_info["spec"]}, network_info["fit_s"]))
+        if 0 < weight < 1:
+            rows.append(row("image_ensemble", "ensemble", (1 - weight) * feature_oof + weight * network_oof, True,
+                            {"features": chosen, "features_weight": round(1 - weight, 3),
+                             "network_weight": round(weight, 3)}, 0.0))
+    if weight > 0:
+        frame["used"] = False
+    frame = pd.concat([frame, pd.DataFrame(rows)], ignore_index=True) if rows else frame
+    key = frame["score"] if metric.greater_is_better else -frame["score"]
+    frame = frame.assign(_key=key.fillna(-np.inf), _ok=frame["status"].isin(("ok", "truncated")))
+    frame = frame.sort_values(["_ok", "_key"], ascending=False, kind="stable").drop(columns=["_key", "_ok"])
+    frame = frame.reset_index(drop=True)
+    frame.insert(0, "rank", np.arange(1, len(frame) + 1))
+    name = chosen if weight == 0 else ("network" if weight == 1 else "image_ensemble")
+    best = frame.loc[frame["model"] == name].iloc[0]
+    cv = {"model": name, "metric": metric.name, "greater_is_better": metric.greater_is_better,
+          "score": float(best["score"]), "ci_low": float(best["ci_low"]), "ci_high": float(best["ci_high"]),
+          "n_folds": int(folds.max()) + 1, "feature_model": chosen,
+          "interval": "95% corrected resampled t (Nadeau & Bengio) across folds"}
+    return frame, cv

@@ -1,0 +1,105 @@
+"""A trained image classifier: the feature recipe, the tabular model on feature rows, and the network.
+
+Prediction: each image → the recipe's array → (a) its feature row → the tabular model's blended
+probabilities and (b) the network's; the two are mixed with `network_weight` (chosen on
+out-of-fold predictions; 0 when there is no network or it did not help).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from kiln.model import Model
+from kiln.vision.features import FeatureRecipe
+from kiln.vision.network import Network
+from kiln.vision.read import list_folder, open_image
+
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
+
+
+@dataclass
+class ImageModel:
+    """What `kiln.train(folder, task="image")` returns and `kiln.load` reads back."""
+
+    kind: ClassVar[str] = "image"
+    recipe: FeatureRecipe
+    features: Model
+    network: Network | None
+    network_weight: float
+    leaderboard_frame: pd.DataFrame
+    manifest: dict[str, Any] = field(default_factory=dict)
+    reference: pd.DataFrame | None = None  # training images' statistics with their out-of-fold outputs
+
+    @property
+    def task(self) -> str:
+        return "image"
+
+    @property
+    def metric(self) -> str:
+        return self.features.metric
+
+    @property
+    def classes_(self) -> list[str]:
+        return [str(c) for c in self.features.classes_ or []]
+
+    def leaderboard(self) -> pd.DataFrame:
+        """Every trial (feature models and the network) with its cross-validated score, best first."""
+        return self.leaderboard_frame.copy()
+
+    def proba_arrays(self, arrays: np.ndarray) -> np.ndarray:
+        """Probabilities (n × classes) of arrays made by the recipe."""
+        frame = self.recipe.frame(arrays)
+        features = self.features.schema.coerce(frame)
+        raw = sum(member.weight * member.predict_raw(features) for member in self.features.members)
+        raw = np.asarray(raw, dtype=np.float64)
+        if self.network is not None and self.network_weight > 0:
+            raw = (1 - self.network_weight) * raw + self.network_weight * self.network.predict_proba(arrays)
+        return raw
+
+    def labels(self, proba: np.ndarray) -> np.ndarray:
+        if self.network_weight > 0 or self.features.task != "binary":
+            return np.asarray(self.classes_, dtype=object)[proba.argmax(axis=1)]
+        return np.asarray(self.features.labels(proba), dtype=str).astype(object)
+
+    def predict_images(self, images: list[PILImage.Image]) -> pd.DataFrame:
+        """`prediction` and `proba_<class>` for each image, in order."""
+        proba = self.proba_arrays(self.recipe.arrays(images))
+        return self.frame_of(proba)
+
+    def frame_of(self, proba: np.ndarray) -> pd.DataFrame:
+        out: dict[str, Any] = {"prediction": self.labels(proba)}
+        for i, label in enumerate(self.classes_):
+            out[f"proba_{label}"] = proba[:, i]
+        return pd.DataFrame(out)
+
+    def predict_proba(self, data: str | Path | list) -> pd.DataFrame:
+        """One column per class for a folder of images, a list of paths or a list of Pillow images."""
+        images = _images(data)
+        return pd.DataFrame(self.proba_arrays(self.recipe.arrays(images)), columns=self.classes_)
+
+    def predict(self, data: str | Path | list) -> np.ndarray:
+        images = _images(data)
+        return self.labels(self.proba_arrays(self.recipe.arrays(images)))
+
+    def warm_up(self) -> None:
+        """One prediction on a mid-grey image of the model's size (the server's check before serving)."""
+        recipe = self.recipe
+        self.proba_arrays(np.full((1, recipe.side, recipe.side, recipe.channels), 0.5, dtype=np.float32))
+
+    def __repr__(self) -> str:
+        cv = self.manifest.get("cv", {})
+        return (f"<kiln.ImageModel classes={len(self.classes_)} side={self.recipe.side} {self.metric}="
+                f"{cv.get('score', float('nan')):.4f} network={'yes' if self.network_weight > 0 else 'no'}>")
+
+
+def _images(data: str | Path | list) -> list:
+    if isinstance(data, (str, Path)):
+        listing = list_folder(data, labelled=False)
+        return [open_image(p, r) for p, r in zip(listing.paths, listing.relative(), strict=True)]
+    return [item if hasattr(item, "mode") else open_image(item) for item in data]
