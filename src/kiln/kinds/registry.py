@@ -34,7 +34,7 @@ LAYERS: Mapping[str, str] = MappingProxyType({
 })
 COMMAND_LAYERS = ("train", "predict", "profile", "evaluate")  # tabular's are the built-in commands' own paths
 # modules that register the built-in kinds when imported
-BUILTIN = ("kiln.kinds.tabular", "kiln.kinds.image", "kiln.kinds.image", "kiln.kinds.forecast", "kiln.kinds.recommend")
+BUILTIN = ("kiln.kinds.tabular", "kiln.kinds.image", "kiln.kinds.forecast", "kiln.kinds.recommend")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _REGISTRY: dict[str, Kind] = {}
 
