@@ -115,8 +115,9 @@ def print_monitor(result: Any) -> None:
     overall = result.overall
     if overall is not None:
         real = (f"{overall.value:.4f} [{overall.ci_low:.4f}, {overall.ci_high:.4f}]" if overall.value is not None
-                else "no labels yet")
-        estimate = f"{overall.estimated:.4f}" if overall.estimated is not None else "—"
+                else f"— ({getattr(overall, 'value_note', None) or 'no labels yet'})")
+        why = getattr(overall, "estimate_note", None)
+        estimate = f"{overall.estimated:.4f}" if overall.estimated is not None else f"—{f' ({why})' if why else ''}"
         cv = result.cv
         champion = f"{cv['score']:.4f} [{cv['low']:.4f}, {cv['high']:.4f}]" if cv.get("score") is not None else "—"
         console.print(f"live {overall.metric}: {real} · estimated (CBPE): {estimate} · champion CV: {champion}")
