@@ -38,7 +38,7 @@ from kiln.vision.stats import dhash, statistics_frame
 
 LEARNERS = ("linear", "knn")  # dense standardised features: logistic regression first (HOG + LR is the classic)
 FEATURE_SHARE = 0.45
-NETWORK_MIN_SECONDS = 4.0  # below this per fold a network learns nothing useful on two cores
+NETWORK_MIN_SECONDS = 1.5  # below this per fold a network learns nothing useful on two cores
 # Writing the bundle: skops takes ~1 s per fitted preprocessing of ~1,800 feature columns on two
 # busy cores (up to ~7 of them: an ensemble keeping fold models); kept out of the search's time.
 SAVE_SHARE, SAVE_MIN = 0.1, 3.0
@@ -48,7 +48,9 @@ LABEL = "label"
 class ImageTrainer:
     """The train hook of the image kind (kiln.training.kind.Trainer)."""
 
-    options = frozenset({"path_column", "skip_bad", "network", "augment", "ignore"})
+    # network, augment, network_epochs, max_trials (of the feature search) and n_jobs: the Python API's
+    options = frozenset({"path_column", "skip_bad", "network", "augment", "network_epochs", "ignore", "max_trials",
+                         "n_jobs"})
 
     def train(self, data: pd.DataFrame | str | Path, *, target: str | None, task: str, options: Mapping[str, Any],
               time_limit: float, seed: int, reporter: Reporter, started: float | None) -> ImageModel:
@@ -78,10 +80,10 @@ class ImageTrainer:
                 reporter.note(f"{finding.code} {finding.title}: {finding.detail}")
         recipe = choose_recipe(images)
         arrays = recipe.arrays(images)
-        group = duplicate_groups(hashes, labels)
-        keep = np.array([i for i, g in enumerate(group) if g == i])
+        keep = trained_once(hashes, labels)
         if len(keep) < len(labels):
-            reporter.note(f"{len(labels) - len(keep)} copies of images with the same label are trained once.")
+            reporter.note(f"{len(labels) - len(keep)} images not trained on: copies of another image of the same "
+                          "class are trained once, and images whose copy carries another label (IM005) not at all.")
         reporter.note(f"{len(labels):,} images, {len(set(labels))} classes; each read as {recipe.mode} "
                       f"{recipe.side}×{recipe.side} (box filter), {len(recipe.names())} features.")
         frame = recipe.frame(arrays[keep])
@@ -97,7 +99,8 @@ class ImageTrainer:
         n_classes = len(set(labels))
         spec = TrainSpec(target=LABEL, task="binary" if n_classes == 2 else "multiclass",
                          time_limit=max(feature_end - started, 1.0), seed=seed, learners=LEARNERS,
-                         ignore=tuple(CHECKS), max_rows=max(len(frame), 10))
+                         ignore=tuple(CHECKS), max_rows=max(len(frame), 10), max_trials=options.get("max_trials"),
+                         n_jobs=options.get("n_jobs"))
         features = train_model(frame, spec, _Quiet(reporter), started=started)
         classes = [str(c) for c in features.classes_ or []]
         y = np.array([classes.index(v) for v in frame[LABEL]])
@@ -107,9 +110,9 @@ class ImageTrainer:
         network, weight, network_info = None, 0.0, None
         deadline = started + time_limit - save_reserve
         if network_ok:
-            network, net_oof, network_info = _cross_validate_network(kept_arrays, y, folds, recipe, len(classes),
-                                                                     deadline=deadline, seed=seed, augment=augment,
-                                                                     reporter=reporter)
+            network, net_oof, network_info = _cross_validate_network(
+                kept_arrays, y, folds, recipe, len(classes), deadline=deadline, seed=seed, augment=augment,
+                reporter=reporter, max_epochs=int(options.get("network_epochs", 60)))
             if network is not None:
                 weight = _blend_weight(final_oof, net_oof, y, folds, metric, features.task)
                 reporter.note(f"Network blended with weight {weight:.2f} (chosen on out-of-fold {metric.name}).")
@@ -118,6 +121,7 @@ class ImageTrainer:
         blended = final_oof if weight == 0 else (1 - weight) * final_oof + weight * network_info["oof"]
         reference = statistics_frame([images[i] for i in keep], kept_arrays)
         reference["__fold"] = folds
+        reference["__hash"] = [f"{hashes[i]:016x}" for i in keep]
         reference["__target"] = [classes[k] for k in y]
         reference["__predicted"] = [classes[k] for k in blended.argmax(axis=1)]
         for i, c in enumerate(classes):
@@ -147,6 +151,17 @@ class ImageTrainer:
 TRAINER = ImageTrainer()
 
 
+def trained_once(hashes: list[int], labels: list[str]) -> np.ndarray:
+    """The images training uses: one of each group with the same perceptual hash and label, and none of a hash
+    that carries two labels. So no two training rows share a hash, and a validation image never has a copy in
+    its training fold (the folds cannot split what is not there twice)."""
+    labels_of: dict[int, set[str]] = {}
+    for h, label in zip(hashes, labels, strict=True):
+        labels_of.setdefault(h, set()).add(label)
+    group = duplicate_groups(hashes, labels)
+    return np.array([i for i, g in enumerate(group) if g == i and len(labels_of[hashes[i]]) == 1], dtype=int)
+
+
 class _Quiet(Reporter):
     """Passes the feature search's progress on, without its notes on single feature columns (a HOG cell
     that is constant over the set is dropped: expected, and there are hundreds)."""
@@ -174,8 +189,8 @@ class _Quiet(Reporter):
 
 
 def _cross_validate_network(arrays: np.ndarray, y: np.ndarray, folds: np.ndarray, recipe: FeatureRecipe,
-                            n_classes: int, *, deadline: float, seed: int, augment: str,
-                            reporter: Reporter) -> tuple[Network | None, np.ndarray | None, dict[str, Any] | None]:
+                            n_classes: int, *, deadline: float, seed: int, augment: str, reporter: Reporter,
+                            max_epochs: int = 60) -> tuple[Network | None, np.ndarray | None, dict[str, Any] | None]:
     """The network fitted on each training fold (its out-of-fold probabilities); the fold networks, averaged,
     are the final network. None when the time left cannot give each fold NETWORK_MIN_SECONDS."""
     spec = NetworkSpec(channels=recipe.channels, side=recipe.side, n_classes=n_classes)
@@ -192,7 +207,7 @@ def _cross_validate_network(arrays: np.ndarray, y: np.ndarray, folds: np.ndarray
         fold_deadline = started + (fold + 1) * (deadline - started) / k
         train_rows, val_rows = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
         module, info = fit_network(arrays[train_rows], y[train_rows], spec, deadline=fold_deadline,
-                                   seed=seed + fold, augment=augment)
+                                   seed=seed + fold, augment=augment, max_epochs=max_epochs)
         single = Network(spec, [module])
         oof[val_rows] = single.predict_proba(arrays[val_rows])
         modules.append(module)

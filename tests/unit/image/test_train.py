@@ -1,0 +1,125 @@
+"""The image kind end to end on tiny generated pictures: train (features + the network), the bundle, kiln predict,
+the leaderboard, duplicates kept out of each other's folds, the network's safetensors round trip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+import kiln
+from kiln.cli.app import app
+from kiln.training.image import TRAINER
+from kiln.training.progress import Reporter
+from kiln.vision.network import Network, NetworkSpec, fit_network
+
+SIDE = 16
+
+
+def shape(kind: str, rng: np.random.Generator) -> Image.Image:
+    """A noisy 16×16 picture of a horizontal bar, a vertical bar or a ring, placed at random."""
+    pixels = rng.normal(40, 15, (SIDE, SIDE))
+    at = int(rng.integers(4, 12))
+    if kind == "horizontal":
+        pixels[at - 1:at + 2, 2:14] = 220
+    elif kind == "vertical":
+        pixels[2:14, at - 1:at + 2] = 220
+    else:
+        yy, xx = np.mgrid[:SIDE, :SIDE]
+        pixels[np.abs(np.hypot(yy - 8, xx - 8) - 5) < 1.2] = 220
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), mode="L")
+
+
+def write_set(root: Path, per_class: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for kind in ("horizontal", "vertical", "ring"):
+        (root / kind).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            shape(kind, rng).save(root / kind / f"{i:03d}.png")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """One small model for the module: 3 classes × 15 images, two copies and a cross-class copy added."""
+    folder = tmp_path_factory.mktemp("image")
+    parts = folder / "parts"
+    write_set(parts, 15, seed=0)
+    copy = Image.open(parts / "ring" / "000.png")
+    copy.resize((32, 32)).save(parts / "ring" / "copy_of_000.png")  # the same picture at another size
+    Image.open(parts / "horizontal" / "001.png").save(parts / "vertical" / "mislabelled.png")
+    options = {"network": True, "network_epochs": 2, "max_trials": 2, "n_jobs": 1}  # two linear fits, no pool
+    model = TRAINER.train(parts, target=None, task="image", options=options, time_limit=20, seed=0,
+                          reporter=Reporter(), started=None)
+    bundle = kiln.save(model, folder / "model")
+    new = folder / "new"
+    write_set(new, 4, seed=1)
+    return bundle, new
+
+
+def test_train_predict_and_leaderboard_through_the_cli(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    bundle, new = trained
+    manifest = json.loads((bundle / "kiln.json").read_text())
+    assert manifest["kind"] == "image" and manifest["classes"] == ["horizontal", "ring", "vertical"]
+    assert manifest["recipe"]["side"] == SIDE and manifest["recipe"]["mode"] == "L"
+    out = tmp_path / "preds.csv"
+    result = CliRunner().invoke(app, ["predict", str(bundle), str(new), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    preds = pd.read_csv(out)
+    assert list(preds.columns) == ["path", "prediction", "proba_horizontal", "proba_ring", "proba_vertical"]
+    assert len(preds) == 12 and preds["path"].str.match(r"^(horizontal|vertical|ring)/\d{3}\.png$").all()
+    np.testing.assert_allclose(preds.filter(like="proba_").sum(axis=1), 1.0, atol=1e-6)
+    truth = preds["path"].str.split("/").str[0]
+    assert (preds["prediction"] == truth).mean() >= 0.75  # bars and rings are easy; chance is 1/3
+    board = CliRunner().invoke(app, ["leaderboard", str(bundle), "--csv"])
+    assert board.exit_code == 0 and "linear" in board.output
+
+
+def test_copies_never_straddle_folds_and_mislabelled_copies_are_left_out(trained: tuple[Path, Path]) -> None:
+    bundle, _ = trained
+    model = kiln.load(bundle)
+    manifest = model.manifest
+    codes = {f["code"] for f in manifest["findings"]}
+    assert {"IM005", "IM006"} <= codes
+    assert manifest["training"]["images"] == 47
+    # the resized copy is trained once; the horizontal bar filed under vertical and its original not at all
+    assert manifest["training"]["trained_images"] == 47 - 1 - 2
+    hashes = model.reference["__hash"]
+    assert hashes.is_unique  # so no validation image has a copy in its training fold
+
+
+def test_the_bundle_gives_the_models_own_predictions_and_refuses_a_bad_folder(trained: tuple[Path, Path],
+                                                                              tmp_path: Path) -> None:
+    bundle, new = trained
+    once, twice = kiln.load(bundle), kiln.load(bundle)
+    np.testing.assert_array_equal(once.predict_proba(new).to_numpy(), twice.predict_proba(new).to_numpy())
+    result = CliRunner().invoke(app, ["predict", str(bundle), str(tmp_path / "nowhere"), "--out",
+                                      str(tmp_path / "p.csv")])
+    assert result.exit_code == 2 and "is not a folder" in result.output and "Traceback" not in result.output
+
+
+def test_the_network_round_trips_through_safetensors_exactly(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    arrays = rng.random((40, SIDE, SIDE, 1), dtype=np.float32)
+    y = rng.integers(0, 3, 40)
+    spec = NetworkSpec(channels=1, side=SIDE, n_classes=3)
+    modules = [fit_network(arrays, y, spec, deadline=float("inf"), seed=k, max_epochs=1)[0] for k in range(2)]
+    network = Network(spec, modules)
+    network.save(tmp_path / "network.safetensors")
+    assert (tmp_path / "network.safetensors").read_bytes()[8:9] == b"{"  # a JSON header, then raw tensors
+    loaded = Network.load(tmp_path / "network.safetensors", spec, 2)
+    np.testing.assert_array_equal(network.predict_proba(arrays), loaded.predict_proba(arrays))
+
+
+def test_a_folder_with_one_class_is_refused_in_one_line(tmp_path: Path) -> None:
+    write_set(tmp_path / "one", 3, seed=0)
+    for kind in ("vertical", "ring"):
+        for file in (tmp_path / "one" / kind).iterdir():
+            file.unlink()
+        (tmp_path / "one" / kind).rmdir()
+    result = CliRunner().invoke(app, ["train", str(tmp_path / "one"), "--task", "image", "--time-limit", "5"])
+    assert result.exit_code == 2 and "IM001" in result.output and "Traceback" not in result.output
