@@ -32,8 +32,8 @@ IMAGE_CHECKS: dict[str, ImageCheck] = {c.code: c for c in (
     ImageCheck("IM004", "Severe class imbalance", "warning",
                "Collect more of the rare class; scores like accuracy hide how it is served."),
     ImageCheck("IM005", "Duplicate images across classes", "warning",
-               "The same picture carries two labels: fix the label (noise) or remove the copy; until then training leaves "
-               "them out."),
+               "The same picture carries two labels: fix the label (noise) or remove the copy; until then "
+               "training leaves them out."),
     ImageCheck("IM006", "Duplicate images within a class", "info",
                "Copies are trained once, so no copy of a validation image is in its training fold."),
     ImageCheck("IM007", "Tiny images", "warning",
