@@ -13,37 +13,17 @@ predictions, same score): it is shown once, on the member's row, with a line say
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+from kiln.ensemble.single_member import single_member
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
-ENSEMBLE_LEARNER = "ensemble"
 TIMES = ("fit s", "ms/1k rows")  # left out, last first, when the table is too wide
-
-
-def single_member(frame: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
-    """The leaderboard without an ensemble row whose only member is another row; the member's name."""
-    if "learner" not in frame.columns or "config" not in frame.columns:
-        return frame, None
-    for index, row in frame.iterrows():
-        if row["learner"] != ENSEMBLE_LEARNER:
-            continue
-        try:
-            members = json.loads(row["config"]) if isinstance(row["config"], str) else {}
-        except json.JSONDecodeError:
-            continue
-        if len(members) == 1 and next(iter(members)) in set(frame["model"]):
-            member = next(iter(members))
-            rest = frame.drop(index=index)
-            if bool(row.get("used", False)):
-                rest.loc[rest["model"] == member, "used"] = True
-            return rest.reset_index(drop=True), member
-    return frame, None
 
 
 def _leaderboard_table(rows: pd.DataFrame, title: str, columns: list[str]) -> Table:

@@ -119,7 +119,9 @@ def _summary(model: Any, cv: dict, training: dict) -> Section:
 
 
 def _leaderboard(model: Any) -> Section:
-    board = model.leaderboard()
+    from kiln.ensemble.single_member import single_member
+
+    board, member = single_member(model.leaderboard())
     rows = board.to_dict("records")
     columns = ["rank", "model", "learner", "origin", "score", "ci_low", "ci_high", "fit_s", "predict_s_per_1k",
                "status", "used"]
@@ -129,6 +131,9 @@ def _leaderboard(model: Any) -> Section:
              "better; the score is the mean of the folds'). `truncated`: the time budget stopped a fold "
              "after it had learned; `unlearned`: stopped before it learned (never kept); `skipped`: too "
              "little time was left to start it; `used` marks the predictor.")
+    if member is not None:
+        intro += (f" Ensemble selection kept {member} alone: that ensemble is {member} itself (same predictions, "
+                  "same score), so it is listed once.")
     return Section("Leaderboard", intro, table(rows, columns, headers={"predict_s_per_1k": "predict s / 1k rows"}))
 
 

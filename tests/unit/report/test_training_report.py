@@ -44,3 +44,13 @@ def test_summary_names_what_each_member_predicts_with(tiny: kiln.Model) -> None:
     assert tiny.manifest["final_models"]
     for name, how in tiny.manifest["final_models"].items():
         assert f"{name}: {said[how]}" in summary
+
+
+def test_a_one_member_ensemble_is_listed_once_with_why(tiny: kiln.Model) -> None:
+    board = tiny.leaderboard()
+    assert (board["learner"] == "ensemble").sum() == 1  # the stored leaderboard keeps the predictor's row
+
+    section = _section(render_training(tiny), "Leaderboard")
+
+    assert "<td>ensemble</td>" not in section.replace(" ", "")
+    assert "Ensemble selection kept lightgbm_0 alone: that ensemble is lightgbm_0 itself" in section
