@@ -1,18 +1,25 @@
-"""The prediction log: every served prediction, appended to KILN_DB by a background writer.
+"""The prediction log: every served prediction, appended to KILN_DB by a writer process.
 
-A request only appends one entry to an in-memory queue (a deque append, no I/O); a
-daemon thread inserts what is queued in batches of `batch_rows`, or whatever it holds
-every `flush_s` seconds. If the database is slow or down, serving goes on: the queue
-stops growing at `queue_rows` and what does not fit is dropped and counted.
+A request only appends one entry to an in-memory queue (a deque append, no I/O). A feeder
+thread hands what is queued to a writer process (`log_writer`) in batches of `batch_rows`
+rows, or whatever it holds every `flush_s` seconds: it pickles the batch and sends it down a
+pipe, which is all the logging a worker's CPU does. The writer process builds the rows,
+encodes them and inserts them (`executemany`), and reports back what it wrote. If the database
+is slow or down, serving goes on: the queue stops growing at `queue_rows` and what does not fit
+is dropped and counted.
 
-Loss bound: a crash loses at most the rows queued and not yet written — those served
-in the last `flush_s` seconds plus one batch in flight, and never more than
-`queue_rows + batch_rows`. A clean shutdown (`close`) writes everything.
+Loss bound: a `kill -9` of the worker loses only the rows not yet handed to the writer — those
+served in the last `flush_s` seconds, never more than `queue_rows` — because the writer process
+outlives it, writes every batch it received, and exits when the pipe closes
+(tests/unit/store/test_prediction_log.py kills a worker to check). A clean shutdown (`close`)
+writes everything.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import pickle
 import threading
 import time
 from collections import deque
@@ -28,7 +35,7 @@ SQLITE_MMAP_BYTES = 1 << 30  # address space (not memory) mapped while a monitor
 
 @dataclass(frozen=True)
 class Entry:
-    """One request's rows as the request had them; the writer thread turns them into table rows.
+    """One request's rows as the request had them; the writer process turns them into table rows.
 
     `records` are the request's records; only `columns` (the model's features) are logged,
     so junk keys a client adds never reach the database.
@@ -43,19 +50,18 @@ class Entry:
     predictions: list[Any]
     probabilities: list[dict[str, float]] | None = None
 
+    def as_tuple(self) -> tuple:
+        return (self.request_id, self.model, self.version, self.at, self.columns, self.records, self.predictions,
+                self.probabilities)
+
     def rows(self) -> list[dict[str, Any]]:
-        out = []
-        for i, record in enumerate(self.records):
-            outputs: dict[str, Any] = {"prediction": self.predictions[i]}
-            if self.probabilities is not None:
-                outputs["probabilities"] = self.probabilities[i]
-            out.append({"request_id": self.request_id, "row": i, "model": self.model, "version": self.version,
-                        "at": self.at, "inputs": {c: record.get(c) for c in self.columns}, "outputs": outputs})
-        return out
+        from kiln.store.log_writer import rows_of
+
+        return rows_of([self.as_tuple()])
 
 
 class PredictionLog:
-    """A batching, bounded, never-blocking writer of the `kiln_predictions` table."""
+    """A batching, bounded, never-blocking log of served predictions, written by a process of its own."""
 
     def __init__(self, url: str | None = None, *, batch_rows: int = 500, flush_s: float = 1.0,
                  queue_rows: int = 50_000) -> None:
@@ -65,12 +71,28 @@ class PredictionLog:
         self.queue_rows = queue_rows
         self.written = 0
         self.dropped = 0
+        self.sent = 0  # rows handed to the writer process
+        self.cpu_s = 0.0  # CPU seconds the feeder thread spent in this process (pickling, sending)
         self._queue: deque[Entry] = deque()
         self._queued_rows = 0
+        self._in_flight: list[int] = []  # rows of each batch sent and not yet reported on
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._start_writer()
         self._thread = threading.Thread(target=self._run, name="kiln-prediction-log", daemon=True)
         self._thread.start()
+
+    def _start_writer(self) -> None:
+        from kiln.store import log_writer
+
+        context = multiprocessing.get_context("spawn")  # no fork of a threaded server
+        inbox, self._outbox = context.Pipe(duplex=False)
+        self._reports, report_end = context.Pipe(duplex=False)
+        self._process = context.Process(target=log_writer.main, args=(inbox, report_end, self.url, self.flush_s),
+                                        name="kiln-prediction-log-writer", daemon=True)
+        self._process.start()
+        inbox.close()
+        report_end.close()
 
     @property
     def queued(self) -> int:
@@ -88,7 +110,7 @@ class PredictionLog:
             self._wake.set()
 
     def close(self, timeout: float = 10.0) -> None:
-        """Write what is queued (for up to `timeout` seconds), then stop the writer."""
+        """Hand over what is queued and wait (up to `timeout` seconds) until the writer has written it."""
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout)
@@ -97,55 +119,79 @@ class PredictionLog:
         while True:
             self._wake.wait(self.flush_s)
             self._wake.clear()
-            stopping = self._stop.is_set()
-            while self._queue:
-                self._write(self._take_batch())
-                if not stopping and self._queued_rows < self.batch_rows:
-                    break
-            if stopping and not self._queue:
+            started = time.thread_time()
+            self._feed()
+            self.cpu_s += time.thread_time() - started
+            if self._stop.is_set() and not self._queue:
+                self._finish()
                 return
 
-    def _take_batch(self) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        while self._queue and len(rows) < self.batch_rows:
+    def _feed(self) -> None:
+        """Hand over full batches (everything when stopping), then count what the writer reported."""
+        stopping = self._stop.is_set()
+        while self._queue:
+            self._send(self._take_batch())
+            if not stopping and self._queued_rows < self.batch_rows:
+                break
+        self._read_reports(wait=0.0)
+
+    def _take_batch(self) -> list[Entry]:
+        batch: list[Entry] = []
+        rows = 0
+        while self._queue and rows < self.batch_rows:
             entry = self._queue.popleft()
             self._queued_rows -= len(entry.records)
-            rows.extend(entry.rows())
-        return rows
+            rows += len(entry.records)
+            batch.append(entry)
+        return batch
 
-    def _write(self, rows: list[dict[str, Any]]) -> None:
+    def _send(self, batch: list[Entry]) -> None:
+        rows = sum(len(entry.records) for entry in batch)
         try:
-            self._insert(rows)
-            self.written += len(rows)
-        except Exception as exc:  # the database is down, slow, or refused a value
-            _log.warning("prediction log: a batch of %d rows failed (%s); retrying row by row", len(rows), exc)
-            self._write_one_by_one(rows)
-
-    def _write_one_by_one(self, rows: list[dict[str, Any]]) -> None:
-        """A value the database refuses (e.g. NUL in PostgreSQL text) costs its own row only."""
-        for i, row in enumerate(rows):
-            try:
-                self._insert([row])
-                self.written += 1
-            except Exception:
-                self.dropped += 1
-                if self._down():
-                    self.dropped += len(rows) - i - 1
-                    return
-
-    def _down(self) -> bool:
+            message = pickle.dumps([entry.as_tuple() for entry in batch], protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # a record the server let through that cannot be pickled
+            _log.warning("prediction log: a batch of %d rows cannot be handed over (%s)", rows, exc)
+            self.dropped += rows
+            return
+        if not self._process.is_alive():  # the writer was killed: a new one takes over
+            _log.warning("prediction log: the writer process died; starting another")
+            self.dropped += sum(self._in_flight)
+            self._in_flight.clear()
+            self._start_writer()
         try:
-            with engine(self.url).connect():
-                return False
-        except Exception:
-            time.sleep(min(self.flush_s, 1.0))  # back off; the queue bound keeps memory flat
+            self._outbox.send_bytes(message)
+        except (BrokenPipeError, OSError) as exc:
+            _log.warning("prediction log: the writer process is gone (%s); %d rows dropped", exc, rows)
+            self.dropped += rows
+            return
+        self.sent += rows
+        self._in_flight.append(rows)
+
+    def _read_reports(self, wait: float) -> bool:
+        """Count what the writer reported; True once it said it closed."""
+        try:
+            while self._reports.poll(wait):
+                kind, written, dropped = self._reports.recv()
+                if kind == "closed":
+                    return True
+                rows = self._in_flight.pop(0) if self._in_flight else 0
+                self.written += written
+                self.dropped += rows if kind == "lost" else dropped
+                wait = 0.0
+        except (EOFError, OSError):
             return True
+        return False
 
-    def _insert(self, rows: list[dict[str, Any]]) -> None:
-        database = engine(self.url)
-        ensure_tables(database)
-        with database.begin() as connection:
-            connection.execute(predictions.insert(), rows)
+    def _finish(self) -> None:
+        try:
+            self._outbox.send_bytes(b"")
+        except (BrokenPipeError, OSError):
+            return
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not self._read_reports(wait=0.1):
+            if not self._process.is_alive() and not self._reports.poll(0):
+                break
+        self._process.join(5)
 
 
 def read_predictions(model: str, *, version: str | None = None, since: float | None = None,

@@ -78,3 +78,37 @@ def test_close_writes_everything_queued(tmp_path, rows: int) -> None:
         log.append(_entry(f"r{i}", n=rows))
     log.close()
     assert len(read_predictions("m", url=url)) == 7 * rows
+
+
+KILLED_WORKER = """
+import os, signal, sys, time
+from kiln.store.prediction_log import Entry, PredictionLog
+log = PredictionLog(sys.argv[1], batch_rows=100, flush_s=0.05)
+records = [{"x": float(i)} for i in range(100)]
+for i in range(10):
+    log.append(Entry(f"sent{i}", "m", "1", time.time(), ("x",), records, [0] * 100))
+deadline = time.monotonic() + 60
+while log.sent < 1000 and time.monotonic() < deadline:
+    time.sleep(0.01)
+log.flush_s = 3600  # what comes now stays in the queue: the rows a kill -9 may lose
+log.append(Entry("unsent", "m", "1", time.time(), ("x",), records[:7], [0] * 7))
+print(log.sent, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_killed_worker_loses_only_the_rows_not_handed_to_the_writer(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    done = subprocess.run([sys.executable, "-c", KILLED_WORKER, url], capture_output=True, text=True, timeout=120)
+    assert done.returncode == -9 and done.stdout.strip() == "1000", done.stderr[-2000:]
+    deadline = time.monotonic() + 60  # the writer process outlives the worker and finishes what it was sent
+    while time.monotonic() < deadline and len(read_predictions("m", url=url)) < 1000:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    rows = read_predictions("m", url=url)
+    sent = [row for row in rows if row["request_id"].startswith("sent")]
+    assert len(sent) == 1000  # every row handed to the writer was written, though the worker died
+    assert len(rows) - len(sent) in (0, 7)  # at most the last, unsent request is lost
