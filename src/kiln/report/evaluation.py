@@ -92,7 +92,8 @@ def evaluation_json(ev: Evaluation) -> dict[str, Any]:
     return {"task": ev.task, "metric": ev.metric, "rows": len(ev.y_true), "scores": records(ev.frame()),
             "tests": records(ev.tests_frame()), "tests_source": "the evaluated rows",
             "comparisons": records(ev.comparisons_frame()),
-            "comparisons_source": "training: the candidates' cross-validation folds", "threshold": threshold,
+            "comparisons_source": "training: the candidates' cross-validation folds",
+            "comparisons_missing": ev.not_compared or None, "threshold": threshold,
             "slices": records(ev.slices_frame()), "importance": records(ev.importance_frame())}
 
 

@@ -244,6 +244,18 @@ def test_evaluation_json_is_plain_data() -> None:
     assert data["comparisons_source"].startswith("training") and data["tests_source"] == "the evaluated rows"
     assert [t["other"] for t in data["tests"]] == ["its best member lgbm (lightgbm)", "trivial baseline"]
     assert data["slices"][2]["p_adjusted"] == 0.0012
+    assert data["comparisons_missing"] is None  # two comparisons were made
+
+
+def test_evaluation_json_says_why_no_comparison_was_made() -> None:
+    import dataclasses
+    import json
+
+    ev = dataclasses.replace(_evaluation("binary"), comparisons=[], not_compared="only 1 candidate learned")
+
+    data = json.loads(json.dumps(evaluation_json(ev)))
+
+    assert data["comparisons"] == [] and data["comparisons_missing"] == "only 1 candidate learned"
 
 
 def _contributions(n: int = 300) -> pd.DataFrame:
