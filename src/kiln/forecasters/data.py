@@ -80,6 +80,10 @@ def infer_frequency(frame: pd.DataFrame) -> str:
     for _, group in frame.groupby("unique_id", sort=False):
         ds = pd.DatetimeIndex(group["ds"].drop_duplicates())
         freq = pd.infer_freq(ds[-min(len(ds), 200):]) if len(ds) >= 3 else None
+        if freq is None and len(ds) >= 8:  # gaps: the commonest frequency of short runs of timestamps
+            runs = [pd.infer_freq(ds[i:i + 6]) for i in range(0, len(ds) - 5, 3)]
+            runs = [r for r in runs if r]
+            freq = max(set(runs), key=runs.count) if runs else None
         if freq is None and len(ds) >= 3:
             step = pd.Series(ds).diff().mode()
             freq = pd.tseries.frequencies.to_offset(step.iloc[0]).freqstr if len(step) else None

@@ -235,13 +235,17 @@ class ForecastTrainer:
                 h: int, m: int, seed: int, started: float, deadline: float, time_limit: float,
                 reporter: Reporter) -> Forecaster:
         scorer = _Scorer(bt)
-        reserve = max(2.0, 0.12 * float(time_limit))
+        reserve = max(2.5, 0.15 * float(time_limit))  # saving, the report and the check forecast
         results: dict[str, dict[str, Any]] = {}
         board: list[dict[str, Any]] = []
         window_rows: list[dict[str, Any]] = []
         intermittent = prepared.intermittent
         imported = False
-        for name in FAMILIES:
+        order = list(FAMILIES)
+        if prepared.known_future:  # the one family that reads covariates goes right after the baselines
+            order.remove("lightgbm")
+            order.insert(order.index("drift") + 1, "lightgbm")
+        for name in order:
             fam = family(name)
             row: dict[str, Any] = {"model": name, "tags": ",".join(sorted(fam.tags)), "fit_s": 0.0}
             if not fam.usable(lengths, m, intermittent):
