@@ -1,0 +1,85 @@
+"""The help-desk intent set trains into a text model with the reject option; the bundle
+round-trips; the CLI predicts unicode messages and reports the reject rate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.model_selection import train_test_split
+from typer.testing import CliRunner
+
+import kiln
+from kiln.demo.intents import OUT_OF_SCOPE, PER_INTENT, PHRASINGS, load_intents
+
+ODD = ["the press is overheating again", "Ünïcödé 🚀 pressé surchauffe", "пресс перегрелся", "مضخة تسرب الزيت",
+       "e\u0301\u0301 combining marks", "leak " * 400, "漢字のテキスト、ポンプが漏れている"]
+
+
+@pytest.fixture(scope="module")
+def intents(tmp_path_factory) -> tuple:
+    frame = load_intents()
+    train, test = train_test_split(frame, test_size=0.3, random_state=0, stratify=frame["intent"])
+    model = kiln.train(train, target="intent", time_limit=10, max_trials=1, n_jobs=1, text_columns=["utterance"],
+                       reject_below="auto", quiet=True)
+    folder = kiln.save(model, tmp_path_factory.mktemp("bot") / "bot")
+    return model, Path(folder), test
+
+
+def test_the_demo_set_has_its_intents_and_out_of_scope_messages() -> None:
+    frame = load_intents()
+    counts = frame["intent"].value_counts()
+    assert set(counts.index) == set(PHRASINGS) | {OUT_OF_SCOPE}
+    assert (counts.drop(OUT_OF_SCOPE) == PER_INTENT).all() and counts[OUT_OF_SCOPE] >= 30
+    assert frame.equals(load_intents())  # the same table every time
+    assert not frame["utterance"].duplicated().any()
+
+
+def test_reject_threshold_reaches_its_precision_on_held_out_rows(intents) -> None:
+    model, _, test = intents
+    rule = model.reject
+    assert rule["mode"] == "auto" and rule["target_precision"] == 0.9 and rule["out_of_scope_rows"] > 0
+    predicted = model.predict(test[["utterance"]])
+    kept = predicted != OUT_OF_SCOPE
+    truth = test["intent"].to_numpy()
+    assert 0.5 < kept.mean() < 1.0
+    assert (predicted[kept] == truth[kept]).mean() >= 0.9
+    assert (~kept[truth == OUT_OF_SCOPE]).mean() > 0.5  # most out-of-scope messages are refused
+
+
+def test_the_bundle_predicts_the_same_after_loading(intents) -> None:
+    model, folder, test = intents
+    loaded = kiln.load(folder)
+    np.testing.assert_allclose(loaded.predict_raw(test[["utterance"]]), model.predict_raw(test[["utterance"]]))
+    assert loaded.reject == model.reject
+
+
+def test_cli_predicts_unicode_messages_and_reports_the_reject_rate(intents, tmp_path) -> None:
+    from kiln.cli.app import app
+
+    _, folder, _ = intents
+    source = tmp_path / "messages.csv"
+    pd.DataFrame({"utterance": ODD}).to_csv(source, index=False, encoding="utf-8")
+    out = tmp_path / "answers.csv"
+    result = CliRunner().invoke(app, ["predict", str(folder), str(source), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "reject rate:" in result.output
+    answers = pd.read_csv(out, keep_default_na=False)
+    assert len(answers) == len(ODD)
+    assert answers["prediction"].iloc[0] == "overheating"
+    assert set(answers["prediction"]) <= set(PHRASINGS) | {OUT_OF_SCOPE}
+    proba = answers[[c for c in answers.columns if c.startswith("proba_")]].to_numpy()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
+
+
+def test_cli_refuses_an_empty_message_naming_the_column_and_line(intents, tmp_path) -> None:
+    from kiln.cli.app import app
+
+    _, folder, _ = intents
+    source = tmp_path / "messages.csv"
+    source.write_text("utterance\nthe lathe is jammed\n\"\"\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["predict", str(folder), str(source), "--out", str(tmp_path / "a.csv")])
+    assert result.exit_code == 2
+    assert "'utterance'" in result.output and "Traceback" not in result.output
