@@ -228,6 +228,8 @@ def profile(
     id_column: Annotated[Optional[str], typer.Option(help="forecast: the series id column.")] = None,  # noqa: UP045
     user_column: Annotated[Optional[str], typer.Option(help="recommend: the user id column.")] = None,  # noqa: UP045
     item_column: Annotated[Optional[str], typer.Option(help="recommend: the item id column.")] = None,  # noqa: UP045
+    rating_column: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="recommend: the rating or weight column (checked: RC007).")] = None,
     path_column: Annotated[Optional[str], typer.Option(  # noqa: UP045
         help="image: the column of image paths, when DATA is a table.")] = None,
 ) -> None:
@@ -242,6 +244,7 @@ def profile(
 
         options = {key: value for key, value in {"time_column": time_column, "id_column": id_column,
                                                  "user_column": user_column, "item_column": item_column,
+                                                 "rating_column": rating_column,
                                                  "path_column": path_column}.items() if value is not None}
         kind = for_task(task)
         if "profile" in kind.hooks:  # every kind but tabular profiles through its hook

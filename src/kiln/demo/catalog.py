@@ -15,6 +15,7 @@ from kiln.errors import InvalidOptionError
 DEFAULT = "tabular"
 DEMOS: dict[str, str] = {
     "tabular": "kiln.demo.flow:run_default",
+    "recommend": "kiln.demo.recommend:run",
 }
 
 

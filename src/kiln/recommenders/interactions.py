@@ -125,7 +125,8 @@ def build(frame: pd.DataFrame, columns: Columns, *, min_rating: float | None = N
     first = ~pairs.duplicated(["u", "i"], keep="first").to_numpy()
     kept = order[first]
     user_codes, users = pd.factorize(user_keys[kept], sort=False)
-    extra = [k for k in id_keys(catalogue) if k not in set(item_keys[kept])] if catalogue else []
+    known = set(item_keys[kept])
+    extra = list(dict.fromkeys(k for k in id_keys(list(catalogue)) if k not in known))
     item_values = np.concatenate([item_keys[kept], np.array(extra, dtype=object)])
     item_codes, items = pd.factorize(item_values, sort=False)
     return Interactions(users=np.asarray(users, dtype=object), items=np.asarray(items, dtype=object),

@@ -99,7 +99,7 @@ def retrain_recommender(name: str, data: pd.DataFrame | str | Path, *, alpha: fl
     from kiln.recommenders.interactions import id_keys
 
     row_keys = pd.DataFrame({"u": id_keys(frame[c.user]), "i": id_keys(frame[c.item])})
-    in_gate = row_keys.merge(keys.assign(g=True), on=["u", "i"], how="left")["g"].fillna(False).to_numpy(bool)
+    in_gate = row_keys.merge(keys.assign(g=1), on=["u", "i"], how="left")["g"].notna().to_numpy()
     gate = GATE.labelled(frame[in_gate], champion)
     GATE.check_gate(gate, champion)
     limit = time_limit or float(champion.manifest["training"]["time_limit"])

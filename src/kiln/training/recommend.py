@@ -475,7 +475,7 @@ def _manifest(model: RecommenderModel, problem: Validation, trials: list[Trial],
                  "density": float(len(interactions)) / max(interactions.shape[0] * interactions.shape[1], 1)},
         "validation": validation, "paired_tests": tests,
         # what the registry lists for every kind (kiln models show): the headline validation score
-        "cv": {"metric": "ndcg@10", "score": validation["ndcg@10"]["value"], "ci_low": validation["ndcg@10"]["low"],
+        "cv": {"metric": "ndcg_at_10", "score": validation["ndcg@10"]["value"], "ci_low": validation["ndcg@10"]["low"],
                "ci_high": validation["ndcg@10"]["high"], "model": "blend" if len(blend) > 1 else blend[0][0]},
         "components": [{"learner": c.name, "params": _jsonable(c.params), "weight": w}
                        for c, w in model.components],

@@ -84,6 +84,11 @@ def test_leaderboard_evaluate_and_profile(trained: tuple[Path, str], tmp_path: P
                                    "--out", str(tmp_path / "p.html")])
     assert profiled.exit_code == 0, profiled.output
     assert "RC001" in {f["code"] for f in json.loads(profiled.output)["findings"]}
+    an_id = runner.invoke(app, ["profile", str(tmp_path / "doubled.csv"), "--task", "recommend", "--user-column",
+                                "user", "--item-column", "item", "--rating-column", "ts", "--json",
+                                "--out", str(tmp_path / "p2.html")])
+    assert an_id.exit_code == 1  # a check of severity error: the "rating" column is really a timestamp
+    assert "RC007" in {f["code"] for f in json.loads(an_id.output)["findings"]}
 
 
 def test_bad_input_is_one_sentence_and_exit_2(ratings: Path, tmp_path: Path) -> None:
