@@ -21,6 +21,7 @@ from kiln.data.load import read_table
 from kiln.data.percent import part_of, percent
 from kiln.data.schema import Schema, infer_schema
 from kiln.data.target import Target, infer_target
+from kiln.data.text_checks import TEXT_CHECKS, text_findings
 from kiln.errors import InvalidDataError, InvalidOptionError, KilnError
 
 Severity = Literal["error", "warning", "info"]
@@ -96,6 +97,8 @@ CHECKS: dict[str, Check] = {check.code: check for check in (
     Check("DQ018", "Target cannot be learned", "error",
           "Choose another --target column or fix its labels; no model can be trained on it as it is."),
 )}
+CHECKS.update({code: Check(code, title, severity, advice)  # type: ignore[arg-type]
+               for code, (title, severity, advice) in TEXT_CHECKS.items()})  # TX001-TX005: data/text_checks.py
 
 
 @dataclass(frozen=True)
@@ -437,4 +440,5 @@ _RUNS: tuple[tuple[frozenset[str], Callable[[_Table], Iterator[_Raw]]], ...] = (
     (frozenset({"DQ012", "DQ013", "DQ014"}), _text_numbers),
     (frozenset({"DQ004", "DQ005"}), _leakage),
     (frozenset({"DQ015"}), _skew),
+    (frozenset(TEXT_CHECKS), lambda t: text_findings(t.frame, t.schema, t.target)),
 )

@@ -38,7 +38,7 @@ def base() -> pd.DataFrame:
 
 
 def test_catalogue_entries_are_coded_with_one_sentence_of_advice() -> None:
-    assert list(CHECKS) == [f"DQ{i:03d}" for i in range(1, 19)]
+    assert list(CHECKS) == [f"DQ{i:03d}" for i in range(1, 19)] + [f"TX{i:03d}" for i in range(1, 6)]
     for code, check in CHECKS.items():
         assert check.code == code
         assert check.severity in ("error", "warning", "info")

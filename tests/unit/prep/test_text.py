@@ -15,8 +15,8 @@ from kiln.learners.registry import all_learners
 from kiln.prep.build import build_prep
 from kiln.prep.text import TextStack, Tfidf
 
-WORDS = ("pump valve seal motor belt filter sensor gauge cable panel noise heat oil leak fan "
-         "bolt gear chain drive hose").split()
+WORDS = ["pump", "valve", "seal", "motor", "belt", "filter", "sensor", "gauge", "cable", "panel", "noise", "heat",
+         "oil", "leak", "fan", "bolt", "gear", "chain", "drive", "hose"]
 TOKEN = "zqjzqj"  # only in validation rows, always with class 1; none of its characters occur elsewhere
 
 
@@ -44,7 +44,6 @@ def test_a_token_planted_only_in_validation_rows_changes_nothing(family: str) ->
     plan.transformer.fit(planted.iloc[train], y[train])
     with_token = plan.transformer.transform(planted.iloc[val])
     without = plan.transformer.transform(control.iloc[val])
-    dense = (lambda m: m.toarray() if hasattr(m, "toarray") else np.asarray(m))
     np.testing.assert_array_equal(dense(with_token), dense(without))
     # ...whereas fitting on rows that hold the token does pick it up (the test can fail)
     leaky = build_prep(schema, family, task="binary", text={"char_ngrams": 4}).transformer
@@ -79,6 +78,10 @@ def test_vocabulary_survives_skops(tmp_path) -> None:
     loaded = load_skops(tmp_path / "v.skops")
     assert loaded.vocabulary_ == vectorizer.vocabulary_
     assert (loaded.transform(frame["note"]) != vectorizer.transform(frame["note"])).nnz == 0
+
+
+def dense(matrix) -> np.ndarray:
+    return matrix.toarray() if hasattr(matrix, "toarray") else np.asarray(matrix)
 
 
 def _cases() -> list:
