@@ -23,22 +23,24 @@ N_BOOT = 1000
 def per_user_metrics(recommended: np.ndarray, relevant: Sequence[np.ndarray], k: int = 10) -> dict[str, np.ndarray]:
     """NDCG@k, Recall@k, MAP@k and MRR per user; `recommended` is users × ≥k item codes (-1: none)."""
     n = len(relevant)
-    top = recommended[:, :k]
+    top = recommended[:n, :k]
+    k = top.shape[1] if n else k
+    sizes = np.array([len(r) for r in relevant], dtype=np.int64)
+    width = max(int(sizes.max()) if n else 1, 1)
+    padded = np.full((n, width), -2, dtype=np.int64)  # -2 never matches a code or the -1 padding
+    for u, items in enumerate(relevant):
+        padded[u, :len(items)] = items
+    hits = (top[:, :, None] == padded[:, None, :]).any(axis=2) & (top >= 0)  # users × k
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    ndcg, recall, average_precision, mrr = (np.zeros(n) for _ in range(4))
-    for u in range(n):
-        wanted = np.asarray(relevant[u])
-        if len(wanted) == 0:
-            continue
-        hits = np.isin(top[u], wanted) & (top[u] >= 0)
-        if not hits.any():
-            continue
-        ideal = min(k, len(wanted))
-        ndcg[u] = discounts[hits].sum() / discounts[:ideal].sum()
-        recall[u] = hits.sum() / ideal
-        positions = np.flatnonzero(hits) + 1
-        average_precision[u] = (np.arange(1, len(positions) + 1) / positions).sum() / ideal
-        mrr[u] = 1.0 / positions[0]
+    ideal_counts = np.minimum(sizes, k)
+    ideal = np.concatenate([[0.0], np.cumsum(discounts)])[ideal_counts]
+    safe = np.where(ideal_counts > 0, ideal_counts, 1)
+    ndcg = np.where(ideal_counts > 0, (hits * discounts).sum(axis=1) / np.where(ideal > 0, ideal, 1.0), 0.0)
+    recall = np.where(ideal_counts > 0, hits.sum(axis=1) / safe, 0.0)
+    precision_at_hit = np.cumsum(hits, axis=1) / np.arange(1, k + 1)
+    average_precision = np.where(ideal_counts > 0, (precision_at_hit * hits).sum(axis=1) / safe, 0.0)
+    first = np.where(hits.any(axis=1), hits.argmax(axis=1) + 1, 0)
+    mrr = np.where(first > 0, 1.0 / np.maximum(first, 1), 0.0)
     return {"ndcg": ndcg, "recall": recall, "map": average_precision, "mrr": mrr}
 
 

@@ -24,8 +24,7 @@ class ALS(Recommender):
         "iterations": Param("int", 5, 30),
         "weighting": Param("choice", choices=("binary", "rating")),
     }
-    defaults = ({"factors": 64, "regularization": 10.0, "alpha": 1.0, "iterations": 15},
-                {"factors": 100, "regularization": 0.01, "alpha": 1.0, "iterations": 15})
+    defaults = ({"factors": 64, "regularization": 10.0, "alpha": 1.0, "iterations": 15},)
 
     def fit(self, data: FitData, *, seed: int = 0) -> ALS:
         from implicit.cpu.als import AlternatingLeastSquares
@@ -49,6 +48,20 @@ class ALS(Recommender):
         for row in np.flatnonzero(~known):
             vectors[row] = self._fold_in(history[row])
         return vectors @ self.item_factors.T
+
+    def refresh_users(self, history: sp.csr_matrix) -> None:
+        """Re-solve every user's factor from `history` with the item factors fixed (one ALS half-step):
+        a model fitted without each user's newest interaction catches up on it without a full refit."""
+        y = self.item_factors.astype(np.float64)
+        alpha, reg = float(self.params["alpha"]), float(self.params["regularization"])
+        base = y.T @ y + reg * np.eye(y.shape[1])
+        confidence = history.astype(np.float64)
+        confidence.data *= alpha
+        if np.allclose(confidence.data, 1.0):  # implicit's update adds (c - 1) y yᵀ: nothing per user here
+            solved = np.linalg.solve(base, (confidence @ y).T).T
+        else:
+            solved = np.vstack([self._fold_in(history[u]) for u in range(history.shape[0])])
+        self.user_factors = solved.astype(np.float32)
 
     def _fold_in(self, row: sp.csr_matrix) -> np.ndarray:
         """The user factor ALS would solve for this history (implicit's update: confidence = alpha * value)."""

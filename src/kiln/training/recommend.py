@@ -45,7 +45,7 @@ from kiln.training.progress import Reporter
 K = 10
 MAX_VALIDATION_USERS = 3000  # users scored per trial; more only narrows the interval
 MAX_BLEND_STEPS = 12
-LEARNER_ORDER = ("most_popular", "item_knn", "ease", "als", "bpr", "feature_hybrid")  # cheap and strong first
+LEARNER_ORDER = ("most_popular", "als", "ease", "item_knn", "feature_hybrid", "bpr")  # strong for their cost first
 MAX_TRIALS = {"most_popular": 6}  # a small space: more trials only repeat themselves
 FIRST_FIT_GUESS_S = 3.0  # at most, a learner not yet fitted on this data is assumed to take this long
 SEARCH_SHARE = 0.5  # of --time-limit for the search; the blend, refit and bundle get the rest
@@ -283,6 +283,8 @@ def fit_recommender(interactions: Interactions, columns: Columns, *, features: n
     first_guess = float(np.clip(FIRST_FIT_GUESS_S * len(interactions) / 100_000, 0.05, FIRST_FIT_GUESS_S))
     for learner in learners:  # each learner's known-good defaults first
         for params in RECOMMENDERS[learner].defaults:
+            if params.get("decay") and interactions.has_time is False:
+                continue  # no timestamps: a decayed count is the plain count again
             if not fits(learner) and best:
                 break
             run(learner, {**params, **fixed})
@@ -397,6 +399,9 @@ def refit(interactions: Interactions, columns: Columns, *, features: np.ndarray 
             refitted.append(name)
         else:
             chosen[i] = trial.fitted
+            refresh = getattr(chosen[i], "refresh_users", None)
+            if refresh is not None:  # factors fitted without each user's newest interaction: catch up on it
+                refresh(data[chosen[i].weighting].matrix)
     components = [(chosen[i], blend[i][1]) for i in range(len(blend))]
     popular_params = best["most_popular"].params if "most_popular" in best else {}
     popular = RECOMMENDERS["most_popular"](**popular_params).fit(data["binary"], seed=seed)
