@@ -570,6 +570,13 @@ def monitor(
         rules = AlertRules.load(config, psi_threshold=psi_threshold, top_features=top_features, min_rows=min_rows,
                                 webhook=webhook)
         result = run_monitor(model, since=parse_since(since, now=time.time()), rules=rules)
+        if hasattr(result, "lines"):  # a forecaster's result: live MASE / WQL / coverage against the backtest
+            from kiln.cli.forecast import print_monitor as print_forecast_monitor
+
+            print_forecast_monitor(result, out=out, as_json=as_json)
+            if result.alerts:
+                raise typer.Exit(1)
+            return
         path = write_text(render_drift(result), out or default_report_path(f"{Path(result.name).name}", "monitor"))
         for alert in result.alerts:
             logging.getLogger("kiln.monitor").warning("ALERT %s: %s", alert.rule, alert.message)
@@ -589,7 +596,8 @@ def monitor(
 @app.command()
 def feedback(
     model: Annotated[str, typer.Argument(help="Registered model name, or the bundle folder name the server logged.")],
-    labels: Annotated[str, typer.Argument(help="Table of true labels: request_id [,row] and a label column.")],
+    labels: Annotated[str, typer.Argument(help="Table of true labels: request_id [,row] and a label column "
+                                               "(a forecaster: id, time, value).")],
     label_column: Annotated[Optional[str], typer.Option(help="Column holding the label (default: 'label').")] = None,  # noqa: UP045
     id_column: Annotated[Optional[str], typer.Option(  # noqa: UP045
         help="Match rows by this input column (e.g. UDI) instead of request_id.")] = None,
@@ -600,6 +608,14 @@ def feedback(
         from kiln.store.feedback import labels_from_table, record_labels
 
         table = read_table(labels)
+        from kiln.cli.forecast import is_actuals
+
+        if is_actuals(table):  # observed values of forecast series: id, time, value
+            from kiln.cli.forecast import record_actuals
+
+            stored = record_actuals(Path(model).name if Path(model).exists() else model, table)
+            typer.echo(f"recorded {stored:,} actuals for {model}")
+            return
         stored = record_labels(Path(model).name if Path(model).exists() else model,
                                labels_from_table(table, label_column=label_column, id_column=id_column))
         typer.echo(f"recorded {stored:,} labels for {model}")

@@ -16,6 +16,7 @@ DEFAULT = "tabular"
 DEMOS: dict[str, str] = {
     "tabular": "kiln.demo.flow:run_default",
     "recommend": "kiln.demo.recommend:run",
+    "forecast": "kiln.demo.forecast:run",
 }
 
 

@@ -71,8 +71,23 @@ class Forecaster:
         return {"kind": self.kind, "task": "forecast", "target": self.columns.target, "time_column": self.columns.time,
                 "id_column": self.columns.id, "horizon": self.horizon, "frequency": self.freq,
                 "season_length": self.m, "known_future": self.known_future, "quantiles": list(QUANTILES),
-                "metric": self.metric, "members": self.members, "series": int(self.context["unique_id"].nunique()),
-                "best": self.info.get("best"), "training_seconds": self.info.get("seconds")}
+                "metric": self.metric, "members": [{"name": m["family"], **m} for m in self.members],
+                "series": int(self.context["unique_id"].nunique()), "best": self.info.get("best"),
+                "cv": self._backtest_summary(),
+                "training": {"seconds": self.info.get("seconds"), "time_limit": self.info.get("time_limit"),
+                             "seed": self.info.get("seed"), "rows": int(len(self.context))}}
+
+    def _backtest_summary(self) -> dict[str, Any]:
+        """The kept model's backtest MASE with its interval (what the registry logs as the model's score)."""
+        if not self.board:
+            return {}
+        top = min((r for r in self.board if r.get("score") == r.get("score")), key=lambda r: r.get("rank", 0),
+                  default=None)
+        if top is None:
+            return {}
+        return {"metric": "mase", "score": top.get("score"), "ci_low": top.get("ci_low"),
+                "ci_high": top.get("ci_high"), "model": top.get("model"), "n_folds": self.info.get("windows"),
+                "wql": top.get("wql")}
 
     def leaderboard(self) -> pd.DataFrame:
         """Every candidate's backtest scores (MASE, WQL, sMAPE with 95% intervals across windows), times, status."""

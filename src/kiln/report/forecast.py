@@ -246,3 +246,26 @@ def render_evaluation(model: Any, result: dict[str, Any]) -> str:
     sections.append(Section("Fan charts", "A sample of series and the worst ones: history, forecast with its 80% "
                             "interval, actuals.", Html("".join(charts))))
     return render_page(f"Forecast evaluation: {model.target}", sections)
+
+
+def render_monitor(result: Any) -> str:
+    """The monitoring page: live MASE / WQL / coverage per forecast origin beside the backtest's interval."""
+    import plotly.graph_objects as go
+
+    sections = [Section("Status", "Served forecasts whose actuals arrived, scored as on the backtest.",
+                        Html("".join(paragraph(line.strip()) for line in result.lines())))]
+    if result.windows:
+        fig = go.Figure(go.Scatter(x=[w["origin"] for w in result.windows], y=[w["mase"] for w in result.windows],
+                                   mode="lines+markers", name="live MASE"))
+        b = result.backtest
+        if "mase_ci_low" in b and "mase_ci_high" in b:
+            fig.add_hrect(y0=b["mase_ci_low"], y1=b["mase_ci_high"], fillcolor="rgba(44,160,44,0.15)", line_width=0,
+                          annotation_text="backtest 95% interval")
+        fig.update_layout(title={"text": "Live MASE per forecast origin", "x": 0}, height=320)
+        sections.append(Section("Live accuracy", "Each point is the forecasts made from one origin.",
+                                Html(figure(fig, div_id="live") + table(result.windows, ["origin", "steps", "mase",
+                                                                                       "wql", "coverage_80"]))))
+    if result.alerts:
+        sections.append(Section("Alerts", "Rules that fired (in the metric's bad direction).",
+                                table(result.alerts, ["metric", "message"])))
+    return render_page(f"Monitoring {result.name} v{result.version}", sections)

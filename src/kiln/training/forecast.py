@@ -9,6 +9,7 @@ on a long series) is stopped, not waited for; the seasonal naive exists within s
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 import traceback
 from collections.abc import Mapping
@@ -22,7 +23,6 @@ import pandas as pd
 from kiln.data.load import read_table
 from kiln.errors import InvalidDataError, InvalidOptionError
 from kiln.evaluation.forecast import coverage, diebold_mariano, quantile_loss, smape
-from kiln.evaluation.stats import fold_interval
 from kiln.forecasters.base import FAMILIES, QUANTILES, family, long_season, season_length
 from kiln.forecasters.checks import prepare
 from kiln.forecasters.model import Forecaster, conformal, insample_scale
@@ -196,6 +196,18 @@ def _conformal_backtest(bt: Backtest, mean: np.ndarray) -> tuple[np.ndarray, np.
     return quantiles, _sigma(signed)
 
 
+def _process_start(started: float) -> float:
+    """When this process began, if that is earlier than `started` and recent (a command's budget covers the
+    interpreter's start and its imports too); `started` elsewhere (Linux /proc only)."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        boot = float(Path("/proc/uptime").read_text().split()[0])
+        begun = time.time() - (boot - ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return started
+    return begun if started - 30.0 < begun < started else started
+
+
 class ForecastTrainer:
     """`kiln train --task forecast`."""
 
@@ -203,7 +215,7 @@ class ForecastTrainer:
 
     def train(self, data: pd.DataFrame | str | Path, *, target: str | None, task: str, options: Mapping[str, Any],
               time_limit: float, seed: int, reporter: Reporter, started: float | None) -> Forecaster:
-        started = time.time() if started is None else started
+        started = _process_start(time.time() if started is None else started)
         deadline = started + float(time_limit)
         if target is None:
             raise InvalidOptionError("--task forecast needs --target, the column to forecast.")
@@ -307,6 +319,8 @@ class ForecastTrainer:
         info["notes"] = prepared.notes
         info["checks"] = prepared.checks
         info["windows"] = bt.n_windows
+        info["time_limit"] = float(time_limit)
+        info["seed"] = int(seed)
         info["backtest_keys"] = [[sid, w] for sid, w in bt.keys]
         context = panel.frame.groupby("unique_id", sort=False).tail(MAX_CONTEXT).reset_index(drop=True)
         used = {member["family"] for member in members}
@@ -428,11 +442,23 @@ def _summary(metrics: list[dict[str, float]]) -> dict[str, float]:
         return {"score": float("nan"), "ci_low": float("nan"), "ci_high": float("nan")}
     out: dict[str, float] = {}
     for key in ("mase", "wql", "smape"):
-        mean, low, high = fold_interval([r[key] for r in metrics], bounds=(0.0, np.inf))
+        mean, low, high = _t_interval([r[key] for r in metrics])
         out[key], out[f"{key}_ci_low"], out[f"{key}_ci_high"] = mean, low, high
     out["coverage_80"] = float(np.mean([r["coverage"] for r in metrics]))
     out["score"], out["ci_low"], out["ci_high"] = out["mase"], out["mase_ci_low"], out["mase_ci_high"]
     return out
+
+
+def _t_interval(values: list[float]) -> tuple[float, float, float]:
+    """Mean and Student's t 95% interval across windows (clipped at 0: the metrics are non-negative)."""
+    from scipy import stats
+
+    array = np.asarray(values, dtype="float64")
+    mean = float(array.mean())
+    if len(array) < 2:
+        return mean, float("nan"), float("nan")
+    half = float(stats.t.ppf(0.975, df=len(array) - 1) * array.std(ddof=1) / np.sqrt(len(array)))
+    return mean, max(0.0, mean - half), mean + half
 
 
 def _ranked(board: list[dict[str, Any]]) -> list[dict[str, Any]]:
