@@ -75,7 +75,7 @@ class Forecaster:
                 "series": int(self.context["unique_id"].nunique()), "best": self.info.get("best"),
                 "cv": self._backtest_summary(),
                 "training": {"seconds": self.info.get("seconds"), "time_limit": self.info.get("time_limit"),
-                             "seed": self.info.get("seed"), "rows": int(len(self.context))}}
+                             "seed": self.info.get("seed"), "rows": len(self.context)}}
 
     def _backtest_summary(self) -> dict[str, Any]:
         """The kept model's backtest MASE with its interval (what the registry logs as the model's score)."""
