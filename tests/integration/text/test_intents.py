@@ -83,3 +83,41 @@ def test_cli_refuses_an_empty_message_naming_the_column_and_line(intents, tmp_pa
     result = CliRunner().invoke(app, ["predict", str(folder), str(source), "--out", str(tmp_path / "a.csv")])
     assert result.exit_code == 2
     assert "'utterance'" in result.output and "Traceback" not in result.output
+
+
+def test_the_server_answers_messages_and_refuses_bad_text(intents, start_server) -> None:
+    import httpx
+
+    _, folder, _ = intents
+    server = start_server(folder, "--max-body-bytes", "30000")
+    messages = ["the press is overheating again", "Ünïcödé 🚀 пресс перегрелся", "what is the meaning of life"]
+    response = httpx.post(f"{server.url}/predict", json={"rows": [{"utterance": m} for m in messages]}, timeout=30)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    first = body["answers"][0]
+    assert first["label"] == "overheating" and not first["out_of_scope"]
+    assert len(first["alternatives"]) == 3 and first["alternatives"][0]["label"] == "overheating"
+    assert first["confidence"] == pytest.approx(body["probabilities"][0]["overheating"])
+    for prediction, answer in zip(body["predictions"], body["answers"], strict=True):
+        assert (prediction == OUT_OF_SCOPE) == answer["out_of_scope"]
+
+    def refused(text: str) -> httpx.Response:
+        return httpx.post(f"{server.url}/predict", json={"rows": [{"utterance": text}]}, timeout=30)
+
+    for bad in ("press\x00 4 leaks", "bell \x07 here", "x" * 10_001):
+        answer = refused(bad)
+        assert answer.status_code == 422, answer.text
+        assert "utterance" in answer.text
+    assert refused("y" * 40_000).status_code == 413  # the body is over --max-body-bytes
+    broken = httpx.post(f"{server.url}/predict", content=b'{"rows": [{"utterance": "caf\xe9"}]}',
+                        headers={"content-type": "application/json"}, timeout=30)
+    assert 400 <= broken.status_code < 500  # not UTF-8
+    assert refused("tab\tand\nnewline are fine").status_code == 200
+
+    page = httpx.get(f"{server.url}/text", timeout=30)
+    assert page.status_code == 200 and "<textarea" in page.text
+    explained = httpx.post(f"{server.url}/text/answer", json={"text": "oil leaking under the press"}, timeout=30)
+    assert explained.status_code == 200, explained.text
+    words = {w["word"]: w["weight"] for w in explained.json()["words"]}
+    assert explained.json()["label"] in PHRASINGS or explained.json()["out_of_scope"]
+    assert max(words, key=words.__getitem__) in ("oil", "leaking")  # the words that carry the intent

@@ -131,6 +131,11 @@ async def predict(request: Request, served: ServedModel = Depends(current_model)
         batcher.enter()
     try:
         decoded = await read_rows(request, served, settings)
+        texts = served.model.schema.of_kind("text")
+        if texts:  # lengths and control characters (kiln.serve.text)
+            from kiln.serve.text import check_texts
+
+            check_texts(decoded, texts)
         raw = await run_model(request, served, decoded, settings)
     finally:
         if batcher is not None:
@@ -144,5 +149,9 @@ async def predict(request: Request, served: ServedModel = Depends(current_model)
                          decoded.records, predictions, probabilities))
     body = {"version": served.version, "request_id": rid, "predictions": predictions,
             "probabilities": probabilities, "counts": counts}
+    if texts and probabilities is not None:  # label, confidence, top-3, out_of_scope per row
+        from kiln.serve.text import answers
+
+        body["answers"] = answers(served, raw)
     return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json",
                     headers={"X-Model-Version": served.version, "X-Request-ID": rid})
