@@ -5,7 +5,8 @@ before it; it is a hit if the item was in the list, and scores 1/log2(rank + 1) 
 relevant item). Per window: hit rate and NDCG with bootstrap intervals over clicks, the share of
 cold-start requests, coverage of what was served; over the whole window, catalogue drift (clicks on
 items the model does not know; the Jensen–Shannon distance between the training popularity and the
-clicks) and alerts.
+clicks, judged against the distance as many clicks drawn from the training popularity reach by chance)
+and alerts.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from kiln.evaluation.ranking import bootstrap_mean
 from kiln.monitor.alerts import Alert, AlertRules
 
 NEW_ITEMS_ALERT = 0.2  # share of clicks on items outside the catalogue
-POPULARITY_SHIFT_ALERT = 0.5  # Jensen–Shannon distance (base 2) between training and clicked popularity
+NULL_DRAWS = 200  # samples of the chance level of the popularity shift
 COLD_START_ALERT = 0.5
 
 
@@ -46,6 +47,22 @@ class RecommendMonitorResult:
     alerts: list[Alert] = field(default_factory=list)
     rules: AlertRules = field(default_factory=AlertRules)
     previous: dict[str, Any] | None = None
+    kind = "recommend"
+
+    def lines(self) -> list[str]:
+        """What `kiln monitor` prints for a recommender."""
+        o = self.overall
+        out = [f"{self.name} version {self.version}: {self.status}; {self.rows:,} lists served, {self.clicks:,} clicks"]
+        if o.get("clicks"):
+            out.append(f"live hit rate {o['hit_rate']['value']:.3f} [{o['hit_rate']['low']:.3f}, "
+                       f"{o['hit_rate']['high']:.3f}], live NDCG {o['ndcg']['value']:.4f} [{o['ndcg']['low']:.4f}, "
+                       f"{o['ndcg']['high']:.4f}] over {o['clicks']:,} clicks")
+        if o:
+            out.append(f"cold-start share {o['cold_start_share']:.2f}, coverage of the catalogue {o['coverage']:.3f}; "
+                       f"clicks on unknown items {self.drift.get('new_item_share', 0.0):.2f}, popularity shift "
+                       f"(Jensen–Shannon) {self.drift.get('popularity_shift', 0.0):.3f}")
+        out += [f"ALERT {a.rule}: {a.message}" for a in self.alerts]
+        return out
 
     @property
     def status(self) -> str:
@@ -150,9 +167,10 @@ def assess_traffic(model: Any, traffic: RecommendTraffic, *, name: str, version:
         result.alerts.append(Alert("new_items", f"{result.drift['new_item_share']:.0%} of clicks are on items the "
                                    "model does not know; retrain on the newer interactions.",
                                    result.drift["new_item_share"], NEW_ITEMS_ALERT))
-    if result.drift.get("popularity_shift", 0.0) > POPULARITY_SHIFT_ALERT:
+    if result.drift.get("popularity_shifted"):
         result.alerts.append(Alert("popularity_shift", "What users click has moved away from what was popular "
-                                   "in training.", result.drift["popularity_shift"], POPULARITY_SHIFT_ALERT))
+                                   "in training, further than as many clicks drawn from it would by chance.",
+                                   result.drift["popularity_shift"], result.drift["popularity_shift_by_chance"]))
     if result.overall["cold_start_share"] > COLD_START_ALERT:
         result.alerts.append(Alert("cold_start", f"{result.overall['cold_start_share']:.0%} of requests are for "
                                    "users the model does not know.", result.overall["cold_start_share"],
@@ -173,14 +191,25 @@ def catalogue_drift(model: Any, clicks: pd.DataFrame) -> dict[str, Any]:
     new = codes < 0
     train = np.asarray((model.seen > 0).sum(axis=0)).ravel().astype(float)
     live = np.bincount(codes[~new], minlength=model.n_items).astype(float)
-    shift = float(jensenshannon(np.append(train, 0.0), np.append(live, new.sum()), base=2)) \
-        if live.sum() + new.sum() > 0 else 0.0
+    reference = np.append(train, 0.0)
+    shift = float(jensenshannon(reference, np.append(live, new.sum()), base=2))
+    # the same number of clicks drawn from the training popularity is far from it too, by chance alone:
+    # the shift is judged against the 95th percentile of that (seeded) null
+    rng = np.random.default_rng(0)
+    draws = rng.multinomial(len(clicks), reference / reference.sum(), size=NULL_DRAWS)
+    null = float(np.quantile([jensenshannon(reference, d, base=2) for d in draws], 0.95))
     return {"new_item_share": float(new.mean()), "new_items": int(pd.Series(clicks["item"][new]).nunique()),
-            "popularity_shift": shift}
+            "popularity_shift": shift, "popularity_shift_by_chance": null, "popularity_shifted": shift > null}
 
 
 class RecommendMonitoring:
     """The recommend kind's monitor hook (kiln.monitor.kind.Monitoring)."""
+
+    def summarise(self, model: Any, traffic: RecommendTraffic, *, version: str) -> dict[str, Any]:
+        """A previous version's window in brief (for the page beside the current one)."""
+        matched = match_clicks(traffic)
+        return {"version": version, "rows": len(traffic.served), "clicks": len(traffic.clicks),
+                **({"performance": _performance(matched)} if len(matched) else {})}
 
     def traffic(self, name: str, model: Any, *, version: str | None = None, since: float | None = None,
                 url: str | None = None, max_rows: int | None = None) -> RecommendTraffic:

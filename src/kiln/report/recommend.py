@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,10 @@ def _interval(block: Mapping[str, float]) -> str:
 
 class RecommendReports:
     """The recommend kind's report hook (kiln.report.kind.Reports)."""
+
+    def monitor(self, result: Any) -> str:
+        """The `kiln monitor` page of a recommender."""
+        return _monitor_page(result)
 
     def training(self, model: Any) -> str:
         m = model.manifest
@@ -58,6 +63,27 @@ class RecommendReports:
         ]
         return render_page("Recommender training report", sections,
                            subtitle=f"{d['source']} · users '{m['columns']['user']}', items '{m['columns']['item']}'")
+
+
+def _monitor_page(result: Any) -> str:
+    def cell(block: Any) -> str:
+        return _interval(block) if isinstance(block, dict) else "—"
+
+    windows = [{"from": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(w["start"])), "requests": w["requests"],
+                "clicks": w.get("clicks", 0), "hit rate": cell(w.get("hit_rate")), "NDCG": cell(w.get("ndcg")),
+                "cold-start share": w["cold_start_share"], "coverage": w["coverage"]} for w in result.windows]
+    alerts = [a.to_dict() for a in result.alerts]
+    return render_page(f"Monitoring of {result.name} (version {result.version})", [
+        Section("Summary", "Served lists matched with the clicks that followed them.",
+                paragraph(" · ".join(result.lines()))),
+        Section("Per window", "Live hit rate and NDCG with 95% bootstrap intervals over clicks.",
+                table(windows, list(windows[0]) if windows else ["from"])),
+        Section("Catalogue drift", "Clicks on items the model does not know; how far what users click has moved "
+                "from what was popular in training.",
+                table([result.drift], list(result.drift) or ["new_item_share"])),
+        Section("Alerts", "Rules that fired.", table(alerts, ["rule", "message", "value", "threshold"]) if alerts
+                else paragraph("None.")),
+    ])
 
 
 class RecommendProfiler:
