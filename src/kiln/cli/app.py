@@ -618,7 +618,9 @@ def feedback(
             return
         stored = record_labels(Path(model).name if Path(model).exists() else model,
                                labels_from_table(table, label_column=label_column, id_column=id_column))
-        typer.echo(f"recorded {stored:,} labels for {model}")
+        from kiln.store.location import describe
+
+        typer.echo(f"recorded {stored:,} labels for {model} in {describe()}")
 
 
 @app.command()
