@@ -141,7 +141,7 @@ async def predict_images(request: Request, served: ServedModel = Depends(current
     predictions = frame["prediction"].tolist()
     probabilities = [dict(zip(model.classes_, row, strict=True)) for row in proba.tolist()]
     rid = request_id(request)
-    telemetry.observe_rows(len(images), {})
+    telemetry.observe_rows(len(images), {"unseen_categories": {}, "out_of_range": {}})
     if log is not None:
         records = [image_statistics(im, a) for im, a in zip(images, arrays, strict=True)]
         log.append(Entry(rid, served.name, served.version, time.time(), STATISTICS, records, predictions,

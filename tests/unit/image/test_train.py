@@ -10,37 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
+from tiny_images import SIDE, train_tiny_images, write_set
 from typer.testing import CliRunner
 
 import kiln
 from kiln.cli.app import app
-from kiln.training.image import TRAINER
-from kiln.training.progress import Reporter
 from kiln.vision.network import Network, NetworkSpec, fit_network
-
-SIDE = 16
-
-
-def shape(kind: str, rng: np.random.Generator) -> Image.Image:
-    """A noisy 16×16 picture of a horizontal bar, a vertical bar or a ring, placed at random."""
-    pixels = rng.normal(40, 15, (SIDE, SIDE))
-    at = int(rng.integers(4, 12))
-    if kind == "horizontal":
-        pixels[at - 1:at + 2, 2:14] = 220
-    elif kind == "vertical":
-        pixels[2:14, at - 1:at + 2] = 220
-    else:
-        yy, xx = np.mgrid[:SIDE, :SIDE]
-        pixels[np.abs(np.hypot(yy - 8, xx - 8) - 5) < 1.2] = 220
-    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), mode="L")
-
-
-def write_set(root: Path, per_class: int, seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    for kind in ("horizontal", "vertical", "ring"):
-        (root / kind).mkdir(parents=True, exist_ok=True)
-        for i in range(per_class):
-            shape(kind, rng).save(root / kind / f"{i:03d}.png")
 
 
 @pytest.fixture(scope="module")
@@ -52,10 +27,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     copy = Image.open(parts / "ring" / "000.png")
     copy.resize((32, 32)).save(parts / "ring" / "copy_of_000.png")  # the same picture at another size
     Image.open(parts / "horizontal" / "001.png").save(parts / "vertical" / "mislabelled.png")
-    options = {"network": True, "network_epochs": 2, "max_trials": 2, "n_jobs": 1}  # two linear fits, no pool
-    model = TRAINER.train(parts, target=None, task="image", options=options, time_limit=20, seed=0,
-                          reporter=Reporter(), started=None)
-    bundle = kiln.save(model, folder / "model")
+    bundle = train_tiny_images(parts, folder / "model")
     new = folder / "new"
     write_set(new, 4, seed=1)
     return bundle, new
