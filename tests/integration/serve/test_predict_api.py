@@ -4,10 +4,13 @@ the data contract answers 422 naming field and row, and the service endpoints sa
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pandas as pd
 import pytest
+from serve_probe import Running, serve
 
 import kiln
 
@@ -19,9 +22,11 @@ def rows(ai4i: pd.DataFrame) -> pd.DataFrame:
     return ai4i.drop(columns=[TARGET]).sample(200, random_state=1).reset_index(drop=True)
 
 
-@pytest.fixture
-def server(start_server, ai4i_bundle):
-    return start_server(ai4i_bundle)
+@pytest.fixture(scope="module")
+def server(ai4i_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """One server for the tests whose requests leave nothing another test counts (a start-up each
+    cost seconds); the test of exact request counts starts its own."""
+    yield from serve(ai4i_bundle, tmp_path_factory.mktemp("predict-api"))
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
@@ -85,7 +90,8 @@ def test_unseen_categories_and_out_of_range_numbers_are_accepted_and_counted(ser
     assert 'kiln_unseen_categories_total{column="Type"} 1.0' in metrics
 
 
-def test_metadata_health_ready_metrics_and_stats(server, ai4i_bundle) -> None:
+def test_metadata_health_ready_metrics_and_stats(start_server, ai4i_bundle) -> None:
+    server = start_server(ai4i_bundle)  # its own: the counts below are exact
     model = kiln.load(ai4i_bundle)
     meta = httpx.get(f"{server.url}/metadata").json()
     assert meta["task"] == "binary" and meta["target"] == TARGET
@@ -119,7 +125,7 @@ def test_api_key_guards_all_but_the_page_and_health(start_server, ai4i_bundle, r
     assert httpx.get(f"{server.url}/").status_code == 200
 
 
-def test_serving_a_missing_bundle_or_busy_port_is_one_line_and_exit_2(tmp_path, ai4i_bundle, start_server) -> None:
+def test_serving_a_missing_bundle_or_busy_port_is_one_line_and_exit_2(tmp_path, ai4i_bundle, server) -> None:
     import subprocess
     import sys
     from pathlib import Path
@@ -129,8 +135,7 @@ def test_serving_a_missing_bundle_or_busy_port_is_one_line_and_exit_2(tmp_path, 
                              timeout=60)
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
     assert missing.stderr.strip().count("\n") == 0 and "not a kiln bundle" in missing.stderr
-    server = start_server(ai4i_bundle)
-    port = server.url.rsplit(":", 1)[1]
+    port = str(server.port)  # the module's server holds it
     busy = subprocess.run([kiln_command, "serve", str(ai4i_bundle), "--port", port], capture_output=True, text=True,
                           timeout=120, env={**__import__("os").environ, "KILN_HOME": str(tmp_path / "h")})
     assert busy.returncode == 2 and "Traceback" not in busy.stderr
