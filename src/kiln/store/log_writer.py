@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 _log = logging.getLogger("kiln.serve")
+COALESCE_MESSAGES = 40  # batches (of the worker's batch_rows, 500 by default) inserted in one transaction
 
 
 def rows_of(entries: list[tuple]) -> list[dict[str, Any]]:
@@ -33,12 +34,52 @@ def rows_of(entries: list[tuple]) -> list[dict[str, Any]]:
     return out
 
 
+def _sqlite_values(entries: list[tuple]) -> list[tuple]:
+    """The table's columns per row, JSON encoded by orjson, without building a dict per row."""
+    import orjson
+
+    values = []
+    for request_id, model, version, at, columns, records, predictions, probabilities in entries:
+        for i, record in enumerate(records):
+            outputs = {"prediction": predictions[i]}
+            if probabilities is not None:
+                outputs["probabilities"] = probabilities[i]
+            inputs = orjson.dumps({c: record.get(c) for c in columns}).decode()
+            values.append((request_id, i, model, version, at, inputs, orjson.dumps(outputs).decode()))
+    return values
+
+
 class Writer:
     """Batch inserts with a row-by-row retry, so one refused value costs its own row only."""
 
     def __init__(self, url: str | None, flush_s: float) -> None:
         self.url = url
         self.flush_s = flush_s
+
+    def write_entries(self, entries: list[tuple]) -> tuple[int, int]:
+        """(written, dropped) for a batch of entries: on SQLite straight to one `executemany` of
+        tuples; elsewhere, or when that fails, through `write`."""
+        from kiln.store.database import engine
+
+        database = engine(self.url)
+        if database.dialect.name == "sqlite":
+            try:
+                values = _sqlite_values(entries)
+                self._ensure(database)
+                self._executemany_sqlite(database, values)
+                return len(values), 0
+            except Exception:  # a value orjson or SQLite refuses: the row-by-row path finds it
+                pass
+        return self.write(rows_of(entries))
+
+    _ready: bool = False
+
+    def _ensure(self, database: Any) -> None:
+        if not self._ready:
+            from kiln.store.tables import ensure_tables
+
+            ensure_tables(database)
+            self._ready = True
 
     def write(self, rows: list[dict[str, Any]]) -> tuple[int, int]:
         """(written, dropped)."""
@@ -77,25 +118,81 @@ class Writer:
 
         database = engine(self.url)
         ensure_tables(database)
+        if database.dialect.name == "sqlite":  # SQLAlchemy's per-row bind processing is most of the cost
+            self._insert_sqlite(database, rows)
+            return
         with database.begin() as connection:
             connection.execute(predictions.insert(), rows)
 
+    @staticmethod
+    def _insert_sqlite(database: Any, rows: list[dict[str, Any]]) -> None:
+        """One `executemany` on the DBAPI connection, JSON encoded by orjson (the text SQLAlchemy's JSON
+        type reads back)."""
+        import orjson
+
+        values = [(r["request_id"], r["row"], r["model"], r["version"], r["at"], orjson.dumps(r["inputs"]).decode(),
+                   orjson.dumps(r["outputs"]).decode()) for r in rows]
+        Writer._executemany_sqlite(database, values)
+
+    @staticmethod
+    def _executemany_sqlite(database: Any, values: list[tuple]) -> None:
+        from kiln.store.tables import predictions
+
+        sql = (f"INSERT INTO {predictions.name} (request_id, row, model, version, at, inputs, outputs) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?)")
+        connection = database.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.executemany(sql, values)
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
+        finally:
+            connection.close()
+
 
 def main(inbox: Any, outbox: Any, url: str | None, flush_s: float) -> None:
-    """The writer process: one message per batch (b"" asks for a last report, then exit)."""
+    """The writer process: one message per batch (b"" asks for a last report, then exit). Batches
+    that wait in the pipe are inserted together, up to COALESCE_ROWS rows in one transaction (a
+    commit per 10,000 rows inserts about 2.5× faster than one per 1,000 on SQLite)."""
     writer = Writer(url, flush_s)
-    while True:
+    closing = False
+    while not closing:
         try:
-            message = inbox.recv_bytes()
+            messages = [inbox.recv_bytes()]
         except (EOFError, OSError):  # the worker is gone: everything received is written
             return
-        if not message:
-            outbox.send(("closed", 0, 0))
-            return
+        gone = False
         try:
-            report = ("batch", *writer.write(rows_of(pickle.loads(message))))
-        except Exception as exc:  # a batch that cannot even be read: the worker counts it dropped
+            while messages[-1] and inbox.poll(0) and len(messages) < COALESCE_MESSAGES:
+                messages.append(inbox.recv_bytes())
+        except (EOFError, OSError):
+            gone = True
+        if not messages[-1]:
+            closing = True
+            messages.pop()
+        if messages:
+            _write_messages(writer, messages, outbox)
+        if gone:
+            return
+    with contextlib.suppress(BrokenPipeError, OSError):
+        outbox.send(("closed", 0, 0, 0))
+
+
+def _write_messages(writer: Writer, messages: list[bytes], outbox: Any) -> None:
+    entries: list[tuple] = []
+    readable = 0
+    for message in messages:
+        try:
+            entries += pickle.loads(message)
+            readable += 1
+        except Exception as exc:  # a batch that cannot be read: the worker counts it dropped
             _log.warning("prediction log: a batch could not be read (%s)", exc)
-            report = ("lost", 0, 0)
-        with contextlib.suppress(BrokenPipeError, OSError):  # the worker stopped listening: keep writing
-            outbox.send(report)
+            with contextlib.suppress(BrokenPipeError, OSError):
+                outbox.send(("lost", 0, 0, 1))
+    if not readable:
+        return
+    written, dropped = writer.write_entries(entries)
+    with contextlib.suppress(BrokenPipeError, OSError):  # the worker stopped listening: keep writing
+        outbox.send(("batch", written, dropped, readable))

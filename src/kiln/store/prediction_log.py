@@ -171,12 +171,12 @@ class PredictionLog:
         """Count what the writer reported; True once it said it closed."""
         try:
             while self._reports.poll(wait):
-                kind, written, dropped = self._reports.recv()
+                kind, written, dropped, batches = self._reports.recv()
                 if kind == "closed":
                     return True
-                rows = self._in_flight.pop(0) if self._in_flight else 0
+                rows = [self._in_flight.pop(0) for _ in range(min(batches, len(self._in_flight)))]
                 self.written += written
-                self.dropped += rows if kind == "lost" else dropped
+                self.dropped += sum(rows) if kind == "lost" else dropped
                 wait = 0.0
         except (EOFError, OSError):
             return True
