@@ -17,6 +17,7 @@ DEMOS: dict[str, str] = {
     "tabular": "kiln.demo.flow:run_default",
     "recommend": "kiln.demo.recommend:run",
     "forecast": "kiln.demo.forecast:run",
+    "text": "kiln.demo.text:run",
 }
 
 
