@@ -15,6 +15,7 @@ from kiln.errors import InvalidOptionError
 DEFAULT = "tabular"
 DEMOS: dict[str, str] = {
     "tabular": "kiln.demo.flow:run_default",
+    "image": "kiln.demo.image:run",
     "recommend": "kiln.demo.recommend:run",
     "forecast": "kiln.demo.forecast:run",
     "text": "kiln.demo.text:run",

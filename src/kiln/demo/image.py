@@ -1,0 +1,147 @@
+"""`kiln demo image`: the image loop on scikit-learn's handwritten digits, written as upscaled PNGs.
+
+load_digits ships inside scikit-learn (1,797 labelled 8×8 images): no download. The demo writes the
+image suite's training folder (ImageFolder, ×4 upscaled PNGs) and its test images, profiles them, trains
+(default 60 s), shows the leaderboard, evaluates on the labelled test images (scores with intervals,
+confusion, occlusion maps), predicts the folder, serves the model, sends the test images over HTTP and
+then a drifted stream (the same digits dimmer and blurred), sends feedback labels, and runs the monitor,
+which flags the drift (brightness, contrast, sharpness) and shows live accuracy.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from kiln.demo.digits import suite_split, write_digits
+from kiln.errors import KilnError
+
+DEFAULT_TIME_LIMIT = 60.0
+BATCH = 50
+
+
+def _call(url: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+    data = None if payload is None else json.dumps(payload).encode()
+    request = urllib.request.Request(url, data=data, headers={"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def _kiln(*args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "kiln.cli", *args], capture_output=True, text=True)
+    if done.returncode not in ((0, 1) if args[0] == "profile" else (0,)):
+        last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
+        raise KilnError(f"kiln {args[0]} failed: {last}")
+    return done.stdout
+
+
+def _send(url: str, files: list[Path]) -> list[dict[str, Any]]:
+    """POST the images in batches of base64 JSON; each answer with its request id and row."""
+    answers = []
+    for start in range(0, len(files), BATCH):
+        part = files[start:start + BATCH]
+        reply = _call(f"{url}/predict", {"images": [base64.b64encode(p.read_bytes()).decode() for p in part]})
+        answers += [{"request_id": reply["request_id"], "row": i, "prediction": p}
+                    for i, p in enumerate(reply["predictions"])]
+    return answers
+
+
+def run(folder: Path, *, time_limit: float | None, keep_serving: bool, rows: int | None = None) -> None:
+    """The loop in `folder`; the server stops at the end unless `keep_serving`."""
+    from rich.console import Console
+    from sklearn.datasets import load_digits
+
+    console = Console()
+    began = time.time()
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def step(title: str) -> None:
+        console.print(f"\n[bold]{title}[/bold] [dim](at {int(time.time() - began) // 60}:"
+                      f"{int(time.time() - began) % 60:02d})[/dim]")
+
+    step("1. Write scikit-learn's digits as image folders (32×32 PNGs)")
+    train, test = suite_split()
+    if rows:
+        train = train[:rows]
+    write_digits(folder / "digits", train)
+    write_digits(folder / "labelled_test", test)
+    streamed = write_digits(folder / "stream", test, labelled=False)
+    drifted = write_digits(folder / "stream_drifted", test, labelled=False, drift=True)
+    console.print(f"{len(train):,} training images in {folder / 'digits'}/<digit>/, {len(test):,} test images; "
+                  "a drifted copy of the test stream (dimmer, blurred)")
+    step("2. Check the images")
+    console.print(_kiln("profile", str(folder / "digits"), "--task", "image",
+                        "--out", str(folder / "profile.html")).strip())
+    limit = f"{time_limit or DEFAULT_TIME_LIMIT:g}"
+    step(f"3. Train (--time-limit {limit}s)")
+    console.print(_kiln("train", str(folder / "digits"), "--task", "image", "--time-limit", limit,
+                        "--out", str(folder / "model"), "--quiet").strip())
+    console.print(_kiln("leaderboard", str(folder / "model")).rstrip())
+    step("4. Evaluate on the labelled test images")
+    console.print(_kiln("evaluate", str(folder / "model"), str(folder / "labelled_test"),
+                        "--out", str(folder / "evaluation.html")).strip())
+    step("5. Predict a folder")
+    console.print(_kiln("predict", str(folder / "model"), str(folder / "stream"), "--out",
+                        str(folder / "predictions.csv")).strip())
+    step("6. Serve, send the stream and a drifted one, send labels, monitor")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = folder / "server.log"
+    db = os.environ.get("KILN_DB") or f"sqlite:///{folder / 'kiln.db'}"
+    env = {**os.environ, "KILN_DB": db}
+    with log.open("w") as output:
+        server = subprocess.Popen([sys.executable, "-m", "kiln.cli", "serve", str(folder / "model"), "--port",
+                                   str(port)], stdout=output, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    truth = {f"{n:04d}.png": str(int(d)) for n, d in zip(test, load_digits().target[test], strict=True)}
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise KilnError(f"The demo server did not start; see {log}.")
+            try:
+                if _call(f"{url}/ready").get("status") == "ready":
+                    break
+            except OSError:
+                time.sleep(0.25)
+        normal = _send(url, streamed)
+        shifted = _send(url, drifted)
+        labels = [{"request_id": a["request_id"], "row": a["row"], "label": truth[p.name]}
+                  for a, p in zip(normal + shifted, streamed + drifted, strict=True)]
+        _call(f"{url}/feedback", {"labels": labels})
+        right = [a["prediction"] == truth[p.name] for a, p in zip(normal + shifted, streamed + drifted, strict=True)]
+        console.print(f"{len(normal)} test images and {len(shifted)} drifted ones sent to POST /predict: accuracy "
+                      f"{sum(right[:len(normal)]) / len(normal):.3f} and {sum(right[len(normal):]) / len(shifted):.3f}")
+        console.print(f"page: {url}/ (drop an image on it)")
+        if keep_serving:
+            console.print(f"serving at {url} (Ctrl-C to stop)")
+            server.wait()
+    finally:
+        if not keep_serving and server.poll() is None:
+            server.terminate()
+            server.wait(30)
+    import kiln
+    from kiln.monitor.alerts import AlertRules
+    from kiln.monitor.image import MONITORING
+
+    time.sleep(1.5)  # the server's log writer flushes every second
+    model = kiln.load(folder / "model")
+    name = (folder / "model").resolve().name
+    traffic = MONITORING.traffic(name, model, url=db)
+    result = MONITORING.assess(model, traffic, name=name, version="demo", since=None, rules=AlertRules(min_rows=1))
+    drifted_stats = [f"{f.column} (KS D {f.effect:.2f}, PSI {f.psi:.2f})" for f in result.features if f.drifted]
+    overall = result.overall
+    console.print(f"monitor: {result.rows} served images; drifted: {', '.join(drifted_stats) or 'none'}; live "
+                  f"accuracy {overall.value:.3f} [{overall.ci_low:.3f}, {overall.ci_high:.3f}] on {overall.labelled} "
+                  f"labels; alerts: {[a.message for a in result.alerts] or 'none'}" if overall and overall.value
+                  is not None else f"monitor: {result.rows} served images; alerts: {len(result.alerts)}")
+    console.print(f"\n[bold green]done in {time.time() - began:.0f}s[/bold green]; files in {folder}")
