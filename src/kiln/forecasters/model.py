@@ -60,6 +60,7 @@ class Forecaster:
         self.windows = windows or []
         self.backtest = backtest if backtest is not None else pd.DataFrame()
         self.info = info or {}
+        self._stored: pd.DataFrame | None = None  # the forecast from the stored context, once computed
 
     # -- what the bundle records ----------------------------------------------------------------------
     @property
@@ -114,7 +115,28 @@ class Forecaster:
         h = self.horizon if h is None else int(h)
         if not 1 <= h <= self.horizon:
             raise InvalidOptionError(f"h={h} must be between 1 and the trained horizon {self.horizon}.")
-        history = self.context if history is None else history
+        if history is None and future is None and self._future_free():
+            # From the stored context the forecast never changes: computed once, then sliced (serving's fast path).
+            if self._stored is None:
+                self._stored = self._forecast(self.context, None, self.horizon, None)
+            return self._slice(self._stored, h, ids)
+        return self._forecast(self.context if history is None else history, future, h, ids)
+
+    def _future_free(self) -> bool:
+        return not self.known_future or not any(m["family"] == "lightgbm" for m in self.members)
+
+    def _slice(self, stored: pd.DataFrame, h: int, ids: list[str] | None) -> pd.DataFrame:
+        if ids is not None:
+            unknown = sorted(set(ids) - set(self.series_ids))
+            if unknown:
+                raise InvalidDataError(f"Series {unknown[:5]} are not in the model's stored history; "
+                                       f"known series: {self.series_ids[:10]}.")
+            stored = stored[stored["unique_id"].isin(ids)]
+        step = stored.groupby("unique_id", sort=False).cumcount()
+        return stored[step < h].reset_index(drop=True)
+
+    def _forecast(self, history: pd.DataFrame, future: pd.DataFrame | None, h: int,
+                  ids: list[str] | None) -> pd.DataFrame:
         if ids is not None:
             unknown = sorted(set(ids) - set(history["unique_id"].astype(str)))
             if unknown:
@@ -202,10 +224,9 @@ class Forecaster:
 
     def warm_up(self) -> None:
         """One forecast of the first stored series (what the server does before it answers)."""
-        first = self.series_ids[0]
-        if self.known_future and self.booster is not None:
+        if not self._future_free():
             return  # the covariates of the horizon are the client's to send
-        self.forecast(ids=[first])
+        self.forecast()  # every stored series: later requests by id are answered from it
 
     # -- the user's column names ----------------------------------------------------------------------
     def read_history(self, frame: pd.DataFrame) -> pd.DataFrame:

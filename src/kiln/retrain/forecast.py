@@ -103,6 +103,7 @@ class ForecastGate:
         decision = ForecastDecision(better, reason, float(errors_a.mean()), float(errors_b.mean()), float(one_sided),
                                     float(test.statistic), len(truth))
         challenger.context = extended.groupby("unique_id", sort=False).tail(2000).reset_index(drop=True)
+        challenger._stored = None  # its stored-context forecast starts from the extended history now
         bundle = save_bundle(challenger, bundle_path, report=training_report(challenger))
         registered = registry.register(bundle, name)
         promoted = better and promote == "auto"
