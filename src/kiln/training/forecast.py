@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from kiln.data.load import read_table
-from kiln.errors import InvalidDataError, InvalidOptionError
+from kiln.errors import InvalidOptionError
 from kiln.evaluation.forecast import coverage, diebold_mariano, quantile_loss, smape
 from kiln.forecasters.base import FAMILIES, QUANTILES, family, long_season, season_length
 from kiln.forecasters.checks import prepare
@@ -332,13 +332,6 @@ class ForecastTrainer:
             booster=results["lightgbm"]["booster"] if "lightgbm" in used else None,
             board=_ranked(board), windows=window_rows, backtest=_backtest_frame(bt, results, members, info),
             info=info)
-        timed = time.perf_counter()
-        check = model.forecast(future=_stored_future(model, panel.frame))
-        model.info["predict_seconds"] = round(time.perf_counter() - timed, 3)
-        if not np.isfinite(check[["prediction", *[c for c in check.columns if c.startswith("quantile_")]]]
-                           .to_numpy()).all():
-            raise InvalidDataError("The forecast from the training history is not finite; check the target for "
-                                   "extreme values.")
         model.info["seconds"] = round(time.time() - started, 2)
         reporter.note(f"kept {info['best']}; trained in {model.info['seconds']:.1f}s")
         return model
@@ -503,22 +496,6 @@ def _backtest_frame(bt: Backtest, results: dict[str, dict[str, Any]], members: l
     return pd.DataFrame(rows)
 
 
-def _stored_future(model: Forecaster, frame: pd.DataFrame) -> pd.DataFrame | None:
-    """Known-future covariates after the training data are unknown at training; the check forecast uses the
-    last values carried forward (only to verify the model forecasts; never stored)."""
-    if not model.known_future or model.booster is None:
-        return None
-    rows = []
-    from kiln.forecasters.data import future_index
-
-    for sid, group in frame.groupby("unique_id", sort=False):
-        last = group.iloc[-1]
-        index = future_index(group["ds"].iloc[-1], model.freq, model.horizon)
-        rows.append(pd.DataFrame({"unique_id": str(sid), "ds": index,
-                                  **{c: last[c] for c in model.known_future}}))
-    return pd.concat(rows, ignore_index=True)
-
-
 def _summary_lines(model: Forecaster) -> list[str]:
     board = model.leaderboard()
     kept = board.iloc[0]
@@ -534,7 +511,6 @@ def _summary_lines(model: Forecaster) -> list[str]:
     lines.append(f"  trained in {model.info.get('seconds', 0):.1f}s; {len(model.series_ids)} series, frequency "
                  f"{model.freq}, horizon {model.horizon}")
     return lines
-
 
 
 TRAINER = ForecastTrainer()
