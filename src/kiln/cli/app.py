@@ -158,6 +158,11 @@ def train(
         help="image: the column of image paths, when DATA is a table.")] = None,
     skip_bad: Annotated[bool, typer.Option(
         "--skip-bad", help="image: report and skip unreadable images instead of stopping.")] = False,
+    network: Annotated[Optional[bool], typer.Option(  # noqa: UP045
+        "--network/--no-network", help="image: also train the convolutional network (the vision extra; "
+                                       "default: when torch is installed).")] = None,
+    augment: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="image: the network's augmentation: shift (default), rotate, flip or none.")] = None,
 ) -> None:
     """Train, rank and ensemble models; write a model bundle."""
     started = time.time()
@@ -168,7 +173,8 @@ def train(
         given = {"time_column": time_column, "id_column": id_column, "horizon": horizon, "frequency": frequency,
                  "quantiles": quantiles, "known_future": known_future, "user_column": user_column,
                  "item_column": item_column, "rating_column": rating_column, "item_features": item_features,
-                 "min_rating": min_rating, "split": split, "path_column": path_column, "skip_bad": skip_bad or None}
+                 "min_rating": min_rating, "split": split, "path_column": path_column, "skip_bad": skip_bad or None,
+                 "network": network, "augment": augment}
         options = {key: value for key, value in given.items() if value is not None}
         kind = for_task(task)
         if "train" in kind.hooks:  # every kind but tabular trains through its hook
