@@ -59,7 +59,12 @@ class RecommenderModel:
         self._item_out = _as_numbers(self.items)
 
     def warm_up(self) -> None:
-        """One list for a known user and the cold-start list: a model that cannot do this is never served."""
+        """Before serving: BLAS held to one thread in this process (a one-user product is microseconds of work;
+        OpenBLAS's threads waking for it cost milliseconds, tens on a busy machine: benchmarks/recommend/serving.py),
+        then one list for a known user and the cold-start list: a model that cannot do this is never served."""
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1, "blas")  # for the life of the serving process, not a context
         self.recommend_codes(np.array([0, -1], dtype=np.int64), 10)
 
     def leaderboard(self) -> pd.DataFrame:

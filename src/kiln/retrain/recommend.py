@@ -23,6 +23,14 @@ MIN_GATE_USERS = 20
 
 
 @dataclass(frozen=True)
+class RecommendDecision:
+    """The gate's verdict: `promote` when the challenger is significantly better, and why."""
+
+    promote: bool
+    reason: str
+
+
+@dataclass(frozen=True)
 class RecommendRetrainResult:
     name: str
     champion_version: str
@@ -30,6 +38,12 @@ class RecommendRetrainResult:
     promoted: bool
     test: dict[str, Any]
     reason: str
+    report: Path | None = None
+
+    @property
+    def decision(self) -> RecommendDecision:
+        passed = self.test["one_sided_p"] < self.test.get("alpha", 0.05) and self.test["difference"] > 0
+        return RecommendDecision(bool(passed), self.reason)
 
 
 class RecommendGate:
@@ -70,12 +84,23 @@ class RecommendGate:
         return np.ones(len(codes)), a, b
 
 
+    def retrain(self, name: str, data: Any, *, champion: Any, champion_ref: Any, promote: str, alpha: float,
+                time_limit: float | None, seed: int | None, quiet: bool, report_path: Path | None,
+                bundle_path: Path, report_file: Path) -> RecommendRetrainResult:
+        """`kiln retrain NAME DATA` for a recommender (kiln.retrain.challenger hands a kind's gate the whole run)."""
+        return retrain_recommender(name, data, alpha=alpha, time_limit=time_limit, seed=seed,
+                                   promote=promote == "auto", quiet=quiet, champion=champion,
+                                   champion_version=str(champion_ref.version), bundle_path=bundle_path,
+                                   report_file=report_file)
+
+
 GATE = RecommendGate()
 
 
 def retrain_recommender(name: str, data: pd.DataFrame | str | Path, *, alpha: float = 0.05,
                         time_limit: float | None = None, seed: int | None = None, promote: bool = True,
-                        quiet: bool = True) -> RecommendRetrainResult:
+                        quiet: bool = True, champion: Any = None, champion_version: str | None = None,
+                        bundle_path: Path | None = None, report_file: Path | None = None) -> RecommendRetrainResult:
     """Train, gate, register and maybe promote a challenger to `name`'s champion (see the module)."""
     import tempfile
 
@@ -86,8 +111,8 @@ def retrain_recommender(name: str, data: pd.DataFrame | str | Path, *, alpha: fl
     from kiln.store.registry import alias_version, record_decision, register
     from kiln.store.registry import promote as promote_version
 
-    champion = kiln.load(f"models:/{name}@champion")
-    champion_version = alias_version(name, "champion") or "?"
+    champion = champion if champion is not None else kiln.load(f"models:/{name}@champion")
+    champion_version = champion_version or alias_version(name, "champion") or "?"
     frame = read_table(data).reset_index(drop=True)
     c = champion.columns
     options = {k: v for k, v in champion.manifest["training"]["options"].items() if v is not None}
@@ -109,9 +134,10 @@ def retrain_recommender(name: str, data: pd.DataFrame | str | Path, *, alpha: fl
     _, a, b = GATE.predictions(champion, challenger, gate)
     test = paired_test(b, a, names=("challenger", "champion")).to_dict()
     test["one_sided_p"] = one_sided_p(b, a)
+    test["alpha"] = alpha
     better = test["one_sided_p"] < alpha and test["difference"] > 0
     with tempfile.TemporaryDirectory() as folder:
-        path = kiln.save(challenger, Path(folder) / "challenger")
+        path = kiln.save(challenger, bundle_path or Path(folder) / "challenger")
         version = register(path, name).version
     reason = (f"challenger NDCG@10 {test['difference']:+.4f} [{test['low']:+.4f}, {test['high']:+.4f}] vs the "
               f"champion over {test['users']} gate users' newest interactions, one-sided p={test['one_sided_p']:.3g}")
@@ -119,4 +145,12 @@ def retrain_recommender(name: str, data: pd.DataFrame | str | Path, *, alpha: fl
         promote_version(name, str(version), reason=f"promoted: {reason}")
     else:
         record_decision(name, str(version), reason=f"kept the champion: {reason}")
-    return RecommendRetrainResult(name, champion_version, str(version), bool(better and promote), test, reason)
+    if report_file is not None:
+        import html
+
+        from kiln.data.write import write_text
+
+        write_text(f"<!doctype html><meta charset='utf-8'><title>Retrain {html.escape(name)}</title>"
+                   f"<p>{html.escape(reason)}</p>", report_file)
+    return RecommendRetrainResult(name, champion_version, str(version), bool(better and promote), test, reason,
+                                  report_file)

@@ -30,3 +30,14 @@ def test_a_challenger_is_gated_over_users_and_audited(tmp_path: Path, monkeypatc
     assert result.promoted == (result.test["one_sided_p"] < 0.05 and result.test["difference"] > 0)
     actions = [entry.action for entry in audit_history("shop")]
     assert actions[-1] == ("promote" if result.promoted else "keep")
+    # and through the command: kiln retrain hands the recommend kind's gate the whole run
+    from typer.testing import CliRunner
+
+    from kiln.cli.app import app
+
+    extended.to_csv(tmp_path / "extended.csv", index=False)
+    done = CliRunner().invoke(app, ["retrain", "shop", str(tmp_path / "extended.csv"), "--time-limit", "8",
+                                    "--quiet", "--out", str(tmp_path / "retrain.html")])
+    assert done.exit_code == 0, done.output
+    assert ("promoted: shop version 3" in done.output) or ("challenger version 3 registered" in done.output)
+    assert "gate users' newest interactions" in done.output and (tmp_path / "retrain.html").exists()
