@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import time
 import traceback
 from collections.abc import Mapping
@@ -197,8 +198,11 @@ def _conformal_backtest(bt: Backtest, mean: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def _process_start(started: float) -> float:
-    """When this process began, if that is earlier than `started` and recent (a command's budget covers the
-    interpreter's start and its imports too); `started` elsewhere (Linux /proc only)."""
+    """When the `kiln` command's process began, if that is earlier than `started` and recent (the command's budget
+    covers the interpreter's start and its imports too); `started` elsewhere (Linux /proc only)."""
+    program = Path(sys.argv[0] if sys.argv else "")
+    if program.name != "kiln" and program.as_posix()[-len("kiln/cli/__main__.py"):] != "kiln/cli/__main__.py":
+        return started  # not the kiln command (a notebook, a test runner): its budget starts at the call
     try:
         ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
         boot = float(Path("/proc/uptime").read_text().split()[0])
