@@ -26,6 +26,7 @@ from kiln.evaluation.holdout_compare import HOLDOUT_TEST_COLUMNS, HoldoutTest, h
 from kiln.evaluation.metrics import get_metric
 from kiln.evaluation.scores import Score, score_table
 from kiln.evaluation.slices import SLICE_COLUMNS, slice_scores
+from kiln.evaluation.text import TextEvaluation, text_evaluation
 from kiln.evaluation.threshold import ThresholdChoice, threshold_at
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ class Evaluation:
     comparisons: list[Comparison]  # from training: paired over the cross-validation folds
     tests: list[HoldoutTest] = field(default_factory=list)  # on the evaluated rows
     not_compared: str = ""  # why `comparisons` is empty, when it is (from the leaderboard's counts)
+    text: TextEvaluation | None = None  # a classifier reading a text column: evaluation/text.py
 
     def frame(self) -> pd.DataFrame:
         """Every metric with its 95% bootstrap interval and the trivial baseline."""
@@ -100,7 +102,8 @@ def evaluate_model(model: Model, frame: pd.DataFrame | str | Path, *, threshold:
     comparisons = _comparisons(model)
     return Evaluation(model.task, model.metric, model.classes_, y, prediction, scores,
                       _threshold_choice(model.task, y, prediction, decision), slices, importance,
-                      comparisons, tests, _not_compared(model, comparisons))
+                      comparisons, tests, _not_compared(model, comparisons),
+                      text_evaluation(model, labelled, y, prediction))
 
 
 def oof_evaluation(model: Model, *, seed: int = 0) -> Evaluation:

@@ -69,9 +69,10 @@ class Learner(BaseEstimator):
         raise NotImplementedError
 
     @classmethod
-    def text_portfolio(cls, task: Task) -> list[dict[str, Any]]:
+    def text_portfolio(cls, task: Task, short: bool = False) -> list[dict[str, Any]]:
         """The portfolio for a table with a text column (a family whose prep the config
-        tunes, as linear's TF-IDF, declares its own; the rest keep theirs)."""
+        tunes, as linear's TF-IDF, declares its own; the rest keep theirs); `short`: the
+        texts are short (under 100 characters on average)."""
         return cls.portfolio(task)
 
     @classmethod

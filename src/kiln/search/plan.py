@@ -37,9 +37,10 @@ class SearchPlan:
 
     def __init__(self, task: Task, metric: Metric, *, seed: int, n_rows: int,
                  max_trials: int | None = None, learners: list[str] | None = None,
-                 generation_size: int = 2, text: bool = False) -> None:
+                 generation_size: int = 2, text: bool = False, short_text: bool = False) -> None:
         self.task = task
         self.text = text
+        self.short_text = short_text  # text columns of short texts: character n-grams are cheap
         self.metric = metric
         self.seed = seed
         self.max_trials = max_trials
@@ -60,7 +61,8 @@ class SearchPlan:
         self._generation_left = 0
 
     def _portfolio_order(self, registered: dict) -> list[tuple[str, dict]]:
-        per_family = {k: registered[k].text_portfolio(self.task) if self.text else registered[k].portfolio(self.task)
+        per_family = {k: registered[k].text_portfolio(self.task, short=self.short_text) if self.text
+                      else registered[k].portfolio(self.task)
                       for k in self.learners}
         order = []
         for round_ in range(max((len(v) for v in per_family.values()), default=0)):

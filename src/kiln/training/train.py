@@ -48,6 +48,7 @@ RAY_WARM_UP_SHARE = 0.15  # of the search time, at most, for starting Ray worker
 CELLS_PER_SECOND = 800_000
 SEARCH_SHARE = 0.1
 MIN_SEARCH_ROWS = 10_000  # below this a subsample saves little time and costs accuracy
+SHORT_TEXT_CHARS = 100  # texts shorter on average are searched with character n-grams first
 
 
 @dataclass(frozen=True)
@@ -257,7 +258,8 @@ def _search(features, y, folds, schema, target: Target, metric: Metric, spec: Tr
     try:  # Optuna generations as wide as the workers, so a cluster and a pool of its size agree
         plan = SearchPlan(target.task, metric, seed=spec.seed, n_rows=len(y), max_trials=spec.max_trials,
                           learners=list(spec.learners) if spec.learners else None,
-                          generation_size=runner.n_workers, text=bool(schema.of_kind("text")))
+                          generation_size=runner.n_workers, text=bool(schema.of_kind("text")),
+                          short_text=_short_text(features, schema))
     except BaseException:
         runner.close(kill=True)
         raise
@@ -283,6 +285,15 @@ def _search(features, y, folds, schema, target: Target, metric: Metric, spec: Tr
         reporter.note(f"{search.lost_to_workers} trial(s) lost: their worker died and so did the retry; "
                       f"the model uses the {len(results) - search.lost_to_workers} that finished.")
     return results, search.lost_trials, search.lost_to_workers, search.unsent
+
+
+def _short_text(features: pd.DataFrame, schema) -> bool:
+    """True when the text columns hold short texts (under SHORT_TEXT_CHARS on average)."""
+    names = schema.of_kind("text")
+    if not names:
+        return False
+    lengths = [features[name].dropna().astype(str).str.len().mean() for name in names]
+    return float(np.nanmean(lengths)) < SHORT_TEXT_CHARS
 
 
 def _runner(data, spec: TrainSpec, budget: Budget):

@@ -121,3 +121,17 @@ def test_the_server_answers_messages_and_refuses_bad_text(intents, start_server)
     words = {w["word"]: w["weight"] for w in explained.json()["words"]}
     assert explained.json()["label"] in PHRASINGS or explained.json()["out_of_scope"]
     assert max(words, key=words.__getitem__) in ("oil", "leaking")  # the words that carry the intent
+
+
+def test_evaluation_adds_per_class_scores_confused_pairs_coverage_and_ngrams(intents) -> None:
+    model, _, test = intents
+    text = kiln.evaluate(model, test).text
+    assert text is not None
+    assert set(text.per_class["class"]) == set(PHRASINGS) | {OUT_OF_SCOPE}
+    assert text.per_class["support"].sum() == len(test)
+    assert text.per_class["precision"].between(0, 1).all() and text.per_class["recall"].mean() > 0.6
+    assert (text.confused["true"] != text.confused["predicted"]).all()
+    assert all(len(examples) >= 1 for examples in text.confused["examples"])
+    assert text.coverage["coverage"].is_monotonic_decreasing and text.coverage["coverage"].iloc[0] <= 1.0
+    leak = text.ngrams[text.ngrams["class"] == "leak"]["ngram"].tolist()
+    assert any(word in gram for gram in leak for word in ("leak", "oil", "drip", "fluid"))
