@@ -35,12 +35,16 @@ def record_actuals(model: str, table: pd.DataFrame) -> int:
 
 
 def print_monitor(result: Any, *, out: Path | None, as_json: bool) -> None:
-    """Lines (or JSON) and the page of a forecaster's monitoring result."""
+    """Lines (or JSON) and the page of a forecaster's monitoring result (or of another kind's result that says
+    itself in lines: its report hook's `monitor` draws the page, e.g. a recommender's)."""
     from kiln.data.write import write_text
+    from kiln.kinds import get as get_kind
     from kiln.report.forecast import render_monitor
     from kiln.settings import default_report_path
 
-    path = write_text(render_monitor(result), out or default_report_path(Path(result.name).name, "monitor"))
+    reports = get_kind(getattr(result, "kind", "forecast")).hook("report")
+    page = reports.monitor(result) if hasattr(reports, "monitor") else render_monitor(result)
+    path = write_text(page, out or default_report_path(Path(result.name).name, "monitor"))
     if as_json:
         typer.echo(json.dumps({**result.to_dict(), "report": str(path)}, indent=2, default=str))
         return

@@ -15,7 +15,8 @@ import kiln
 
 
 def test_recommend_similar_feedback_and_hostile_inputs(trained: tuple[Path, str], ratings: Path,
-                                                       start_server: Callable[..., object], tmp_path: Path) -> None:
+                                                       start_server: Callable[..., object], tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     bundle, _ = trained
     database = f"sqlite:///{tmp_path / 'kiln.db'}"
     server = start_server(bundle, env={"KILN_DB": database})
@@ -79,3 +80,15 @@ def test_recommend_similar_feedback_and_hostile_inputs(trained: tuple[Path, str]
     assert overall["clicks"] == 2 and overall["hit_rate"]["value"] == 0.5
     assert overall["ndcg"]["value"] == pytest.approx(0.5 / math.log2(3))
     assert result.drift["new_item_share"] == 0.5 and any(a.rule == "new_items" for a in result.alerts)
+
+    # kiln monitor on the bundle reads the same log and exits 1 on the alert
+    from typer.testing import CliRunner
+
+    from kiln.cli.app import app
+
+    monkeypatch.setenv("KILN_DB", database)
+    done = CliRunner().invoke(app, ["monitor", str(bundle), "--since", "all", "--min-rows", "1",
+                                    "--out", str(tmp_path / "monitor.html")])
+    assert done.exit_code == 1, done.output
+    assert "live hit rate 0.500" in done.output and "ALERT new_items" in done.output
+    assert "Per window" in (tmp_path / "monitor.html").read_text()
