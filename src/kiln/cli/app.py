@@ -178,6 +178,8 @@ def train(
         options = {key: value for key, value in given.items() if value is not None}
         kind = for_task(task)
         if "train" in kind.hooks:  # every kind but tabular trains through its hook
+            if ray is not None:  # refused by a kind whose trainer does not take it, never ignored
+                options["ray"] = ray
             _train_kind(kind, data, target=target, task=task, options=options, time_limit=time_limit, seed=seed,
                         out=out, quiet=quiet, register=register, started=started)
             return
