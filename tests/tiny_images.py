@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -44,3 +48,19 @@ def train_tiny_images(parts: Path, bundle: Path, *, network: bool = True):
     model = TRAINER.train(parts, target=None, task="image", options=options, time_limit=20, seed=0,
                           reporter=Reporter(), started=None)
     return kiln.save(model, bundle)
+
+
+@functools.cache
+def shared_bundle() -> tuple[Path, Path]:
+    """One tiny trained bundle for every image test in the session (training is the slow part): 3 classes × 15
+    images plus a resized copy of a ring and a horizontal bar filed under vertical; and a folder of new images.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="kiln-tiny-images-"))
+    atexit.register(shutil.rmtree, folder, True)
+    parts = folder / "parts"
+    write_set(parts, 15, seed=0)
+    Image.open(parts / "ring" / "000.png").resize((32, 32)).save(parts / "ring" / "copy_of_000.png")
+    Image.open(parts / "horizontal" / "001.png").save(parts / "vertical" / "mislabelled.png")
+    bundle = train_tiny_images(parts, folder / "model")
+    write_set(folder / "new", 4, seed=1)
+    return bundle, folder / "new"

@@ -14,16 +14,14 @@ import numpy as np
 import pytest
 from PIL import Image
 from serve_probe import Running, assert_refused, body, serve
-from tiny_images import CLASSES, shape, train_tiny_images, write_set
+from tiny_images import CLASSES, shape, shared_bundle
 
 import kiln
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("image-serve")
-    write_set(folder / "parts", 12, seed=0)
-    return train_tiny_images(folder / "parts", folder / "model", network=False)
+def bundle() -> Path:
+    return shared_bundle()[0]  # trained once per session for every image test
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
-from tiny_images import SIDE, train_tiny_images, write_set
+from tiny_images import SIDE, shared_bundle, write_set
 from typer.testing import CliRunner
 
 import kiln
@@ -19,18 +18,9 @@ from kiln.vision.network import Network, NetworkSpec, fit_network
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """One small model for the module: 3 classes × 15 images, two copies and a cross-class copy added."""
-    folder = tmp_path_factory.mktemp("image")
-    parts = folder / "parts"
-    write_set(parts, 15, seed=0)
-    copy = Image.open(parts / "ring" / "000.png")
-    copy.resize((32, 32)).save(parts / "ring" / "copy_of_000.png")  # the same picture at another size
-    Image.open(parts / "horizontal" / "001.png").save(parts / "vertical" / "mislabelled.png")
-    bundle = train_tiny_images(parts, folder / "model")
-    new = folder / "new"
-    write_set(new, 4, seed=1)
-    return bundle, new
+def trained() -> tuple[Path, Path]:
+    """The session's tiny model: 3 classes × 15 images, a resized copy and a cross-class copy added."""
+    return shared_bundle()
 
 
 def test_train_predict_and_leaderboard_through_the_cli(trained: tuple[Path, Path], tmp_path: Path) -> None:
