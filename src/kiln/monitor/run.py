@@ -146,6 +146,10 @@ def assess(model: Model, traffic: TrafficWindow, *, name: str, version: str, sin
     features = drift_table(reference, traffic.features, kinds) if enough else []
     cv = model.manifest.get("cv", {})
     proba = probabilities(model, traffic.log["outputs"]) if enough and model.task != "regression" else None
+    if enough and model.schema.of_kind("text"):  # out-of-vocabulary share, length, reject rate
+        from kiln.monitor.text import text_drift
+
+        features = features + text_drift(model, reference, traffic.features, proba)
     result = MonitorResult(
         name=name, version=version, since=since, until=time.time(), rows=traffic.total, sampled=traffic.rows,
         rows_exact=traffic.exact,

@@ -135,3 +135,21 @@ def test_evaluation_adds_per_class_scores_confused_pairs_coverage_and_ngrams(int
     assert text.coverage["coverage"].is_monotonic_decreasing and text.coverage["coverage"].iloc[0] <= 1.0
     leak = text.ngrams[text.ngrams["class"] == "leak"]["ngram"].tolist()
     assert any(word in gram for gram in leak for word in ("leak", "oil", "drip", "fluid"))
+
+
+def test_text_drift_sees_new_words_longer_messages_and_more_rejections(intents) -> None:
+    from kiln.monitor.text import new_frequent_words, text_drift
+
+    model, _, test = intents
+    reference = model.reference
+    same = test[["utterance"]].reset_index(drop=True)
+    calm = {d.column: d for d in text_drift(model, reference, same, model.predict_raw(same))}
+    assert not calm["utterance: out-of-vocabulary share"].drifted
+    shifted = pd.DataFrame({"utterance": [f"kubernetes pod {i} crashloop restart quota exceeded again and again"
+                                          for i in range(80)]})
+    moved = {d.column: d for d in text_drift(model, reference, shifted, model.predict_raw(shifted))}
+    assert moved["utterance: out-of-vocabulary share"].drifted
+    assert moved["utterance: length"].drifted
+    assert "answers: rejected as out of scope" in moved
+    words = dict(new_frequent_words(model, reference, shifted)["utterance"])
+    assert words["kubernetes"] == 80 and "the" not in words
