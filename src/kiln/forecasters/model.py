@@ -60,7 +60,7 @@ class Forecaster:
         self.windows = windows or []
         self.backtest = backtest if backtest is not None else pd.DataFrame()
         self.info = info or {}
-        self._stored: pd.DataFrame | None = None  # the forecast from the stored context, once computed
+        self._stored: dict[str, pd.DataFrame] | None = None  # the forecast from the stored context, per series
 
     # -- what the bundle records ----------------------------------------------------------------------
     @property
@@ -118,22 +118,22 @@ class Forecaster:
         if history is None and future is None and self._future_free():
             # From the stored context the forecast never changes: computed once, then sliced (serving's fast path).
             if self._stored is None:
-                self._stored = self._forecast(self.context, None, self.horizon, None)
+                stored = self._forecast(self.context, None, self.horizon, None)
+                self._stored = {str(k): g.reset_index(drop=True) for k, g in stored.groupby("unique_id", sort=False)}
             return self._slice(self._stored, h, ids)
         return self._forecast(self.context if history is None else history, future, h, ids)
 
     def _future_free(self) -> bool:
         return not self.known_future or not any(m["family"] == "lightgbm" for m in self.members)
 
-    def _slice(self, stored: pd.DataFrame, h: int, ids: list[str] | None) -> pd.DataFrame:
+    def _slice(self, stored: dict[str, pd.DataFrame], h: int, ids: list[str] | None) -> pd.DataFrame:
         if ids is not None:
-            unknown = sorted(set(ids) - set(self.series_ids))
+            unknown = sorted(set(ids) - set(stored))
             if unknown:
                 raise InvalidDataError(f"Series {unknown[:5]} are not in the model's stored history; "
                                        f"known series: {self.series_ids[:10]}.")
-            stored = stored[stored["unique_id"].isin(ids)]
-        step = stored.groupby("unique_id", sort=False).cumcount()
-        return stored[step < h].reset_index(drop=True)
+        chosen = [stored[i].iloc[:h] for i in (ids if ids is not None else stored)]
+        return chosen[0].copy() if len(chosen) == 1 else pd.concat(chosen, ignore_index=True)
 
     def _forecast(self, history: pd.DataFrame, future: pd.DataFrame | None, h: int,
                   ids: list[str] | None) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+import numpy as np
 import orjson
 import pandas as pd
 from fastapi import APIRouter, Depends, Request, Response
@@ -171,27 +172,39 @@ def parse_forecast(payload: dict[str, Any], model: Any) -> tuple[pd.DataFrame | 
 
 def _answer(model: Any, history: pd.DataFrame | None, future: pd.DataFrame | None, ids: list[str] | None,
             h: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    from kiln.forecasters.model import QUANTILE_COLUMNS, insample_scale
+    from kiln.forecasters.model import QUANTILE_COLUMNS
 
     try:
         out = model.forecast(history, future=future, h=h, ids=ids)
     except KilnError as exc:
         raise RequestProblem(422, "future" if "future" in str(exc) else "series", str(exc)) from None
-    source = model.context if history is None else history
-    scales = {str(k): insample_scale(g["y"].to_numpy(dtype="float64"), model.m)
-              for k, g in source.groupby("unique_id", sort=False)}
-    origins = {str(k): g["ds"].iloc[-1] for k, g in source.groupby("unique_id", sort=False)}
     answers, logged = [], []
     for sid, part in out.groupby("unique_id", sort=False):
         times = [t.isoformat() for t in part["ds"]]
-        answers.append({"id": sid, "time": times, "prediction": part["prediction"].round(6).tolist(),
-                        "quantiles": {c.removeprefix("quantile_"): part[c].round(6).tolist()
-                                      for c in QUANTILE_COLUMNS}})
-        for step, (_, row) in enumerate(part.iterrows(), 1):
-            logged.append({"series": str(sid), "origin": origins[str(sid)].isoformat(), "ds": row["ds"].isoformat(),
-                           "step": step, "prediction": float(row["prediction"]),
-                           "quantiles": [float(row[c]) for c in QUANTILE_COLUMNS], "scale": scales[str(sid)]})
+        prediction = part["prediction"].to_numpy(dtype="float64")
+        quantiles = part[list(QUANTILE_COLUMNS)].to_numpy(dtype="float64")
+        answers.append({"id": sid, "time": times, "prediction": np.round(prediction, 6).tolist(),
+                        "quantiles": {c.removeprefix("quantile_"): np.round(quantiles[:, k], 6).tolist()
+                                      for k, c in enumerate(QUANTILE_COLUMNS)}})
+        origin, scale = _origin_and_scale(model, history, str(sid))
+        logged.extend({"series": str(sid), "origin": origin, "ds": times[step], "step": step + 1,
+                       "prediction": float(prediction[step]), "quantiles": quantiles[step].tolist(), "scale": scale}
+                      for step in range(len(times)))
     return answers, logged
+
+
+def _origin_and_scale(model: Any, history: pd.DataFrame | None, sid: str) -> tuple[str, float]:
+    """The series' last time and MASE's scale for it (kept per stored series: serving by id does not recompute)."""
+    from kiln.forecasters.model import insample_scale
+
+    if history is None:
+        cache = model.__dict__.setdefault("_serve_scales", {})
+        if sid not in cache:
+            y = model.context.loc[model.context["unique_id"] == sid]
+            cache[sid] = (y["ds"].iloc[-1].isoformat(), insample_scale(y["y"].to_numpy(dtype="float64"), model.m))
+        return cache[sid]
+    y = history.loc[history["unique_id"] == sid]
+    return y["ds"].iloc[-1].isoformat(), insample_scale(y["y"].to_numpy(dtype="float64"), model.m)
 
 
 @router.post("/forecast", openapi_extra={"requestBody": FORECAST_BODY}, responses=ERRORS,
