@@ -5,16 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from kiln.evaluation.reject import reject_line
 
-def reject_line(rule: dict[str, Any]) -> str:
-    """One line after training: the threshold and what it did out of fold."""
-    how = (f"chosen for precision ≥ {rule['target_precision']:.2f} (95% lower bound)" if rule["mode"] == "auto"
-           else "set by hand")
-    line = (f"reject option: confidence < {rule['threshold']:.4f} → {rule['label']!r} ({how}); out of fold: "
-            f"answered {rule['oof_coverage']:.1%} of rows at precision {rule['oof_precision']:.3f}")
-    if rule.get("out_of_scope_rows"):
-        line += f"; {rule['out_of_scope_caught']:.1%} of the {rule['out_of_scope_rows']} out-of-scope rows rejected"
-    return line
+__all__ = ["reject_line", "rejected_line"]
 
 
 def rejected_line(rule: dict[str, Any], out: Path, rows: int) -> str:

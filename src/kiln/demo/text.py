@@ -31,8 +31,8 @@ def run(folder: Path, *, time_limit: float | None, keep_serving: bool, rows: int
     from sklearn.model_selection import train_test_split
 
     import kiln
-    from kiln.cli.text import reject_line
     from kiln.demo.intents import OUT_OF_SCOPE, load_intents
+    from kiln.evaluation.reject import reject_line
 
     console = Console()
     folder.mkdir(parents=True, exist_ok=True)

@@ -121,3 +121,14 @@ def coverage_curve(proba: np.ndarray, y: np.ndarray, reject_class: int | None = 
         points.append({"threshold": round(float(threshold), 6), "coverage": round(float(keep.mean()), 6),
                        "accuracy": round(float(right.mean()), 6)})
     return points
+
+
+def reject_line(rule: dict[str, Any]) -> str:
+    """One line after training: the threshold and what it did out of fold."""
+    how = (f"chosen for precision ≥ {rule['target_precision']:.2f} (95% lower bound)" if rule["mode"] == "auto"
+           else "set by hand")
+    line = (f"reject option: confidence < {rule['threshold']:.4f} → {rule['label']!r} ({how}); out of fold: "
+            f"answered {rule['oof_coverage']:.1%} of rows at precision {rule['oof_precision']:.3f}")
+    if rule.get("out_of_scope_rows"):
+        line += f"; {rule['out_of_scope_caught']:.1%} of the {rule['out_of_scope_rows']} out-of-scope rows rejected"
+    return line
