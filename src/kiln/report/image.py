@@ -119,7 +119,7 @@ def _write(path: Path, page: str) -> None:
 
 def evaluate_images(model: Any, images: list, labels: list[str], names: list[str], *, seed: int = 0) -> dict[str, Any]:
     """Scores with 95% bootstrap intervals, the confusion matrix and the most confused pairs."""
-    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, log_loss
+    from sklearn.metrics import confusion_matrix
 
     classes = model.classes_
     unknown = sorted(set(labels) - set(classes))
@@ -134,17 +134,26 @@ def evaluate_images(model: Any, images: list, labels: list[str], names: list[str
     y = np.array([classes.index(v) for v in labels])
     predicted = proba.argmax(axis=1)
     index = list(range(len(classes)))
-    scorers = {"accuracy": lambda t, p: accuracy_score(t, p.argmax(1)),
-               "macro_f1": lambda t, p: f1_score(t, p.argmax(1), average="macro", labels=index, zero_division=0),
-               "log_loss": lambda t, p: log_loss(t, p, labels=index)}
+    k = len(classes)
+    right = (predicted == y).astype(float)
+    row_loss = -np.log(proba[np.arange(len(y)), y])
+
+    def macro_f1(rows: np.ndarray) -> float:
+        counts = np.bincount(y[rows] * k + predicted[rows], minlength=k * k).reshape(k, k)
+        tp = np.diag(counts).astype(float)
+        denominator = counts.sum(axis=0) + counts.sum(axis=1)
+        return float(np.mean(np.divide(2 * tp, denominator, out=np.zeros(k), where=denominator > 0)))
+
+    scorers = {"accuracy": lambda rows: float(right[rows].mean()), "macro_f1": macro_f1,
+               "log_loss": lambda rows: float(row_loss[rows].mean())}
     rng = np.random.default_rng(seed)
     samples = [rng.integers(0, len(y), len(y)) for _ in range(BOOTSTRAP)]
+    everything = np.arange(len(y))
     metrics = []
     for name, scorer in scorers.items():
-        value = float(scorer(y, proba))
-        draws = np.array([scorer(y[s], proba[s]) for s in samples])
+        draws = np.array([scorer(s) for s in samples])
         low, high = np.quantile(draws, [0.025, 0.975])
-        metrics.append({"metric": name, "value": value, "ci_low": float(low), "ci_high": float(high)})
+        metrics.append({"metric": name, "value": scorer(everything), "ci_low": float(low), "ci_high": float(high)})
     matrix = confusion_matrix(y, predicted, labels=index)
     off = [(int(matrix[i, j]), i, j) for i in index for j in index if i != j and matrix[i, j] > 0]
     pairs = [{"true": classes[i], "predicted": classes[j], "images": n,
@@ -210,9 +219,7 @@ def render_evaluation(model: Any, evaluation: dict[str, Any], images: list) -> s
         Section("Scores", f"On {evaluation['n_images']:,} labelled images; 95% bootstrap intervals over the images.",
                 table(evaluation["metrics"], ["metric", "value", "ci_low", "ci_high"])),
         Section("Confusion matrix", "Rows are the true class, columns the predicted one.",
-                figure(confusion_figure(np.asarray(classes, dtype=object)[y],
-                                        np.asarray(classes, dtype=object)[predicted], classes, False),
-                       div_id="confusion")),
+                figure(confusion_figure(y, predicted, classes, False), div_id="confusion")),
         Section("Most confused pairs", "The commonest mistakes, with example images.",
                 Html("".join(pairs_html)) if evaluation["confused_pairs"] else paragraph("No mistakes.")),
         Section("Calibration", "Confidence of the predicted class against how often it was right.",

@@ -85,3 +85,19 @@ def test_a_folder_with_one_class_is_refused_in_one_line(tmp_path: Path) -> None:
         (tmp_path / "one" / kind).rmdir()
     result = CliRunner().invoke(app, ["train", str(tmp_path / "one"), "--task", "image", "--time-limit", "5"])
     assert result.exit_code == 2 and "IM001" in result.output and "Traceback" not in result.output
+
+
+def test_evaluate_and_profile_a_labelled_folder(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    bundle, new = trained
+    report = tmp_path / "evaluation.html"
+    result = CliRunner().invoke(app, ["evaluate", str(bundle), str(new), "--out", str(report), "--json"])
+    assert result.exit_code == 0, result.output
+    scores = {m["metric"]: m for m in json.loads(result.output)["metrics"]}
+    assert set(scores) == {"accuracy", "macro_f1", "log_loss"}
+    for m in scores.values():
+        assert m["ci_low"] <= m["value"] <= m["ci_high"]
+    assert json.loads(result.output)["n_images"] == 12
+    page = report.read_text()
+    assert "Confusion matrix" in page and "Occlusion maps" in page and "data:image/png;base64," in page
+    profiled = CliRunner().invoke(app, ["profile", str(new), "--task", "image", "--out", str(tmp_path / "p.html")])
+    assert profiled.exit_code == 0 and "12 images, 3 classes, 0 unreadable" in profiled.output
