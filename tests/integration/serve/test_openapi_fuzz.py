@@ -5,6 +5,9 @@ The request schema comes from the model's data contract (`kiln.serve.openapi`), 
 that fits it must be served: for /predict and /explain a valid JSON body that is refused is
 a failure too (the document would be lying). CSV bodies are strings to the document, so for
 them only the other checks apply. Generation is derandomized: the same cases every run.
+
+The default run sends a third of the cases (every operation, both generation modes, every
+check, several hundred requests); the full volume, thousands of cases, runs under -m slow.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import collections
 import time
 
+import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -30,6 +34,8 @@ BUDGET = {"POST /predict": 700, "POST /explain": 300,  # generated cases per gen
 OTHER_WITH_INPUT = 40  # any other operation with a body or parameters, per mode
 NO_INPUT = 3  # operations without inputs have a single distinct request
 MIN_CASES = 2000
+# The default run's share of each budget (at least 3 cases an operation and mode) and its floor.
+DEFAULT_SHARE, DEFAULT_MIN_CASES = 1 / 3, 650
 CONTRACT_BOUND = {"POST /predict", "POST /explain"}  # their JSON body schema is the model's data contract
 # where a request the document calls valid must be served: /feedback's rule "a request_id, or an id
 # with a top-level id_column" is not in its document, so there only the other checks apply
@@ -60,6 +66,17 @@ def _has_inputs(operation: schemathesis.APIOperation) -> bool:
 
 
 def test_generated_requests_get_no_5xx_only_documented_statuses_and_named_fields(start_server, ai4i_bundle) -> None:
+    _run_fuzz(start_server, ai4i_bundle, DEFAULT_SHARE, DEFAULT_MIN_CASES)
+
+
+@pytest.mark.slow
+def test_thousands_of_generated_requests_get_no_5xx_only_documented_statuses_and_named_fields(
+        start_server, ai4i_bundle) -> None:
+    _run_fuzz(start_server, ai4i_bundle, 1.0, MIN_CASES)
+
+
+def _run_fuzz(start_server, ai4i_bundle, share: float, min_cases: int) -> None:
+    """Fuzz every operation of the served document with `share` of its budget; check every answer."""
     server = start_server(ai4i_bundle)
     # an explicit default Config: no schemathesis.toml lying around changes what runs
     schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json", config=schemathesis.Config())
@@ -75,14 +92,14 @@ def test_generated_requests_get_no_5xx_only_documented_statuses_and_named_fields
         modes = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE] if _has_inputs(operation) else \
             [GenerationMode.POSITIVE]
         for mode in modes:
-            _fuzz(operation, mode, server.url, session, sent, failures)
+            _fuzz(operation, mode, server.url, session, sent, failures, share)
     elapsed = time.monotonic() - started
 
     report = "\n".join(f"{label} {mode} -> {status}: {title}\n  {detail}"
                        for (label, mode, status, title), detail in list(failures.items())[:12])
     assert not failures, f"{len(failures)} distinct failures:\n{report}"
     total = sum(sent.values())
-    assert total >= MIN_CASES, f"only {total} cases: {dict(sent)}"
+    assert total >= min_cases, f"only {total} cases: {dict(sent)}"
     for label in CONTRACT_BOUND:  # both kinds of data reached both operations, and valid rows were served
         assert sent[(label, "positive", 200)] > 0 and any(
             count for (lab, mode, status), count in sent.items() if lab == label and mode == "negative"), dict(sent)
@@ -92,9 +109,10 @@ def test_generated_requests_get_no_5xx_only_documented_statuses_and_named_fields
 
 
 def _fuzz(operation: schemathesis.APIOperation, mode: GenerationMode, url: str, session: requests.Session,
-          sent: collections.Counter, failures: dict) -> None:
+          sent: collections.Counter, failures: dict, share: float) -> None:
     """Send the operation's generated cases of one mode; count statuses, collect distinct failures."""
-    examples = BUDGET.get(operation.label, OTHER_WITH_INPUT if _has_inputs(operation) else NO_INPUT)
+    budget = BUDGET.get(operation.label, OTHER_WITH_INPUT if _has_inputs(operation) else NO_INPUT)
+    examples = max(min(budget, 3), round(budget * share))
     checks = list(CHECKS)
     if mode.is_positive and operation.label in ACCEPTANCE_CHECKED:
         checks.append(positive_data_acceptance)
