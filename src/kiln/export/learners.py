@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kiln.errors import KilnError
+from kiln.export.refusal import ExportRefused, short
 
 MLTOOLS_OPSET = 15  # the highest opset onnxmltools 1.16 writes; its operators mean the same at 21
 
@@ -26,17 +27,13 @@ class Converted:
 
 def convert_learner(key: str, learner: Any, n_features: int, part: str, *, opset: int, ml_opset: int) -> Converted:
     """Convert `learner` (a kiln learner of family `key`)."""
-    from kiln.export.onnx import ExportRefused
-
     convert = {"lightgbm": _lightgbm, "xgboost": _xgboost, "catboost": _catboost}.get(key, _sklearn)
     try:
         return convert(learner, n_features, opset, ml_opset)
     except KilnError:
         raise
     except Exception as exc:
-        from kiln.export.onnx import _short
-
-        raise ExportRefused(f"The {key} learner of {part} cannot be converted to ONNX ({_short(exc)}); serve the "
+        raise ExportRefused(f"The {key} learner of {part} cannot be converted to ONNX ({short(exc)}); serve the "
                             "bundle through Model.predict_raw, or train without that family.") from exc
 
 

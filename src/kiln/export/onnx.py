@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kiln.errors import KilnError
+from kiln.export.refusal import ExportRefused
+from kiln.export.refusal import short as _short
 
 if TYPE_CHECKING:
     import onnx
@@ -44,10 +45,6 @@ ML_OPSET = 3  # ai.onnx.ml; 5 replaces the TreeEnsemble* operators every convert
 TOLERANCE = 1e-5  # largest |ONNX Runtime - Model.predict_raw| accepted on the reference rows
 GRAPH_FILE = "model.onnx"  # its name inside a bundle
 MISSING_TEXT = ""
-
-
-class ExportRefused(KilnError):
-    """A part of the model cannot be expressed in ONNX, or the graph does not reproduce the model."""
 
 
 @dataclass
@@ -350,11 +347,6 @@ class _Builder:
             self.nodes.append(copy)
         output = keep or graph.output[0].name
         return rename(output)
-
-
-def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return (text[:300] + "…") if len(text) > 300 else text or type(exc).__name__
 
 
 # -- verifying -----------------------------------------------------------------------------------
