@@ -5,7 +5,7 @@ newest interaction of each user is held out. The demo profiles the interactions,
 40 s), shows the leaderboard, evaluates on the held-out interactions (NDCG@10 against most-popular,
 and how many recommendations fall in the user's true genre, which only a generated catalogue can
 tell), writes batch recommendations, serves the model, asks /recommend (a known and an unknown
-user) and /similar, sends clicks to /recommend/feedback, and reads the live hit rate back.
+user) and /similar, sends clicks to /feedback, and reads the live hit rate back.
 No download: the data is generated (seeded), so the demo runs offline in well under 3 minutes.
 """
 
@@ -149,7 +149,7 @@ def run(folder: Path, *, time_limit: float | None, keep_serving: bool, rows: int
         for _, row in test.head(200).iterrows():  # each user is served, then clicks their true newest item
             listed = _call(f"{url}/recommend", {"user": str(row['user']), "k": 10})
             hits += row["item"] in {i["item"] for i in listed["items"]}
-            _call(f"{url}/recommend/feedback", {"user": str(row["user"]), "item": str(row["item"])})
+            _call(f"{url}/feedback", {"user": str(row["user"]), "item": str(row["item"])})
         console.print(f"200 users served and their clicks sent: {hits} clicks were on a recommended item")
         console.print(f"page: {url}/recommender")
         if keep_serving:

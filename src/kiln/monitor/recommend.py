@@ -1,6 +1,6 @@
 """The recommend kind's monitor hook: served lists and clicks, judged per time window.
 
-A click (POST /recommend/feedback: user, item) is matched to the newest list served to that user
+A click (POST /feedback: user, item) is matched to the newest list served to that user
 before it; it is a hit if the item was in the list, and scores 1/log2(rank + 1) (live NDCG with one
 relevant item). Per window: hit rate and NDCG with bootstrap intervals over clicks, the share of
 cold-start requests, coverage of what was served; over the whole window, catalogue drift (clicks on

@@ -1,10 +1,11 @@
-"""The recommend kind's serve hook: POST /recommend, GET /similar, POST /recommend/feedback,
+"""The recommend kind's serve hook: POST /recommend, GET /similar, POST /feedback,
 GET /recommend/history and a small page at GET /recommender.
 
 Validation is strict and says what to fix: ids are JSON strings (an id map is keyed by text;
 send 12 as "12"), k is a whole number from 1 to 1000; an unknown user is not an error but gets
 the cold-start (most-popular) list, flagged. Every served list goes to the prediction log and
-clicks come back through /recommend/feedback (tabular owns /feedback), which `kiln monitor` joins.
+clicks come back through POST /feedback (the server mounts only the served kind's routes, so this is the
+recommender's own /feedback, not the table models'), which `kiln monitor` joins.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from kiln.serve.decode import RequestProblem
@@ -100,21 +101,19 @@ def parse_recommend(body: bytes) -> dict[str, Any]:
 
 
 def recommend_one(model: Any, request: dict[str, Any]) -> dict[str, Any]:
-    """The top k for one user (in process: one matrix–vector product per component and argpartition)."""
-    frame = model.recommend([request["user"]], request["k"], include_seen=request["include_seen"],
-                            exclude=[request["exclude"]] if request["exclude"] else None,
-                            candidates=request["candidates"])
-    cold = bool(model.user_codes([request["user"]])[0] < 0)
-    items = [{"item": str(i), "score": float(s), "rank": int(r)}
-             for i, s, r in zip(frame[model.columns.item], frame["score"], frame["rank"], strict=False)]
+    """The top k for one user (in process: one matrix–vector product per component and argpartition; no
+    DataFrame on the request path)."""
+    ids, scores, cold = model.recommend_user(request["user"], request["k"], include_seen=request["include_seen"],
+                                             exclude=request["exclude"] or None, candidates=request["candidates"])
+    items = [{"item": i, "score": s, "rank": r} for r, (i, s) in enumerate(zip(ids, scores, strict=True), 1)]
     return {"user": request["user"], "cold_start": cold, "items": items}
 
 
 @router.post("/recommend", openapi_extra={"requestBody": RECOMMEND_BODY}, responses=ERRORS,
-             summary="Top-k items for a user (an unknown user gets the cold-start list)")
+             response_model=dict[str, Any], summary="Top-k items for a user (an unknown user gets the cold-start list)")
 async def post_recommend(request: Request, served: ServedModel = Depends(current_model),
                          settings: ServeSettings = Depends(get_settings),
-                         log: PredictionLog | None = Depends(get_log)) -> dict[str, Any]:
+                         log: PredictionLog | None = Depends(get_log)) -> Response:
     model = _recommender(served)
     checked = parse_recommend(await read_body(request, settings))
     answer = recommend_one(model, checked)
@@ -124,7 +123,8 @@ async def post_recommend(request: Request, served: ServedModel = Depends(current
                          columns=LOGGED, records=[{"user": checked["user"], "k": checked["k"],
                                                    "cold_start": answer["cold_start"]}],
                          predictions=[[item["item"] for item in answer["items"]]]))
-    return {**answer, "request_id": request_id, "model": served.name, "version": served.version}
+    body = {**answer, "request_id": request_id, "model": served.name, "version": served.version}
+    return Response(orjson.dumps(body), media_type="application/json")  # orjson, not FastAPI's encoder
 
 
 @router.get("/similar", responses=ERRORS, summary="Items most often chosen by the same users as ITEM")
@@ -160,7 +160,7 @@ async def get_users(limit: int = Query(50, ge=1, le=1000),
     return {"users": [str(u) for u in model.users[:limit]], "total": len(model.users)}
 
 
-@router.post("/recommend/feedback", openapi_extra={"requestBody": FEEDBACK_BODY}, responses=ERRORS,
+@router.post("/feedback", openapi_extra={"requestBody": FEEDBACK_BODY}, responses=ERRORS,
              summary="A user clicked or bought an item (live hit rate and NDCG)")
 async def post_feedback(request: Request, served: ServedModel = Depends(current_model),
                         settings: ServeSettings = Depends(get_settings)) -> dict[str, Any]:

@@ -61,11 +61,13 @@ def test_recommend_similar_feedback_and_hostile_inputs(trained: tuple[Path, str]
     assert "Recommendations" in httpx.get(f"{url}/recommender", timeout=30).text
 
     fresh = [e["item"] for e in httpx.post(f"{url}/recommend", json={"user": "u3", "k": 5}, timeout=30).json()["items"]]
-    clicked = httpx.post(f"{url}/recommend/feedback", json={"user": "u3", "item": fresh[1]}, timeout=30)
+    clicked = httpx.post(f"{url}/feedback", json={"user": "u3", "item": fresh[1]}, timeout=30)
     assert clicked.status_code == 200 and clicked.json()["recorded"] == 1
-    missed = httpx.post(f"{url}/recommend/feedback", json={"user": "never-seen", "item": "no-such-item"}, timeout=30)
+    missed = httpx.post(f"{url}/feedback", json={"user": "never-seen", "item": "no-such-item"}, timeout=30)
     assert missed.status_code == 200
-    assert httpx.post(f"{url}/recommend/feedback", json={"user": 3, "item": "1"}, timeout=30).status_code == 422
+    assert httpx.post(f"{url}/feedback", json={"user": 3, "item": "1"}, timeout=30).status_code == 422
+    table_style = httpx.post(f"{url}/feedback", json={"labels": [{"id": "1", "label": 1}]}, timeout=30)
+    assert table_style.status_code == 422 and "user" in table_style.text  # this server's /feedback is the recommender's
     server.stop()  # type: ignore[attr-defined]  # a clean shutdown writes the prediction log
 
     from kiln.monitor.alerts import AlertRules
