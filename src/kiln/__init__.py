@@ -88,6 +88,8 @@ def train(data: pd.DataFrame | str | Path, *, target: str | None = None, task: s
     kind = for_task(task)
     if "train" in kind.hooks:  # every kind but tabular trains through its hook
         trainer = kind.hook("train")
+        if ray is not None:  # a kind whose trainer takes it partitions its work; another refuses it below
+            options = {**options, "ray": ray}
         unknown = sorted(set(options) - trainer.options)
         if unknown:
             raise InvalidOptionError(f"{', '.join(unknown)}: not an option of task {task!r}; "

@@ -141,6 +141,64 @@ def _in_child(job: Any, args: tuple[Any, ...], deadline: float) -> tuple[str, An
         receive.close()
 
 
+class _RayPartitions:
+    """`--ray`: each local family's series split into partitions, one Ray task each, gathered by the deadline
+    (a task still running then is cancelled and the family counts as stopped)."""
+
+    def __init__(self, address: str, reporter: Reporter) -> None:
+        import ray
+
+        from kiln.search.ray_runner import _connect
+
+        self.ray = ray
+        self.owned = not ray.is_initialized()
+        _connect(ray, address)
+        self.cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        self.task = ray.remote(num_cpus=1, max_retries=0)(_local_job)
+        reporter.note(f"--ray: series partitioned across {self.cpus} CPU(s) of the cluster")
+
+    def run(self, name: str, series: dict[str, np.ndarray], bt: Backtest, h: int, m: int,
+            deadline: float) -> tuple[str, Any]:
+        ids = list(series)
+        parts = [ids[i::min(len(ids), 2 * self.cpus)] for i in range(min(len(ids), 2 * self.cpus))]
+        refs = [self.task.remote(name, {sid: series[sid] for sid in part}, _subset(bt, part), h, m) for part in parts]
+        _ready, waiting = self.ray.wait(refs, num_returns=len(refs), timeout=max(0.0, deadline - time.time()))
+        if waiting:
+            for ref in waiting:
+                self.ray.cancel(ref, force=True)
+            return "stopped", None
+        try:
+            done = self.ray.get(refs)
+        except Exception as exc:  # a task's error, as the forked path reports it
+            return "failed", f"{type(exc).__name__}: {str(exc)[:200]}"
+        position = {key: i for i, key in enumerate(bt.keys)}
+        mean = np.full((len(bt.keys), h), np.nan)
+        quantiles = np.full((len(bt.keys), h, len(QUANTILES)), np.nan)
+        specs: dict[str, Any] = {}
+        failures = 0
+        for part, out in zip(parts, done, strict=True):
+            for i, key in enumerate(_subset(bt, part).keys):
+                mean[position[key]] = out["mean"][i]
+                quantiles[position[key]] = out["quantiles"][i]
+            specs.update(out["specs"])
+            failures += out["failures"]
+        return "ok", {"mean": mean, "quantiles": quantiles, "specs": specs, "failures": failures,
+                      "partitions": len(parts)}
+
+    def close(self) -> None:
+        if self.owned:
+            self.ray.shutdown()
+
+
+def _subset(bt: Backtest, ids: list[str]) -> Backtest:
+    """The windows of the series `ids` only, in the backtest's order."""
+    chosen = set(ids)
+    pick = [i for i, (sid, _) in enumerate(bt.keys) if sid in chosen]
+    keys = [bt.keys[i] for i in pick]
+    return Backtest(keys, {key: bt.cuts[key] for key in keys}, bt.truth[pick].reshape(len(pick), bt.truth.shape[1]),
+                    bt.scales[pick], bt.n_windows)
+
+
 class _Scorer:
     """Backtest metrics of forecasts given as keys × H means and keys × H × 9 quantiles."""
 
@@ -215,7 +273,7 @@ def _process_start(started: float) -> float:
 class ForecastTrainer:
     """`kiln train --task forecast`."""
 
-    options = frozenset({"time_column", "id_column", "horizon", "frequency", "quantiles", "known_future"})
+    options = frozenset({"time_column", "id_column", "horizon", "frequency", "quantiles", "known_future", "ray"})
 
     def train(self, data: pd.DataFrame | str | Path, *, target: str | None, task: str, options: Mapping[str, Any],
               time_limit: float, seed: int, reporter: Reporter, started: float | None) -> Forecaster:
@@ -245,11 +303,17 @@ class ForecastTrainer:
         bt = windows(series, h, m)
         reporter.note(f"{len(series)} series, frequency {panel.freq} (season {m}), horizon {h}: "
                       f"{bt.n_windows} backtest window(s) of {h} steps")
-        return self._search(prepared, panel, series, lengths, bt, h, m, seed, started, deadline, time_limit, reporter)
+        cluster = _RayPartitions(str(options["ray"]), reporter) if options.get("ray") else None
+        try:
+            return self._search(prepared, panel, series, lengths, bt, h, m, seed, started, deadline, time_limit,
+                                reporter, cluster)
+        finally:
+            if cluster is not None:
+                cluster.close()
 
     def _search(self, prepared: Any, panel: Any, series: dict[str, np.ndarray], lengths: np.ndarray, bt: Backtest,
                 h: int, m: int, seed: int, started: float, deadline: float, time_limit: float,
-                reporter: Reporter) -> Forecaster:
+                reporter: Reporter, cluster: _RayPartitions | None = None) -> Forecaster:
         scorer = _Scorer(bt)
         reserve = max(2.5, 0.15 * float(time_limit))  # saving, the report and the check forecast
         results: dict[str, dict[str, Any]] = {}
@@ -296,6 +360,8 @@ class ForecastTrainer:
                     specs_m = m
                     if name == "mstl":
                         status, result = _in_child(_mstl_job, (series, bt, h, m, long_season(panel.freq)), cap)
+                    elif cluster is not None:  # --ray: the series partitioned across the cluster's workers
+                        status, result = cluster.run(name, series, bt, h, specs_m, cap)
                     else:
                         status, result = _in_child(_local_job, (name, series, bt, h, specs_m), cap)
             row["fit_s"] = round(time.time() - begun, 3)
