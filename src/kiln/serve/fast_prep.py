@@ -194,6 +194,7 @@ def _compile_step(step: Any, state: tuple[str, ...]) -> tuple[Step, tuple[str, .
     from sklearn.impute import SimpleImputer
     from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
+    from kiln.prep.text import TextStack
     from kiln.prep.transformers import DatetimeFeatures, TextColumn, TextStatistics
 
     stage, kinds = state[0], set(state[1:])
@@ -214,6 +215,8 @@ def _compile_step(step: Any, state: tuple[str, ...]) -> tuple[Step, tuple[str, .
         built = _text_statistics, ("matrix",)
     elif type(step) is TextColumn and raw_objects and len(state) == 2:
         built = _text_column, ("strings",)
+    elif type(step) is TextStack and raw_objects and len(state) == 2:  # stacked text scores (prep/text.py)
+        built = (lambda columns: step.transform(_text_column(columns))), ("matrix",)
     elif isinstance(step, CountVectorizer | HashingVectorizer) and stage == "strings":
         built = step.transform, ("sparse",)
     elif type(step) is SimpleImputer and (raw_numeric or stage == "matrix"):
