@@ -20,12 +20,9 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def trained(ai4i_split, tmp_path_factory) -> tuple[Path, Path, pd.DataFrame, subprocess.CompletedProcess]:
-    train_csv, test_csv, test = ai4i_split
-    bundle = tmp_path_factory.mktemp("bundle") / "model"
-    result = run("train", str(train_csv), "--target", "Machine failure", "--time-limit", "40",
-                 "--out", str(bundle), "--seed", "0", "--quiet")
-    return bundle, test_csv, test, result
+def trained(cli_trained) -> tuple[Path, Path, pd.DataFrame, subprocess.CompletedProcess]:
+    """`kiln train` on the 75% split (tests/e2e/conftest.py; the browser test evaluates it too)."""
+    return cli_trained
 
 
 def test_train_writes_a_complete_bundle(trained) -> None:
@@ -42,10 +39,8 @@ def test_train_writes_a_complete_bundle(trained) -> None:
     assert all((bundle / name).is_file() for name in manifest["files"])
 
 
-def test_train_says_which_identifier_columns_it_dropped(ai4i_split, tmp_path) -> None:
-    train_csv, _, _ = ai4i_split
-    result = run("train", str(train_csv), "--target", "Machine failure", "--time-limit", "8",
-                 "--out", str(tmp_path / "m"), "--max-trials", "1")
+def test_train_says_which_identifier_columns_it_dropped(trained) -> None:
+    result = trained[3]  # the shared run, without --quiet
     assert result.returncode == 0, result.stderr
     assert "Dropped column 'UDI' (identifier" in result.stderr
     assert "Dropped column 'Product ID' (identifier" in result.stderr

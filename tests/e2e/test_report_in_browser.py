@@ -18,9 +18,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from resources import AI4I, FAILURE_MODES, missing
-
-import kiln
+from resources import AI4I, missing
 
 TARGET = "Machine failure"
 BINARY_CHARTS = {"figure-eval-roc", "figure-eval-pr", "figure-eval-calibration", "figure-eval-score_distribution",
@@ -88,15 +86,16 @@ class _Charts(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, Path]:
-    import pandas as pd
-    from sklearn.model_selection import train_test_split
+def report(cli_trained, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, Path]:
+    """The session's `kiln train` model on 75% of AI4I (failure modes dropped: they leak the label),
+    evaluated on the other 25% (tests/e2e/conftest.py)."""
+    import shutil
 
-    table = pd.read_csv(AI4I).drop(columns=FAILURE_MODES)  # they leak the label
-    train, test = train_test_split(table, test_size=0.25, random_state=0, stratify=table[TARGET])
+    bundle, test_csv, _, trained = cli_trained
+    assert trained.returncode == 0, trained.stderr
     folder = tmp_path_factory.mktemp("browser")
-    test.to_csv(folder / "test.csv", index=False)
-    kiln.save(kiln.train(train, target=TARGET, time_limit=20, quiet=True), folder / "model")
+    shutil.copyfile(test_csv, folder / "test.csv")
+    shutil.copytree(bundle, folder / "model")
     page = folder / "report.html"
     result = _kiln("evaluate", str(folder / "model"), str(folder / "test.csv"), "--out", str(page), "--json")
     assert result.returncode == 0, result.stderr
