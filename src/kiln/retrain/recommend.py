@@ -104,14 +104,18 @@ def retrain_recommender(name: str, data: pd.DataFrame | str | Path, *, alpha: fl
     """Train, gate, register and maybe promote a challenger to `name`'s champion (see the module)."""
     import tempfile
 
-    import kiln
+    from kiln.bundle import save_bundle
     from kiln.data.load import read_table
     from kiln.evaluation.ranking import one_sided_p, paired_test
+    from kiln.kinds import get as get_kind
     from kiln.recommenders.interactions import build, leave_last_out
+    from kiln.report import training_report
+    from kiln.store.loading import load_model
     from kiln.store.registry import alias_version, record_decision, register
     from kiln.store.registry import promote as promote_version
+    from kiln.training.progress import Reporter, RichReporter
 
-    champion = champion if champion is not None else kiln.load(f"models:/{name}@champion")
+    champion = champion if champion is not None else load_model(f"models:/{name}@champion")
     champion_version = champion_version or alias_version(name, "champion") or "?"
     frame = read_table(data).reset_index(drop=True)
     c = champion.columns
@@ -128,16 +132,19 @@ def retrain_recommender(name: str, data: pd.DataFrame | str | Path, *, alpha: fl
     gate = GATE.labelled(frame[in_gate], champion)
     GATE.check_gate(gate, champion)
     limit = time_limit or float(champion.manifest["training"]["time_limit"])
-    challenger = kiln.train(frame[~in_gate], task="recommend", time_limit=limit,
-                            seed=int(champion.manifest["training"]["seed"] if seed is None else seed),
-                            quiet=quiet, **options)
+    # the kind's trainer itself, not the public kiln.train: only the CLI and the demo use the public API
+    challenger = get_kind("recommend").hook("train").train(
+        frame[~in_gate], target=None, task="recommend", options=options, time_limit=limit,
+        seed=int(champion.manifest["training"]["seed"] if seed is None else seed),
+        reporter=Reporter() if quiet else RichReporter(), started=None)
     _, a, b = GATE.predictions(champion, challenger, gate)
     test = paired_test(b, a, names=("challenger", "champion")).to_dict()
     test["one_sided_p"] = one_sided_p(b, a)
     test["alpha"] = alpha
     better = test["one_sided_p"] < alpha and test["difference"] > 0
     with tempfile.TemporaryDirectory() as folder:
-        path = kiln.save(challenger, bundle_path or Path(folder) / "challenger")
+        path = save_bundle(challenger, bundle_path or Path(folder) / "challenger",
+                           report=training_report(challenger))
         version = register(path, name).version
     reason = (f"challenger NDCG@10 {test['difference']:+.4f} [{test['low']:+.4f}, {test['high']:+.4f}] vs the "
               f"champion over {test['users']} gate users' newest interactions, one-sided p={test['one_sided_p']:.3g}")
