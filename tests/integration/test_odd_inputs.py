@@ -41,9 +41,22 @@ def tables(draw: st.DrawFn) -> pd.DataFrame:
     return frame.assign(target=target).infer_objects()
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Each example trains a model (a second or two): ten in the default run, fifty under -m slow.
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tables())
 def test_train_then_predict_succeeds_or_raises_a_kiln_error(frame: pd.DataFrame) -> None:
+    _train_then_predict(frame)
+
+
+@pytest.mark.slow
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables())
+def test_fifty_tables_train_then_predict_or_raise_a_kiln_error(frame: pd.DataFrame) -> None:
+    _train_then_predict(frame)
+
+
+def _train_then_predict(frame: pd.DataFrame) -> None:
+    """Training and predicting either work or end in a KilnError (never another exception)."""
     try:
         model = kiln.train(frame, target="target", time_limit=5, max_trials=2, n_jobs=1, quiet=True,
                            learners=["lightgbm", "linear"])
@@ -57,13 +70,26 @@ def test_train_then_predict_succeeds_or_raises_a_kiln_error(frame: pd.DataFrame)
     assert len(prediction) == len(labelled)
 
 
-@pytest.mark.parametrize("n_jobs", [1, 2])
-def test_inline_and_pool_runners_give_the_same_model(n_jobs: int) -> None:
+def _runner_frame() -> pd.DataFrame:
     rng = np.random.default_rng(3)
     frame = pd.DataFrame({"x": rng.normal(size=200), "z": rng.normal(size=200)})
     frame["y"] = (frame["x"] + rng.normal(scale=0.5, size=200) > 0).astype(int)
-    model = kiln.train(frame, target="y", time_limit=30, max_trials=3, n_jobs=n_jobs, quiet=True, seed=4,
-                       learners=["lightgbm", "linear"])
-    reference = kiln.train(frame, target="y", time_limit=30, max_trials=3, n_jobs=1, quiet=True, seed=4,
-                           learners=["lightgbm", "linear"])
-    np.testing.assert_allclose(model.predict_raw(frame), reference.predict_raw(frame), rtol=1e-10)
+    return frame
+
+
+def _train_runner_model(n_jobs: int) -> kiln.Model:
+    return kiln.train(_runner_frame(), target="y", time_limit=30, max_trials=3, n_jobs=n_jobs, quiet=True, seed=4,
+                      learners=["lightgbm", "linear"])
+
+
+@pytest.fixture(scope="module")
+def inline_reference() -> kiln.Model:
+    """The inline runner's model, trained once for both cases (each case trains its own model too)."""
+    return _train_runner_model(1)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_inline_and_pool_runners_give_the_same_model(n_jobs: int, inline_reference: kiln.Model) -> None:
+    frame = _runner_frame()
+    model = _train_runner_model(n_jobs)
+    np.testing.assert_allclose(model.predict_raw(frame), inline_reference.predict_raw(frame), rtol=1e-10)
