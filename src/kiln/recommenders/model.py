@@ -76,10 +76,10 @@ class RecommenderModel:
 
     def user_codes(self, users: Iterable[object]) -> np.ndarray:
         """Each user's code, -1 for a user the model never saw (cold start)."""
-        return np.array([self._user_index.get(k, -1) for k in id_keys(users)], dtype=np.int64)
+        return _codes(self._user_index, users)
 
     def item_codes(self, items: Iterable[object]) -> np.ndarray:
-        return np.array([self._item_index.get(k, -1) for k in id_keys(items)], dtype=np.int64)
+        return _codes(self._item_index, items)
 
     def history(self, code: int) -> np.ndarray:
         """The item codes a training user interacted with."""
@@ -117,8 +117,11 @@ class RecommenderModel:
             block[~known] = self.cold_start()
             if known.any():
                 block[known] = self.scores(chunk[known])
-                if not include_seen:
-                    seen = _rows(self.seen, chunk[known])
+                if not include_seen and len(chunk) == 1:  # one user (a served request): the row's slice
+                    code = int(chunk[0])
+                    block[0, self.seen.indices[self.seen.indptr[code]:self.seen.indptr[code + 1]]] = -np.inf
+                elif not include_seen:
+                    seen = self.seen[chunk[known]]
                     rows = np.repeat(np.flatnonzero(known), np.diff(seen.indptr))
                     block[rows, seen.indices] = -np.inf
             if exclude is not None:
@@ -192,6 +195,14 @@ class RecommenderModel:
             if features is not None:
                 return features
         return None
+
+
+def _codes(index: dict[str, int], values: Iterable[object]) -> np.ndarray:
+    """Codes of ids (-1 unknown); a list of strings is looked up directly (id_keys builds a pandas Series,
+    which cost more than the scoring for one served user)."""
+    if isinstance(values, list | tuple) and all(isinstance(v, str) for v in values):
+        return np.fromiter((index.get(v.strip(), -1) for v in values), dtype=np.int64, count=len(values))
+    return np.array([index.get(k, -1) for k in id_keys(values)], dtype=np.int64)
 
 
 def _rows(matrix: sp.csr_matrix, codes: np.ndarray) -> sp.csr_matrix:

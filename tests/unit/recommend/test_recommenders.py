@@ -72,6 +72,27 @@ def test_recommendations_never_hold_seen_items_unless_asked(name: str, data: tup
     assert set(with_seen[0]) == set(range(raw.shape[1]))
 
 
+def test_one_users_list_is_the_batch_row(data: tuple[FitData, sp.csr_matrix]) -> None:
+    """The server's one-user path (row slices, no DataFrame) gives what the batch `recommend` gives."""
+    fit, raw = data
+    blend = [(RECOMMENDERS[n](**SMALL.get(n, {})).fit(fit, seed=0), w) for n, w in (("als", 0.6), ("item_knn", 0.4))]
+    model = RecommenderModel(users=np.array([f"u{i}" for i in range(raw.shape[0])], dtype=object),
+                             items=np.arange(raw.shape[1]).astype(str).astype(object), seen=raw, components=blend,
+                             popularity=np.asarray(raw.sum(axis=0)).ravel().astype(np.float32), columns=COLUMNS)
+    users = [f"u{i}" for i in range(raw.shape[0])] + ["stranger"]
+    batch = model.recommend(users, 5)
+    for user in users:
+        items, scores, cold = model.recommend_user(user, 5)
+        rows = batch[batch["user"] == user]
+        assert items == [str(i) for i in rows["item"]] and scores == pytest.approx(list(rows["score"]), abs=1e-5)
+        assert cold == (user == "stranger")
+    first = model.recommend_user("u1", 5)[0]
+    excluded = model.recommend_user(" u1 ", 5, exclude=first[:2])[0]  # ids match as id_keys does: stripped
+    assert excluded[:3] == first[2:] and not set(excluded) & set(first[:2])
+    within, _, _ = model.recommend_user("u1", 10, candidates=["0", "1", "2"])
+    assert set(within) <= {"0", "1", "2"} - {str(i) for i in raw[1].indices}
+
+
 def test_top_k_is_the_k_largest_best_first() -> None:
     scores = np.array([[0.1, 0.9, -np.inf, 0.5, 0.9]], dtype=np.float32)
     index, values = top_k(scores, 3)
