@@ -75,9 +75,10 @@ class DieboldMariano:
 def diebold_mariano(loss_a: np.ndarray, loss_b: np.ndarray, *, h: int = 1) -> DieboldMariano:
     """Test equal accuracy of two forecasts from their per-step losses (same steps, same order).
 
-    d = loss_a − loss_b; the variance of its mean is the Newey–West (rectangular, lag h−1) long-run
-    variance / n; the HLN factor sqrt((n + 1 − 2h + h(h−1)/n) / n) corrects the statistic and the
-    p-value comes from Student's t with n − 1 degrees of freedom.
+    d = loss_a − loss_b; the variance of its mean is the Newey–West (rectangular, lag h−1, at most n/4)
+    long-run variance / n (the lag-0 variance when that estimate is not positive); the HLN factor
+    sqrt((n + 1 − 2h + h(h−1)/n) / n) corrects the statistic and the p-value comes from Student's t with
+    n − 1 degrees of freedom.
     """
     d = np.asarray(loss_a, dtype="float64") - np.asarray(loss_b, dtype="float64")
     n = len(d)
@@ -85,9 +86,13 @@ def diebold_mariano(loss_a: np.ndarray, loss_b: np.ndarray, *, h: int = 1) -> Di
         return DieboldMariano(float("nan"), float("nan"), n, float(d.mean()) if n else float("nan"))
     mean = float(d.mean())
     centred = d - mean
+    h = max(1, min(int(h), n // 4 + 1))  # at most n/4 lags: a sample no longer than h gives no variance estimate
     variance = float(np.dot(centred, centred) / n)
-    for lag in range(1, min(h, n)):
-        variance += 2.0 * float(np.dot(centred[lag:], centred[:-lag]) / n)
+    long_run = variance + sum(2.0 * float(np.dot(centred[lag:], centred[:-lag]) / n) for lag in range(1, h))
+    if long_run > 0:
+        variance = long_run
+    else:  # a negative Newey–West estimate (short samples): the lag-0 variance, as Harvey et al. advise
+        h = 1
     if variance <= 0:
         same = np.allclose(d, 0)
         return DieboldMariano(0.0 if same else float(np.sign(mean) * np.inf), 1.0 if same else 0.0, n, mean)

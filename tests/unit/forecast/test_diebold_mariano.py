@@ -48,3 +48,10 @@ def test_metrics_by_hand() -> None:
     loss = sum(abs((yt - qt) * ((yt <= qt) - k)) for yt, qt in zip(y, yhat, strict=True) for k in levels)
     assert wql([y], [q]) == pytest.approx(2 / 9 * loss / 30)
     assert coverage(y, np.column_stack([yhat - 1, *([yhat] * 7), yhat + 1])) == pytest.approx(1 / 3)
+
+
+def test_a_sample_as_short_as_the_horizon_still_gets_a_finite_p_value() -> None:
+    rng = np.random.default_rng(3)
+    a, b = np.abs(rng.normal(0, 1, 14)), np.abs(rng.normal(0, 1, 14))
+    test = diebold_mariano(a, b, h=14)  # one 14-step path: Newey-West with 13 lags has no estimate here
+    assert np.isfinite(test.statistic) and 0.0 < test.p_value < 1.0
