@@ -89,7 +89,7 @@ def test_the_server_answers_messages_and_refuses_bad_text(intents, start_server)
     import httpx
 
     _, folder, _ = intents
-    server = start_server(folder, "--max-body-bytes", "30000")
+    server = start_server(folder, "--max-body-bytes", "30000", "--drain", "0", "--no-log-predictions")
     messages = ["the press is overheating again", "Ünïcödé 🚀 пресс перегрелся", "what is the meaning of life"]
     response = httpx.post(f"{server.url}/predict", json={"rows": [{"utterance": m} for m in messages]}, timeout=30)
     assert response.status_code == 200, response.text
