@@ -133,6 +133,8 @@ def _warm_pool(spec: TrainSpec):
 def _train(data: pd.DataFrame | str | Path, spec: TrainSpec, reporter: Reporter, budget: Budget, pool) -> Model:
     frame = read_table(data)
     target = infer_target(frame, spec.target, spec.task)
+    if spec.reject_below is not None and target.task == "regression":
+        raise InvalidOptionError(f"--reject-below applies to classification; '{spec.target}' is a regression target.")
     metric = get_metric(spec.metric, target.task)
     findings = _data_checks(frame, spec, reporter)
     labelled = frame[spec.target].notna()
