@@ -94,20 +94,26 @@ def retrain(name: str, data: pd.DataFrame | str | Path, *, promote: PromoteMode 
         return gate.retrain(name, data, champion=champion, champion_ref=champion_ref, promote=promote, alpha=alpha,
                             time_limit=time_limit, seed=seed, quiet=quiet, report_path=report_path,
                             bundle_path=_bundle_path(name), report_file=_report_path(name, "challenger", report_path))
-    frame = gate.labelled(read_table(data), champion)
+    # a kind with its own reading, training and drift rule (image: a folder, the image trainer, image statistics)
+    read, train, drift = (getattr(gate, hook, None) for hook in ("read", "train", "shift_evidence"))
+    frame = gate.labelled(read(data) if read else read_table(data), champion)
     fit_rows, gate_rows = split_recent(frame, holdout)
     gate.check_gate(gate_rows, champion)
-    champion.check(gate_rows)  # a missing or unreadable column fails now, not after training
-    shift = None if shifted is not None else shift_evidence(champion, fit_rows)
+    if hasattr(champion, "check"):
+        champion.check(gate_rows)  # a missing or unreadable column fails now, not after training
+    shift = None if shifted is not None else (drift or shift_evidence)(champion, fit_rows)
     rule, why = choose_rule(shifted, shift)  # fixed here: no gate row has been scored yet
     reporter = Reporter() if quiet else RichReporter()
     reporter.note(f"Gate set: the newest {len(gate_rows):,} of {len(frame):,} rows; the challenger trains on the "
                   f"other {len(fit_rows):,} with champion v{champion_ref.version}'s settings. Gate rule: {rule}"
                   f"{f' ({why})' if why else ''}.")
-    challenger = train_model(fit_rows, champion_spec(champion.manifest, time_limit=time_limit, seed=seed,
-                                                     n_jobs=n_jobs), reporter)
+    if train:
+        challenger = train(fit_rows, champion, time_limit=time_limit, seed=seed, n_jobs=n_jobs, reporter=reporter)
+    else:
+        challenger = train_model(fit_rows, champion_spec(champion.manifest, time_limit=time_limit, seed=seed,
+                                                         n_jobs=n_jobs), reporter)
     y, champion_pred, challenger_pred = gate.predictions(champion, challenger, gate_rows)
-    metric, task = champion.metric, champion.task
+    metric, task = champion.metric, (gate.task(champion) if hasattr(gate, "task") else champion.task)
     thresholds = (_served_threshold(champion), _served_threshold(challenger))
     intervals = metric_intervals(y, [champion_pred, challenger_pred], task=task, metric=metric,  # type: ignore[arg-type]
                                  thresholds=list(thresholds))

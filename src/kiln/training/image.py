@@ -133,6 +133,9 @@ class ImageTrainer:
             "skipped": [{"path": p, "why": w} for p, w in listing.skipped],
             "training": {"images": len(labels), "trained_images": len(keep), "seed": seed,
                          "time_limit": time_limit, "seconds": round(time.time() - started, 2),
+                         "network": bool(want_network), "augment": augment,  # what retrain's challenger reuses
+                         "network_epochs": int(options.get("network_epochs", 60)),
+                         "max_trials": options.get("max_trials"),
                          "feature_model": features.manifest["cv"]["model"]},
             "created": pd.Timestamp.now(tz="UTC").isoformat(),
         }
