@@ -135,12 +135,18 @@ def main() -> None:
                     assert answer.status_code == 200, answer.text
                 cpu_ms = [(cpu_seconds(p.pid) - b) * 1000 / len(users) for p, b in zip((server, table_server),
                                                                                          cpu_before, strict=True)]
+                floor, floor_before = [], cpu_seconds(server.pid)  # the stack's own cost: a route that does nothing
+                for _ in users:
+                    started = time.perf_counter()
+                    assert client.get(f"{url}/health").status_code == 200
+                    floor.append(time.perf_counter() - started)
+                cpu_ms.append((cpu_seconds(server.pid) - floor_before) * 1000 / len(users))
         finally:
             for process in (server, table_server):
                 process.terminate()
                 process.wait(30)
     components = ", ".join(f"{c.name} {w:.2f}" for c, w in model.components)
-    a, b, t = percentiles(inproc), percentiles(http), percentiles(table_http)
+    a, b, t, h = percentiles(inproc), percentiles(http), percentiles(table_http), percentiles(floor)
     load_after = os.getloadavg()
     body = f"""## Recommendation serving: top-10 from a 10,000-item catalogue
 
@@ -152,10 +158,11 @@ the blend kept: {components}). {args.requests:,} requests for random known users
 | in process (`recommend_codes`: blended scores, seen masked, `argpartition`) | {a['p50']:.2f} | {a['p95']:.2f} | {a['p99']:.2f} |
 | over HTTP (`POST /recommend`, one keep-alive connection, real `kiln serve`) | {b['p50']:.2f} | {b['p95']:.2f} | {b['p99']:.2f} |
 | beside it: a tiny table model's one-row `POST /predict` (iris), requests interleaved | {t['p50']:.2f} | {t['p95']:.2f} | {t['p99']:.2f} |
+| then `GET /health` on the recommender's server (the server stack with no work) | {h['p50']:.2f} | {h['p95']:.2f} | {h['p99']:.2f} |
 
 Server CPU per request (the `kiln serve` process's user + system time over the run, from /proc; the
 prediction log's writer process not counted): **{cpu_ms[0]:.2f} ms** for `/recommend`, {cpu_ms[1]:.2f} ms for the
-table model's `/predict`. On a machine with a free core a request's latency approaches its CPU time plus the
+table model's `/predict`, {cpu_ms[2]:.2f} ms for `/health`. On a machine with a free core a request's latency approaches its CPU time plus the
 client's and the loopback's; under load the wall time is mostly waiting for a core, as the table model's
 `/predict` beside it shows.
 
