@@ -26,22 +26,41 @@ if TYPE_CHECKING:
 TIMES = ("fit s", "ms/1k rows")  # left out, last first, when the table is too wide
 
 
-def _leaderboard_table(rows: pd.DataFrame, title: str, columns: list[str]) -> Table:
+def _metric_cell(row: pd.Series, key: str, decimals: int) -> str:
+    """A metric's mean over the row's folds or windows, its 95% interval on the line below (both whole)."""
+    value = row.get(key)
+    if value is None or pd.isna(value):
+        return "—"
+    low, high = row.get(f"{key}_ci_low"), row.get(f"{key}_ci_high")
+    interval = "" if low is None or high is None or pd.isna(low) else f"\n{low:.{decimals}f}–{high:.{decimals}f}"
+    return f"{value:.{decimals}f}{interval}"
+
+
+def _leaderboard_table(rows: pd.DataFrame, title: str, columns: list[str],
+                       metrics: dict[str, tuple[str, int]] | None = None) -> Table:
     from rich.table import Table
 
+    metrics = metrics or {}
     table = Table(title=title, title_justify="left")
     for column in columns:
         if column == "model":
             table.add_column(column, overflow="fold", ratio=1)  # a long name wraps; it is never cut
+        elif column == "status" and metrics:  # a forecaster's long statuses wrap between words
+            table.add_column(column, justify="left")
         else:
             table.add_column(column, justify="left" if column == "status" else "right", no_wrap=True)
+    labels = {label: (key, decimals) for key, (label, decimals) in metrics.items()}
     for number, (_, row) in enumerate(rows.iterrows(), start=1):
         failed = pd.isna(row["score"])
+        per_1k = row.get("predict_s_per_1k")
         cells = {"#": str(number), "model": f"{row['model']}{' *' if bool(row.get('used', False)) else ''}",
                  "score": "—" if failed else f"{row['score']:.4f}",
                  "95% CI": "" if failed or pd.isna(row["ci_low"]) else f"{row['ci_low']:.4f}–{row['ci_high']:.4f}",
-                 "fit s": f"{row['fit_s']:.1f}", "ms/1k rows": f"{1000 * row['predict_s_per_1k']:.1f}",
+                 "fit s": f"{row['fit_s']:.1f}",
+                 "ms/1k rows": "—" if per_1k is None or pd.isna(per_1k) else f"{1000 * per_1k:.1f}",
                  "status": str(row["status"])}
+        for label, (key, decimals) in labels.items():
+            cells[label] = _metric_cell(row, key, decimals)
         table.add_row(*(cells[c] for c in columns))
     return table
 
@@ -58,25 +77,31 @@ def print_leaderboard(frame: pd.DataFrame, *, title: str, limit: int = 15, conso
     from rich.console import Console
 
     console = console or Console()
+    # A frame may name its own metric columns (a forecaster's MASE, WQL, sMAPE): frame.attrs["metrics"] maps
+    # each column to its label and decimals, and attrs["note"] says how the scores were obtained.
+    metrics = {key: (label, int(decimals)) for key, (label, decimals) in frame.attrs.get("metrics", {}).items()}
+    note = frame.attrs.get("note", "scores are cross-validated, intervals are 95% across folds")
+    times = tuple(frame.attrs.get("times", TIMES))
     board, member = single_member(frame)
     rows = board.head(limit)
-    columns = ["#", "model", "score", "95% CI", *TIMES, "status"]
-    table = _leaderboard_table(rows, title, columns)
+    scores = [label for label, _ in metrics.values()] if metrics else ["score", "95% CI"]
+    columns = ["#", "model", *scores, *times, "status"]
+    table = _leaderboard_table(rows, title, columns, metrics)
     dropped: list[str] = []
-    for column in reversed(TIMES):
+    for column in reversed(times):
         if _natural_width(console, table) <= console.width:
             break
         columns.remove(column)
         dropped.append(column)
-        table = _leaderboard_table(rows, title, columns)
+        table = _leaderboard_table(rows, title, columns, metrics)
     console.print(table)
-    console.print("[dim]* the model used for prediction; scores are cross-validated, "
-                  "intervals are 95% across folds[/dim]")
+    console.print(f"[dim]* the model used for prediction; {note}[/dim]", highlight=False)
     if member is not None:
         console.print(f"[dim]Ensemble selection kept {member} alone: that ensemble is {member} itself (same "
                       "predictions, same score), so it is listed once.[/dim]", highlight=False)
     if dropped:
-        console.print(f"[dim]Fit and predict times are left out at {console.width} columns; a wider terminal or "
+        what = "Fit and predict times are" if times == TIMES else f"The {', '.join(reversed(dropped))} column is"
+        console.print(f"[dim]{what} left out at {console.width} columns; a wider terminal or "
                       "kiln leaderboard --csv shows them.[/dim]", highlight=False)
     if len(board) > limit:
         console.print(f"[dim]… and {len(board) - limit} more (kiln leaderboard shows all with --all)[/dim]")

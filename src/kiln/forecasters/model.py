@@ -99,6 +99,12 @@ class Forecaster:
         frame["used"] = frame["model"].map(lambda name: name == "ensemble" or (name in used and len(used) == 1))
         if "ensemble" not in set(frame["model"]) and len(used) > 1:
             frame["used"] = frame["model"].isin(used)
+        # What the terminal leaderboard shows (kiln.cli.scoreboard reads these): each metric with its interval.
+        frame.attrs["metrics"] = {"mase": ("MASE", 3), "wql": ("WQL", 4), "smape": ("sMAPE %", 2)}
+        frame.attrs["times"] = ("fit s",)
+        frame.attrs["note"] = ("scores are means over the backtest's rolling-origin windows, the interval under "
+                               "each is 95% across windows; fit s is the candidate's fit and forecast time over "
+                               "all windows")
         return frame
 
     @property
