@@ -1,6 +1,7 @@
 """The forecast kind's monitor hook: served forecasts joined with the actuals that arrived, scored per
 forecast origin (live MASE, WQL, 80% coverage) against the backtest's interval, with alerts when a window
-leaves it in the metric's bad direction, and a residual test for a shift of the series' level."""
+leaves it in the metric's bad direction, and residual tests for a shift of the series' level and a change of
+its seasonal shape (kiln.monitor.forecast_season)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ class ForecastMonitorResult:
     alerts: list[dict[str, str]] = field(default_factory=list)
     level: dict[str, float] | None = None
     previous: dict[str, Any] | None = None
+    season: dict[str, Any] | None = None
 
     @property
     def status(self) -> str:
@@ -37,7 +39,7 @@ class ForecastMonitorResult:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "status": self.status, "served": self.served,
                 "scored": self.scored, "windows": self.windows, "overall": self.overall, "backtest": self.backtest,
-                "alerts": self.alerts, "level": self.level, "previous": self.previous}
+                "alerts": self.alerts, "level": self.level, "previous": self.previous, "season": self.season}
 
     def lines(self) -> list[str]:
         out = [f"{self.name} v{self.version}: {self.status} — {self.scored} of {self.served} served steps have "
@@ -47,6 +49,12 @@ class ForecastMonitorResult:
             out.append(f"  live MASE {self.overall['mase']:.3f} (backtest {b.get('mase', float('nan')):.3f}, "
                        f"95% {b.get('mase_ci_low', float('nan')):.3f}–{b.get('mase_ci_high', float('nan')):.3f}), "
                        f"WQL {self.overall['wql']:.4f}, 80% coverage {self.overall['coverage_80']:.2f}")
+        if self.season:
+            s = self.season
+            reference = s.get("backtest_eta_squared")
+            out.append(f"  seasonality (residuals by position in the season of {s['season_length']}): η² "
+                       f"{s['eta_squared']:.2f}" + ("" if reference is None else f" (backtest {reference:.2f})")
+                       + f", Kruskal–Wallis p = {s['p_value']:.4f} over {s['steps']} steps")
         out.extend(f"  alert: {a['message']}" for a in self.alerts)
         return out
 
@@ -70,7 +78,7 @@ def judge(model: Any, joined: pd.DataFrame, *, name: str, version: str, windows:
                                             "wql_ci_high", "coverage_80") if k in kept and kept[k] is not None}
     scored = joined.dropna(subset=["value"]) if len(joined) else joined
     scored = scored.drop_duplicates(["series", "origin", "ds"], keep="first") if len(scored) else scored
-    rows, overall, alerts, level = [], None, [], None
+    rows, overall, alerts, level, season = [], None, [], None, None
     if len(scored):
         for origin, part in sorted(scored.groupby("origin"), key=lambda item: item[0])[-windows:]:
             rows.append({"origin": origin, **_scores(part)})
@@ -97,7 +105,13 @@ def judge(model: Any, joined: pd.DataFrame, *, name: str, version: str, windows:
                                                              f" the forecasts by {abs(residual.mean()):.2f} scales on "
                                                              f"average (t-test p = {test.pvalue:.4f}): the level "
                                                              "shifted; retrain on the newer history"})
-    return ForecastMonitorResult(name, version, len(joined), len(scored), rows, overall, backtest, alerts, level)
+        from kiln.monitor.forecast_season import seasonality_drift
+
+        season, alert = seasonality_drift(model, scored)
+        if alert is not None:
+            alerts.append(alert)
+    return ForecastMonitorResult(name, version, len(joined), len(scored), rows, overall, backtest, alerts, level,
+                                 season=season)
 
 
 class ForecastMonitoring:

@@ -265,6 +265,23 @@ def render_monitor(result: Any) -> str:
         sections.append(Section("Live accuracy", "Each point is the forecasts made from one origin.",
                                 Html(figure(fig, div_id="live") + table(result.windows, ["origin", "steps", "mase",
                                                                                        "wql", "coverage_80"]))))
+    tests = []
+    if getattr(result, "level", None):
+        tests.append({"drift of": "level", "test": "one-sample t-test of the scaled residuals",
+                      "effect": f"mean {result.level['mean_scaled_residual']:.2f} scales",
+                      "p-value": f"{result.level['p_value']:.4f}"})
+    season = getattr(result, "season", None)
+    if season:
+        reference = season.get("backtest_eta_squared")
+        tests.append({"drift of": f"seasonality (season of {season['season_length']})", "test": season["test"],
+                      "effect": f"η² {season['eta_squared']:.2f}"
+                                + ("" if reference is None else f" (backtest {reference:.2f})"),
+                      "p-value": f"{season['p_value']:.4f}"})
+    if tests:
+        sections.append(Section("Residual tests", "Live residuals (actual − forecast, in MASE scales): a level "
+                                "shift moves their mean; a changed seasonal shape makes them differ by position in "
+                                "the season, beyond what the backtest's residuals did.",
+                                table(tests, ["drift of", "test", "effect", "p-value"])))
     if result.alerts:
         sections.append(Section("Alerts", "Rules that fired (in the metric's bad direction).",
                                 table(result.alerts, ["metric", "message"])))
