@@ -234,6 +234,8 @@ def profile(
     time_column: Annotated[Optional[str], typer.Option(  # noqa: UP045
         help="forecast, recommend: the timestamp column.")] = None,
     id_column: Annotated[Optional[str], typer.Option(help="forecast: the series id column.")] = None,  # noqa: UP045
+    horizon: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        help="forecast: steps you will forecast (series shorter than it are reported: FC004).")] = None,
     user_column: Annotated[Optional[str], typer.Option(help="recommend: the user id column.")] = None,  # noqa: UP045
     item_column: Annotated[Optional[str], typer.Option(help="recommend: the item id column.")] = None,  # noqa: UP045
     rating_column: Annotated[Optional[str], typer.Option(  # noqa: UP045
@@ -251,6 +253,7 @@ def profile(
         from kiln.kinds import for_task
 
         options = {key: value for key, value in {"time_column": time_column, "id_column": id_column,
+                                                 "horizon": horizon,
                                                  "user_column": user_column, "item_column": item_column,
                                                  "rating_column": rating_column,
                                                  "path_column": path_column}.items() if value is not None}

@@ -147,9 +147,11 @@ def _after_regular(panel: Panel, internal: pd.DataFrame, checks: list[Check], ho
     need = max(2 * m, horizon or 0)
     short = lengths[lengths < need]
     if len(short):
-        checks.append(Check("FC004", "warning", f"{len(short)} series shorter than two seasons or the horizon "
-                                                f"({need} points; e.g. {short.index[0]!r} with {int(short.iloc[0])}): "
-                                                "they get non-seasonal and naive forecasts."))
+        bound = (f"the horizon of {horizon}" if horizon and horizon > 2 * m else
+                 f"two seasons of {m}" + ("" if horizon else " (no --horizon given)"))
+        checks.append(Check("FC004", "warning", f"{len(short)} series shorter than {bound} ({need} points; e.g. "
+                                                f"{short.index[0]!r} with {int(short.iloc[0])}): they get "
+                                                "non-seasonal and naive forecasts."))
     stats = frame.groupby("unique_id", sort=False)["y"].agg(["std", lambda y: float((y == 0).mean())])
     stats.columns = ["std", "zeros"]
     constant = stats[stats["std"].fillna(0) == 0]

@@ -183,6 +183,9 @@ class ForecastProfiler:
 
         if target is None or not options.get("time_column"):
             raise InvalidOptionError("kiln profile --task forecast needs --target and --time-column.")
+        if options.get("horizon") is not None and int(options["horizon"]) < 1:
+            raise InvalidOptionError(f"--horizon {options['horizon']} is not a number of steps; give H ≥ 1 "
+                                     "(the steps you will forecast).")
         prepared, checks = check_series(read_table(data), target=target, time_column=options["time_column"],
                                         id_column=options.get("id_column"), horizon=options.get("horizon"),
                                         frequency=options.get("frequency"), known_future=options.get("known_future"),
