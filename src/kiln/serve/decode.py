@@ -152,6 +152,11 @@ def records_from_csv(body: bytes, *, max_rows: int, max_columns: int = 1_000,
             if len(cells) > len(names):
                 raise RequestProblem(422, "rows", f"Row {row} has {len(cells)} cells but the header names "
                                      f"{len(names)} columns; quote cells that hold a comma, or fix the row.", row)
+            nul = next((i for i, cell in enumerate(cells) if "\x00" in cell), None)
+            if nul is not None:  # pandas' CSV parser would silently cut the cell at the NUL
+                field = names[nul] if nul < len(names) else "rows"
+                raise RequestProblem(422, field, f"'{field}' in row {row} holds a NUL character; send text "
+                                     "without control characters.", row)
     except csv.Error as exc:
         raise RequestProblem(422, "body", f"The body is not readable CSV ({exc}); send a header row, then one row "
                              "per record, UTF-8, comma-separated.") from None
@@ -160,8 +165,27 @@ def records_from_csv(body: bytes, *, max_rows: int, max_columns: int = 1_000,
     except (ValueError, pd.errors.ParserError) as exc:
         raise RequestProblem(422, "body", f"The body is not readable CSV ({exc}); send a header row, "
                              "then one row per record, UTF-8, comma-separated.") from None
+    frame = _overflowed_numbers(frame)
     records = frame.astype(object).where(frame.notna(), None).to_dict("records")
     return _checked_records(records, max_rows)
+
+
+def _overflowed_numbers(frame: Any) -> Any:
+    """pandas 2 keeps a CSV column as text when one cell overflows a float ("1e309"); read it as numbers, so
+    the contract refuses the overflowing cell in its own row instead of calling the first row's number text."""
+    import pandas as pd
+
+    for name in frame.columns:
+        if frame[name].dtype.kind in "iufb":
+            continue
+        cells = frame[name].dropna()
+        try:
+            numbers = [float(cell) for cell in cells]
+        except (TypeError, ValueError):
+            continue
+        if numbers and any(abs(n) == float("inf") for n in numbers):
+            frame[name] = np.array([np.nan if pd.isna(cell) else float(cell) for cell in frame[name]])
+    return frame
 
 
 def _checked_records(records: list[Any], max_rows: int, max_columns: int | None = None) -> list[dict[str, Any]]:
