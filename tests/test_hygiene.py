@@ -132,3 +132,17 @@ def test_shipped_data_is_the_real_ai4i_file_and_carries_its_licence() -> None:
     assert "CC BY 4.0" in readme and "Matzka" in readme and "UCI Machine Learning Repository" in readme
     for shipped in DATA.iterdir():
         assert shipped.name == "README.md" or f"## {shipped.name}" in readme, f"{shipped.name} has no attribution"
+
+
+def test_no_two_test_modules_share_a_name() -> None:
+    # pytest imports test files by their base name (rootdir, no packages): a second tests/**/test_x.py shadows
+    # the first and a whole folder fails to import on a full run, though each folder passes alone.
+    seen: dict[str, Path] = {}
+    clashes = []
+    for path in sorted(TESTS.rglob("*.py")):
+        if path.name == "conftest.py" or "__pycache__" in path.parts:
+            continue
+        if path.name in seen:
+            clashes.append(f"{seen[path.name].relative_to(TESTS)} and {path.relative_to(TESTS)}")
+        seen.setdefault(path.name, path)
+    assert not clashes, "rename one of each: " + "; ".join(clashes)
