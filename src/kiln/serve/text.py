@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from kiln.data.text_checks import MAX_TEXT_CHARS
 from kiln.serve.decode import Decoded, RequestProblem, decode_records
@@ -82,11 +82,25 @@ def word_weights(served: ServedModel, record: dict[str, Any], column: str, label
     return [{"word": word, "weight": round(float(base - raw[i + 1, label_index]), 6)} for i, word in enumerate(words)]
 
 
-@router.post("/text/answer", summary="Answer one message (a text model), with the words that drove it")
+_PROBLEM = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+ANSWER_ERRORS = {
+    400: {"description": "The body is not JSON."},
+    401: {"description": "Missing or wrong API key."},
+    413: {"description": "Body over the server's limit."},
+    415: {"description": "A content type other than application/json."},
+    422: {"description": "No string field 'text', a text the contract refuses, or a model without a text "
+                         "column; the body names the field.", "content": _PROBLEM},
+    503: {"description": "No model loaded yet."},
+}
+
+
+@router.post("/text/answer", summary="Answer one message (a text model), with the words that drove it",
+             responses=ANSWER_ERRORS)
 async def answer(request: Request, served: ServedModel = Depends(current_model)) -> JSONResponse:
     names = text_columns(served)
-    if not names or served.model.task == "regression":
-        raise RequestProblem(404, "body", "This model has no text column to answer; use POST /predict.")
+    if not names or served.model.task == "regression":  # the route exists for every table model; this one can't
+        raise RequestProblem(422, "text", "This model has no text column to answer a message with; send its "
+                             "rows to POST /predict.")
     try:
         payload = await request.json()
     except ValueError:
@@ -105,10 +119,12 @@ async def answer(request: Request, served: ServedModel = Depends(current_model))
     return JSONResponse(body)
 
 
-@router.get("/text", response_class=HTMLResponse, summary="The text model's page: a message box")
-async def page(served: ServedModel = Depends(current_model)) -> HTMLResponse:
+@router.get("/text", response_class=HTMLResponse, summary="The text model's page: a message box",
+            responses={307: {"description": "A model without a text column: its page is at /."},
+                       401: {"description": "Missing or wrong API key."}, 503: {"description": "No model loaded yet."}})
+async def page(served: ServedModel = Depends(current_model)) -> Response:
     if not text_columns(served):
-        raise RequestProblem(404, "body", "This model has no text column; its page is at /.")
+        return RedirectResponse("/", status_code=307)
     return HTMLResponse(PAGE)
 
 
