@@ -19,7 +19,10 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, disable_cre
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
                    10.0, 30.0)
 KNOWN_PATHS = frozenset({"/", "/predict", "/explain", "/feedback", "/monitor", "/health", "/ready", "/metadata",
-                         "/metrics", "/stats", "/openapi.json"})
+                         "/metrics", "/stats", "/openapi.json",
+                         # the other kinds' and the text model's routes
+                         "/forecast", "/forecast/series", "/recommend", "/recommend/history", "/recommend/users",
+                         "/recommender", "/similar", "/text", "/text/answer"})
 RECENT = 4096  # latencies kept for the page's percentiles
 disable_created_metrics()  # the *_created series double the exposition for no use here
 
