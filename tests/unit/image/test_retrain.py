@@ -43,7 +43,7 @@ def test_retrain_of_an_image_model_trains_gates_and_audits_a_challenger(tmp_path
     refused = runner.invoke(app, ["retrain", "shapes", str(only_rings), "--quiet"])
     assert refused.exit_code == 2 and "one class" in refused.output  # before any training
 
-    done = runner.invoke(app, ["retrain", "shapes", str(new), "--time-limit", "15", "--jobs", "1", "--quiet",
+    done = runner.invoke(app, ["retrain", "shapes", str(new), "--time-limit", "20", "--jobs", "1", "--quiet",
                                "--out", str(tmp_path / "retrain.html")])
     assert done.exit_code == 0, done.output
     promoted = done.output.startswith("promoted: shapes version 2")
@@ -82,7 +82,7 @@ def test_the_image_gate_reads_a_folder_in_time_order_trains_a_challenger_and_ali
     with pytest.raises(InvalidDataError, match="one class"):
         GATE.check_gate(gate_rows.assign(label="ring"), champion)
     assert "fewer than the monitor's min_rows" in GATE.shift_evidence(champion, fit_rows).summary()
-    challenger = GATE.train(fit_rows, champion, time_limit=15, seed=0, n_jobs=1, reporter=Reporter())
+    challenger = GATE.train(fit_rows, champion, time_limit=20, seed=0, n_jobs=1, reporter=Reporter())
     assert challenger.manifest["training"]["images"] == len(fit_rows) == 52
     assert challenger.manifest["training"]["max_trials"] == champion.manifest["training"]["max_trials"] == 2
     y, champion_pred, challenger_pred = GATE.predictions(champion, challenger, gate_rows)
