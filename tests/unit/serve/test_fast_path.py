@@ -12,6 +12,7 @@ from resources import AI4I
 import kiln
 from kiln.data.schema import Schema, infer_schema
 from kiln.data.target import Target
+from kiln.export.synthetic import UNSEEN_CATEGORY
 from kiln.learners.registry import all_learners
 from kiln.model import FoldModel, Member, Model
 from kiln.prep.build import build_prep
@@ -240,7 +241,7 @@ def test_tree_learners_are_walked_in_one_bank(train_frame, schema) -> None:
 def test_synthetic_columns_cover_missing_and_unseen_values(schema) -> None:
     columns = synthetic_columns(schema)
     assert any(value is None for value in columns["line"])
-    assert "kiln-fast-path-unseen-category" in set(columns["line"])
+    assert UNSEEN_CATEGORY in set(columns["line"])
     assert None not in set(columns["shift"])  # training never had it missing
     assert np.isnat(columns["when"]).any() and np.isnan(columns["load"]).any()
     assert not np.isnan(columns["speed"]).any()
