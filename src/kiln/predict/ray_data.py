@@ -40,7 +40,7 @@ import pandas as pd
 from kiln.data.load import SUFFIXES
 from kiln.data.write import WRITERS
 from kiln.errors import InvalidDataError, InvalidOptionError, KilnError
-from kiln.predict.stream import _Appender, bytes_per_row
+from kiln.predict.stream import SAMPLE_ROWS, _Appender, iter_chunks
 
 # Rows per block and per actor call: ~7 MB of AI4I input, enough to amortise the
 # per-call cost (~0.1 s: the contract check and the learners' thread start-up).
@@ -78,7 +78,7 @@ def _run(ray: Any, files: dict[str, bytes], data: str, kind: str, out: Path, bat
     from ray.data import ActorPoolStrategy
 
     # Blocks of about one batch: the block is the unit Ray Data spreads over the actors.
-    block_bytes = int(batch_rows * bytes_per_row(Path(data), kind)) if Path(data).is_file() else None
+    block_bytes = int(batch_rows * _arrow_bytes_per_row(Path(data), kind)) if Path(data).is_file() else None
     with _data_context(block_bytes):
         workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
         predictions = _read(ray, data, kind).map_batches(
@@ -117,6 +117,17 @@ def _gather(parts: Path, out: Path) -> None:
         for part in sorted(parts.glob("part-*.parquet")):
             appender.append(pq.read_table(part).to_pandas())
         appender.commit()
+
+
+def _arrow_bytes_per_row(path: Path, kind: str) -> float:
+    """One row's Arrow size, the measure Ray Data sizes its blocks by (pandas' deep memory counts a Python
+    object per string: on pandas 2 several times Arrow's bytes, and 300,000 rows then fit one block)."""
+    import pyarrow as pa
+
+    sample = next(iter_chunks(path, kind, SAMPLE_ROWS), None)
+    if sample is None or len(sample) == 0:
+        return 1.0
+    return float(pa.Table.from_pandas(sample, preserve_index=False).nbytes) / len(sample)
 
 
 @contextmanager
