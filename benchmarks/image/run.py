@@ -86,10 +86,7 @@ def scores(y: np.ndarray, proba: np.ndarray, seed: int = 0) -> dict[str, float]:
 def read_predictions(path: Path, y_of_path: dict[str, int] | None, y_rows: np.ndarray | None) -> tuple:
     preds = pd.read_csv(path)
     proba = preds[[f"proba_{d}" for d in range(10)]].to_numpy()
-    if y_of_path is not None:
-        y = np.array([y_of_path[p] for p in preds["path"]])
-    else:
-        y = y_rows
+    y = np.array([y_of_path[p] for p in preds["path"]]) if y_of_path is not None else y_rows
     return y, proba
 
 
