@@ -22,7 +22,9 @@ import pandas as pd
 
 import kiln
 from kiln.data.load import read_table
-from kiln.serve.fast_path import FastPredictor, columns_from_frame, synthetic_columns
+from kiln.export.onnx import columns_from_frame
+from kiln.export.synthetic import synthetic_columns
+from kiln.serve.fast_path import FastPredictor
 
 BATCH_ROWS = 1_000
 

@@ -238,21 +238,3 @@ def _same(got: Any, want: Any) -> bool:
     if got.shape != want.shape:
         return False
     return bool(np.allclose(got, want, rtol=CHECK_RTOL, atol=CHECK_ATOL, equal_nan=True))
-
-
-def columns_from_frame(frame: pd.DataFrame, schema: Schema) -> dict[str, np.ndarray]:
-    """Decoded columns from a table, as the fast path takes them (for tests, benchmarks and
-    batch callers that hold a DataFrame): `schema.coerce`, then missing → None / NaN / NaT."""
-    coerced = schema.coerce(frame)
-    columns = {}
-    for column in schema.columns:
-        values = coerced[column.name]
-        if column.kind in ("numeric", "boolean"):
-            columns[column.name] = values.to_numpy(dtype=np.float64)
-        elif column.kind == "datetime":
-            columns[column.name] = values.to_numpy(dtype="datetime64[ns]")
-        else:
-            array = np.array(values.to_numpy(dtype=object), dtype=object)
-            array[pd.isna(values).to_numpy()] = None
-            columns[column.name] = array
-    return columns

@@ -12,6 +12,7 @@ from resources import AI4I
 import kiln
 from kiln.data.schema import Schema, infer_schema
 from kiln.data.target import Target
+from kiln.export.onnx import columns_from_frame
 from kiln.export.synthetic import UNSEEN_CATEGORY
 from kiln.learners.registry import all_learners
 from kiln.model import FoldModel, Member, Model
@@ -20,7 +21,6 @@ from kiln.serve.fast_learners import DirectFold, TreeFold
 from kiln.serve.fast_path import (
     FastPathUnavailable,
     FastPredictor,
-    columns_from_frame,
     synthetic_columns,
 )
 from kiln.serve.forest_arrays import pack_hist_gradient_boosting, pack_sklearn_forest
