@@ -65,7 +65,9 @@ class CompiledPrep:
         if not outputs:
             return np.zeros((request.n_rows, 0))
         if self.sparse_output:
-            return sparse.hstack(outputs).tocsr()
+            from kiln.serve.fast_text import hstack_csr
+
+            return hstack_csr(outputs)
         dense = [out.toarray() if sparse.issparse(out) else out for out in outputs]
         return dense[0] if len(dense) == 1 else np.hstack(dense)
 
@@ -194,6 +196,7 @@ def _compile_step(step: Any, state: tuple[str, ...]) -> tuple[Step, tuple[str, .
     from sklearn.impute import SimpleImputer
     from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
+    from kiln.prep.embed import SentenceEmbedding
     from kiln.prep.text import TextStack
     from kiln.prep.transformers import DatetimeFeatures, TextColumn, TextStatistics
 
@@ -215,10 +218,12 @@ def _compile_step(step: Any, state: tuple[str, ...]) -> tuple[Step, tuple[str, .
         built = _text_statistics, ("matrix",)
     elif type(step) is TextColumn and raw_objects and len(state) == 2:
         built = _text_column, ("strings",)
-    elif type(step) is TextStack and raw_objects and len(state) == 2:  # stacked text scores (prep/text.py)
+    elif type(step) in (TextStack, SentenceEmbedding) and raw_objects and len(state) == 2:  # prep/text.py, embed.py
         built = (lambda columns: step.transform(_text_column(columns))), ("matrix",)
     elif isinstance(step, CountVectorizer | HashingVectorizer) and stage == "strings":
-        built = step.transform, ("sparse",)
+        from kiln.serve.fast_text import compile_vectorizer
+
+        built = (compile_vectorizer(step) or step.transform), ("sparse",)
     elif type(step) is SimpleImputer and (raw_numeric or stage == "matrix"):
         built = _numeric_imputer(step, stack=raw_numeric), ("matrix",)
     elif type(step) is SimpleImputer and raw_objects:
@@ -238,6 +243,8 @@ def _identity(value: Any) -> Any:
 
 
 def _stack(columns: Columns) -> np.ndarray:
+    if columns and all(column.ndim == 1 for column in columns):  # one array call: column_stack's per-column
+        return np.array(columns, dtype=np.float64).T  # calls took 2.4 ms of one 1,700-column image row
     return np.column_stack(columns).astype(np.float64, copy=False)
 
 

@@ -30,7 +30,7 @@ from kiln.serve.decode import RequestProblem
 from kiln.serve.dependencies import current_model, get_log, get_settings, get_telemetry, require_api_key
 from kiln.serve.routes import feedback
 from kiln.serve.routes.predict import off_the_loop, read_body, request_id
-from kiln.serve.served import ServedModel
+from kiln.serve.served import ServedModel, compile_fast_path
 from kiln.serve.settings import ServeSettings
 from kiln.serve.telemetry import Telemetry
 from kiln.store.prediction_log import Entry, PredictionLog
@@ -183,6 +183,11 @@ class ImageService:
 
     routers: tuple[APIRouter, ...] = (page_router, router, feedback.router)
     media_types = frozenset(MEDIA)  # what the media-type guard lets through for this kind
+
+    def prepare(self, model: Any) -> None:
+        """Compile the feature model's numpy fast path (checked against it on synthetic rows): one 64×64 image
+        took 1.2 s through pandas' column-by-column conversion of its 1,700 feature columns on busy cores."""
+        model.feature_predictor = compile_fast_path(model.features)
 
     def request_schemas(self, model: Any, max_rows: int) -> dict[str, Any]:
         return {"ImageRequest": {"type": "object", "properties": {

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from kiln import kinds
 from kiln.serve.decode import Decoded, decode_records
 
 if TYPE_CHECKING:
@@ -52,11 +53,14 @@ class ServedModel:
         served = cls(model, name or Path(path).resolve().name, version or bundle_version(path), source)
         own_warm_up = getattr(model, "warm_up", None)
         if callable(own_warm_up):  # a kind whose model is not a table predictor warms itself up
+            prepare = getattr(kinds.get(model.kind).hook("serve"), "prepare", None)
+            if callable(prepare):  # what the kind compiles for serving (images: the feature model's fast path)
+                prepare(model)
             own_warm_up()
             return served
         from kiln.serve.onnx_runtime import load_stored_graph
 
-        served.predictor = load_stored_graph(model, Path(path)) or _compile(model)
+        served.predictor = load_stored_graph(model, Path(path)) or compile_fast_path(model)
         _log.warning("serving %s %s through %s", served.name, served.version, served.engine)
         served.warm_up()
         return served
@@ -131,7 +135,7 @@ def typical_record(model: Model) -> dict[str, Any]:
     return record
 
 
-def _compile(model: Model) -> Any:
+def compile_fast_path(model: Model) -> Any:
     """The numpy fast path, or None (the pandas path) when it cannot reproduce the model exactly."""
     try:
         from kiln.serve.fast_path import FastPredictor

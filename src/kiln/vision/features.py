@@ -82,10 +82,15 @@ class FeatureRecipe:
         hist = [f"hist_{c}_{b}" for c in range(self.channels) for b in range(self.histogram_bins)]
         return grid + [f"hog_{i}" for i in range(blocks)] + hist
 
+    def rows(self, arrays: np.ndarray) -> np.ndarray:
+        """The feature rows of a stack of arrays (n × `names()`, float32)."""
+        if not len(arrays):
+            return np.zeros((0, len(self.names())), np.float32)
+        return np.stack([self.row(a) for a in arrays])
+
     def frame(self, arrays: np.ndarray) -> pd.DataFrame:
         """The feature table of a stack of arrays (one row per image)."""
-        rows = np.stack([self.row(a) for a in arrays]) if len(arrays) else np.zeros((0, len(self.names())))
-        return pd.DataFrame(rows, columns=self.names())
+        return pd.DataFrame(self.rows(arrays), columns=self.names())
 
 
 def _convert(image: PILImage.Image, mode: str) -> PILImage.Image:

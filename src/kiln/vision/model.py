@@ -8,6 +8,7 @@ out-of-fold predictions; 0 when there is no network or it did not help).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -35,6 +36,9 @@ class ImageModel:
     leaderboard_frame: pd.DataFrame
     manifest: dict[str, Any] = field(default_factory=dict)
     reference: pd.DataFrame | None = None  # training images' statistics with their out-of-fold outputs
+    # A compiled predictor of `features` over decoded columns (`predict_raw(columns, n)`, equal to
+    # `features.predict_raw`): the server sets its numpy fast path here; None: through pandas.
+    feature_predictor: Any = field(default=None, repr=False, compare=False)
 
     @property
     def task(self) -> str:
@@ -54,13 +58,37 @@ class ImageModel:
 
     def proba_arrays(self, arrays: np.ndarray) -> np.ndarray:
         """Probabilities (n × classes) of arrays made by the recipe."""
-        frame = self.recipe.frame(arrays)
-        features = self.features.schema.coerce(frame)
-        raw = sum(member.weight * member.predict_raw(features) for member in self.features.members)
-        raw = np.asarray(raw, dtype=np.float64)
+        raw = self.feature_proba(self.recipe.rows(arrays))
         if self.network is not None and self.network_weight > 0:
             raw = (1 - self.network_weight) * raw + self.network_weight * self.network.predict_proba(arrays)
         return raw
+
+    def feature_proba(self, rows: np.ndarray) -> np.ndarray:
+        """The feature model's blended probabilities of feature rows (`recipe.rows`).
+
+        The rows go to the learners' preprocessing as one float64 block in the schema's order, which is
+        what `Schema.coerce` of the recipe's frame gives for these all-numeric columns, without its
+        column-by-column conversion (1.2 s for one image's 1,700 columns on two busy cores). With
+        `feature_predictor` set (the server's numpy fast path) no DataFrame is built at all.
+        """
+        names, index, numeric = self._feature_columns
+        block = rows[:, index].astype(np.float64)
+        if self.feature_predictor is not None:
+            return np.asarray(self.feature_predictor.predict_raw(dict(zip(names, block.T, strict=True)), len(block)),
+                              dtype=np.float64)
+        frame = pd.DataFrame(block, columns=names)
+        if not numeric:  # not the recipe's own columns: the schema says how to read them
+            frame = self.features.schema.coerce(frame)
+        raw = sum(member.weight * member.predict_raw(frame) for member in self.features.members)
+        return np.asarray(raw, dtype=np.float64)
+
+    @cached_property
+    def _feature_columns(self) -> tuple[list[str], np.ndarray, bool]:
+        """The feature model's columns, where each sits in the recipe's rows, and whether all are numbers."""
+        schema = self.features.schema
+        position = {name: i for i, name in enumerate(self.recipe.names())}
+        index = np.array([position[name] for name in schema.names], dtype=np.intp)
+        return schema.names, index, all(column.kind in ("numeric", "boolean") for column in schema.columns)
 
     def labels(self, proba: np.ndarray) -> np.ndarray:
         if self.network_weight > 0 or self.features.task != "binary":
