@@ -11,36 +11,16 @@ which flags the drift (brightness, contrast, sharpness) and shows live accuracy.
 from __future__ import annotations
 
 import base64
-import json
 import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from kiln.demo.digits import suite_split, write_digits
-from kiln.errors import KilnError
+from kiln.demo.loop import call, kiln_command, start_server, step_printer, stop_server
 
 DEFAULT_TIME_LIMIT = 60.0
 BATCH = 50
-
-
-def _call(url: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
-    data = None if payload is None else json.dumps(payload).encode()
-    request = urllib.request.Request(url, data=data, headers={"content-type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())
-
-
-def _kiln(*args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "kiln.cli", *args], capture_output=True, text=True)
-    if done.returncode not in ((0, 1) if args[0] == "profile" else (0,)):
-        last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
-        raise KilnError(f"kiln {args[0]} failed: {last}")
-    return done.stdout
 
 
 def _send(url: str, files: list[Path]) -> list[dict[str, Any]]:
@@ -48,7 +28,7 @@ def _send(url: str, files: list[Path]) -> list[dict[str, Any]]:
     answers = []
     for start in range(0, len(files), BATCH):
         part = files[start:start + BATCH]
-        reply = _call(f"{url}/predict", {"images": [base64.b64encode(p.read_bytes()).decode() for p in part]})
+        reply = call(f"{url}/predict", {"images": [base64.b64encode(p.read_bytes()).decode() for p in part]})
         answers += [{"request_id": reply["request_id"], "row": i, "prediction": p}
                     for i, p in enumerate(reply["predictions"])]
     return answers
@@ -62,10 +42,7 @@ def run(folder: Path, *, time_limit: float | None, keep_serving: bool, rows: int
     console = Console()
     began = time.time()
     folder.mkdir(parents=True, exist_ok=True)
-
-    def step(title: str) -> None:
-        console.print(f"\n[bold]{title}[/bold] [dim](at {int(time.time() - began) // 60}:"
-                      f"{int(time.time() - began) % 60:02d})[/dim]")
+    step = step_printer(console)
 
     step("1. Write scikit-learn's digits as image folders (32×32 PNGs)")
     train, test = suite_split()
@@ -78,46 +55,29 @@ def run(folder: Path, *, time_limit: float | None, keep_serving: bool, rows: int
     console.print(f"{len(train):,} training images in {folder / 'digits'}/<digit>/, {len(test):,} test images; "
                   "a drifted copy of the test stream (dimmer, blurred)")
     step("2. Check the images")
-    console.print(_kiln("profile", str(folder / "digits"), "--task", "image",
-                        "--out", str(folder / "profile.html")).strip())
+    console.print(kiln_command("profile", str(folder / "digits"), "--task", "image",
+                               "--out", str(folder / "profile.html")).strip())
     limit = f"{time_limit or DEFAULT_TIME_LIMIT:g}"
     step(f"3. Train (--time-limit {limit}s)")
-    console.print(_kiln("train", str(folder / "digits"), "--task", "image", "--time-limit", limit,
-                        "--out", str(folder / "model"), "--quiet").strip())
-    console.print(_kiln("leaderboard", str(folder / "model")).rstrip())
+    console.print(kiln_command("train", str(folder / "digits"), "--task", "image", "--time-limit", limit,
+                               "--out", str(folder / "model"), "--quiet").strip())
+    console.print(kiln_command("leaderboard", str(folder / "model")).rstrip())
     step("4. Evaluate on the labelled test images")
-    console.print(_kiln("evaluate", str(folder / "model"), str(folder / "labelled_test"),
-                        "--out", str(folder / "evaluation.html")).strip())
+    console.print(kiln_command("evaluate", str(folder / "model"), str(folder / "labelled_test"),
+                               "--out", str(folder / "evaluation.html")).strip())
     step("5. Predict a folder")
-    console.print(_kiln("predict", str(folder / "model"), str(folder / "stream"), "--out",
-                        str(folder / "predictions.csv")).strip())
+    console.print(kiln_command("predict", str(folder / "model"), str(folder / "stream"), "--out",
+                               str(folder / "predictions.csv")).strip())
     step("6. Serve, send the stream and a drifted one, send labels, monitor")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    log = folder / "server.log"
     db = os.environ.get("KILN_DB") or f"sqlite:///{folder / 'kiln.db'}"
-    env = {**os.environ, "KILN_DB": db}
-    with log.open("w") as output:
-        server = subprocess.Popen([sys.executable, "-m", "kiln.cli", "serve", str(folder / "model"), "--port",
-                                   str(port)], stdout=output, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
+    server, url = start_server(str(folder / "model"), folder, env={**os.environ, "KILN_DB": db})
     truth = {f"{n:04d}.png": str(int(d)) for n, d in zip(test, load_digits().target[test], strict=True)}
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise KilnError(f"The demo server did not start; see {log}.")
-            try:
-                if _call(f"{url}/ready").get("status") == "ready":
-                    break
-            except OSError:
-                time.sleep(0.25)
         normal = _send(url, streamed)
         shifted = _send(url, drifted)
         labels = [{"request_id": a["request_id"], "row": a["row"], "label": truth[p.name]}
                   for a, p in zip(normal + shifted, streamed + drifted, strict=True)]
-        _call(f"{url}/feedback", {"labels": labels})
+        call(f"{url}/feedback", {"labels": labels})
         right = [a["prediction"] == truth[p.name] for a, p in zip(normal + shifted, streamed + drifted, strict=True)]
         console.print(f"{len(normal)} test images and {len(shifted)} drifted ones sent to POST /predict: accuracy "
                       f"{sum(right[:len(normal)]) / len(normal):.3f} and {sum(right[len(normal):]) / len(shifted):.3f}")
@@ -126,9 +86,8 @@ def run(folder: Path, *, time_limit: float | None, keep_serving: bool, rows: int
             console.print(f"serving at {url} (Ctrl-C to stop)")
             server.wait()
     finally:
-        if not keep_serving and server.poll() is None:
-            server.terminate()
-            server.wait(30)
+        if not keep_serving:
+            stop_server(server)
     import kiln
     from kiln.monitor.alerts import AlertRules
     from kiln.monitor.image import MONITORING

@@ -11,20 +11,14 @@ No download: the data is generated (seeded), so the demo runs offline in well un
 
 from __future__ import annotations
 
-import json
 import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from kiln.errors import KilnError
+from kiln.demo.loop import call, kiln_command, start_server, step_printer, stop_server
 
 GENRES = 8
 DEFAULT_TIME_LIMIT = 40.0
@@ -54,21 +48,6 @@ def catalogue(n_users: int = 800, n_items: int = 400, *, seed: int = 0) -> tuple
     return pd.DataFrame(rows), items
 
 
-def _call(url: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
-    data = None if payload is None else json.dumps(payload).encode()
-    request = urllib.request.Request(url, data=data, headers={"content-type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
-
-
-def _kiln(*args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "kiln.cli", *args], capture_output=True, text=True)
-    if done.returncode not in ((0, 1) if args[0] == "profile" else (0,)):  # profile: 1 = a check failed
-        last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
-        raise KilnError(f"kiln {args[0]} failed: {last}")
-    return done.stdout
-
-
 def run(folder: Path, *, time_limit: float | None, keep_serving: bool, rows: int | None = None) -> None:
     """The loop in `folder`; the server stops at the end unless `keep_serving`."""
     from rich.console import Console
@@ -76,10 +55,7 @@ def run(folder: Path, *, time_limit: float | None, keep_serving: bool, rows: int
     console = Console()
     began = time.time()
     folder.mkdir(parents=True, exist_ok=True)
-
-    def step(title: str) -> None:
-        console.print(f"\n[bold]{title}[/bold] [dim](at {int(time.time() - began) // 60}:"
-                      f"{int(time.time() - began) % 60:02d})[/dim]")
+    step = step_printer(console)
 
     step("1. Generate a catalogue with known tastes")
     table, items = catalogue(n_users=rows or 800)
@@ -95,20 +71,21 @@ def run(folder: Path, *, time_limit: float | None, keep_serving: bool, rows: int
                   "has genre and price")
     common = ("--user-column", "user", "--item-column", "item", "--time-column", "ts")
     step("2. Check the data")
-    console.print(_kiln("profile", str(folder / "ratings.csv"), "--task", "recommend", *common,
-                        "--out", str(folder / "profile.html")).strip())
+    console.print(kiln_command("profile", str(folder / "ratings.csv"), "--task", "recommend", *common,
+                               "--out", str(folder / "profile.html")).strip())
     step(f"3. Train (--time-limit {time_limit or DEFAULT_TIME_LIMIT:g}s)")
-    console.print(_kiln("train", str(folder / "ratings.csv"), "--task", "recommend", *common, "--rating-column",
-                        "rating", "--item-features", str(folder / "items.csv"), "--time-limit",
-                        f"{time_limit or DEFAULT_TIME_LIMIT:g}", "--out", str(folder / "model"), "--quiet").strip())
-    console.print(_kiln("leaderboard", str(folder / "model")).rstrip())
+    console.print(kiln_command("train", str(folder / "ratings.csv"), "--task", "recommend", *common, "--rating-column",
+                               "rating", "--item-features", str(folder / "items.csv"), "--time-limit",
+                               f"{time_limit or DEFAULT_TIME_LIMIT:g}", "--out", str(folder / "model"),
+                               "--quiet").strip())
+    console.print(kiln_command("leaderboard", str(folder / "model")).rstrip())
     step("4. Evaluate on each user's newest interaction (full catalogue, seen items excluded)")
-    console.print(_kiln("evaluate", str(folder / "model"), str(folder / "newest.csv"),
-                        "--out", str(folder / "evaluation.html")).strip())
+    console.print(kiln_command("evaluate", str(folder / "model"), str(folder / "newest.csv"),
+                               "--out", str(folder / "evaluation.html")).strip())
     step("5. Batch recommendations, and the ground truth only a generated catalogue has")
     pd.DataFrame({"user": [*test["user"].head(49), "someone-new"]}).to_csv(folder / "users.csv", index=False)
-    console.print(_kiln("predict", str(folder / "model"), str(folder / "users.csv"), "--top-k", "10",
-                        "--out", str(folder / "recs.csv")).strip())
+    console.print(kiln_command("predict", str(folder / "model"), str(folder / "users.csv"), "--top-k", "10",
+                               "--out", str(folder / "recs.csv")).strip())
     recs = pd.read_csv(folder / "recs.csv")
     known = recs[~recs["cold_start"]]
     liked = known["user"].str.removeprefix("user").astype(int) % GENRES
@@ -117,48 +94,31 @@ def run(folder: Path, *, time_limit: float | None, keep_serving: bool, rows: int
     console.print(f"{share:.0%} of the known users' recommendations are in the genre they like "
                   f"(chance: {1 / GENRES:.0%}; what they do: 85%)")
     step("6. Serve, recommend, click, monitor")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    log = folder / "server.log"
     env = {**os.environ, "KILN_DB": os.environ.get("KILN_DB") or f"sqlite:///{folder / 'kiln.db'}"}
-    with log.open("w") as output:
-        server = subprocess.Popen([sys.executable, "-m", "kiln.cli", "serve", str(folder / "model"), "--port",
-                                   str(port)], stdout=output, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
+    server, url = start_server(str(folder / "model"), folder, env=env)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise KilnError(f"The demo server did not start; see {log}.")
-            try:
-                if _call(f"{url}/ready").get("status") == "ready":
-                    break
-            except OSError:
-                time.sleep(0.25)
         user = str(test["user"].iloc[0])
-        answer = _call(f"{url}/recommend", {"user": user, "k": 5})
+        answer = call(f"{url}/recommend", {"user": user, "k": 5})
         console.print(f"POST /recommend {user}: {', '.join(i['item'] for i in answer['items'])}")
-        stranger = _call(f"{url}/recommend", {"user": "someone-new", "k": 5})
+        stranger = call(f"{url}/recommend", {"user": "someone-new", "k": 5})
         console.print(f"POST /recommend someone-new (cold start: {stranger['cold_start']}): "
                       f"{', '.join(i['item'] for i in stranger['items'])}")
         first = answer["items"][0]["item"]
-        similar = _call(f"{url}/similar?item={first}&k=5")
+        similar = call(f"{url}/similar?item={first}&k=5")
         console.print(f"GET /similar {first}: {', '.join(i['item'] for i in similar['similar'])}")
         hits = 0
         for _, row in test.head(200).iterrows():  # each user is served, then clicks their true newest item
-            listed = _call(f"{url}/recommend", {"user": str(row['user']), "k": 10})
+            listed = call(f"{url}/recommend", {"user": str(row['user']), "k": 10})
             hits += row["item"] in {i["item"] for i in listed["items"]}
-            _call(f"{url}/feedback", {"user": str(row["user"]), "item": str(row["item"])})
+            call(f"{url}/feedback", {"user": str(row["user"]), "item": str(row["item"])})
         console.print(f"200 users served and their clicks sent: {hits} clicks were on a recommended item")
         console.print(f"page: {url}/recommender")
         if keep_serving:
             console.print(f"serving at {url} (Ctrl-C to stop)")
             server.wait()
     finally:
-        if not keep_serving and server.poll() is None:
-            server.terminate()
-            server.wait(30)
+        if not keep_serving:
+            stop_server(server)
     import kiln
     from kiln.monitor.alerts import AlertRules
     from kiln.monitor.recommend import MONITORING

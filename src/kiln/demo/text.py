@@ -9,17 +9,9 @@ bundle and asks /predict and /text/answer, then stops the server unless `keep_se
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
-from typing import Any
 
-from kiln.errors import KilnError
+from kiln.demo.loop import call, start_server, stop_server
 
 DEFAULT_TIME_LIMIT = 30.0
 ASK = ("the press is overheating again", "oil all over the floor under conveyor 3", "who won the match last night")
@@ -57,53 +49,22 @@ def run(folder: Path, *, time_limit: float | None, keep_serving: bool, rows: int
                   f"refused: {(~answered[~in_scope]).sum()} of {(~in_scope).sum()}.")
     bundle = kiln.save(model, folder / "bot")
     console.print(f"[bold]Bundle[/] {bundle}")
-    server = _start(Path(bundle), folder)
+    server = start_server(str(bundle), folder)
     try:
-        body = _post(f"{server[1]}/predict", {"rows": [{"utterance": text} for text in ASK]})
+        body = call(f"{server[1]}/predict", {"rows": [{"utterance": text} for text in ASK]})
         for text, answer in zip(ASK, body["answers"], strict=True):
             said = OUT_OF_SCOPE if answer["out_of_scope"] else answer["label"]
             others = ", ".join(f"{a['label']} {a['probability']:.2f}" for a in answer["alternatives"][1:])
             console.print(f"  {text!r} → [bold]{said}[/] ({answer['confidence']:.2f}; then {others})")
-        words = _post(f"{server[1]}/text/answer", {"text": ASK[1]})["words"]
+        words = call(f"{server[1]}/text/answer", {"text": ASK[1]})["words"]
         top = sorted(words, key=lambda w: -w["weight"])[:3]
         console.print("  words that drove " + repr(ASK[1]) + ": " + ", ".join(f"{w['word']} {w['weight']:+.2f}"
                                                                               for w in top))
     finally:
         if not keep_serving:
-            server[0].terminate()
-            server[0].wait(30)
+            stop_server(server[0])
     if keep_serving:
         console.print(f"\n[bold green]The server keeps running[/]: open {server[1]}/text; stop it with: "
                       f"kill {server[0].pid}")
     else:
         console.print(f"\nThe server was stopped; `kiln demo text --keep-serving` leaves it running ({folder}).")
-
-
-def _start(bundle: Path, folder: Path) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    log = folder / "server.log"
-    command = [sys.executable, "-m", "kiln.cli", "serve", str(bundle), "--port", str(port)]
-    with log.open("w") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=dict(os.environ))
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise KilnError(f"The demo server exited ({process.returncode}); see {log}.")
-        try:
-            with urllib.request.urlopen(f"{url}/ready", timeout=5) as response:  # our own server on 127.0.0.1
-                if response.status == 200:
-                    return process, url
-        except OSError:
-            time.sleep(0.25)
-    process.terminate()
-    raise KilnError(f"The demo server was not ready within 120 s; see {log}.")
-
-
-def _post(url: str, payload: dict[str, Any]) -> dict[str, Any]:
-    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
-                                     headers={"content-type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())

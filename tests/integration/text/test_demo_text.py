@@ -14,4 +14,7 @@ def test_demo_text_trains_serves_and_answers(tmp_path) -> None:
     assert result.exit_code == 0, result.output
     assert "reject option: confidence <" in result.output
     assert "→ overheating" in result.output and "→ out_of_scope" in result.output
-    assert (tmp_path / "demo" / "bot" / "manifest.json").exists()
+    import kiln
+
+    bot = kiln.load(tmp_path / "demo" / "bot")  # the saved bundle loads and keeps the reject option
+    assert bot.reject is not None
