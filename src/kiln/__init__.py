@@ -50,7 +50,7 @@ def train(data: pd.DataFrame | str | Path, *, target: str | None = None, task: s
           cost_fp: float | None = None, cost_fn: float | None = None, ray: str | None = None,
           max_rows: int | None = None, quiet: bool = False, text_columns: list[str] | None = None,
           reject_below: float | str | None = None, reject_precision: float = 0.9,
-          reject_label: str = "out_of_scope", **options: Any) -> Model:
+          reject_label: str = "out_of_scope", text_embeddings: bool = True, **options: Any) -> Model:
     """Train a ranked, ensembled model on `data` (a DataFrame or a file path).
 
     Parameters
@@ -76,6 +76,8 @@ def train(data: pd.DataFrame | str | Path, *, target: str | None = None, task: s
     reject_below : "auto" or a confidence in (0, 1): rows below it are answered `reject_label`
         ("out_of_scope"); "auto" chooses it on out-of-fold predictions so the kept answers
         reach `reject_precision` (at the low end of a 95% interval).
+    text_embeddings : give text columns sentence-embedding features for every learner, when the
+        `kiln-ml[text]` extra is installed (False: TF-IDF and stacked scores only).
     options : the options of the other kinds, as `kiln train --help` lists them (task="forecast":
         time_column, id_column, horizon, frequency, quantiles, known_future; task="recommend":
         user_column, item_column, rating_column, time_column, item_features, min_rating, split;
@@ -106,7 +108,7 @@ def train(data: pd.DataFrame | str | Path, *, target: str | None = None, task: s
                      max_trials=max_trials, n_jobs=n_jobs, learners=tuple(learners) if learners else None,
                      ignore=tuple(ignore or ()), cost_fp=cost_fp, cost_fn=cost_fn, ray=ray, max_rows=max_rows,
                      text_columns=tuple(text_columns or ()), reject_below=reject_below,
-                     reject_precision=reject_precision, reject_label=reject_label)
+                     reject_precision=reject_precision, reject_label=reject_label, text_embeddings=text_embeddings)
     return train_model(data, spec, Reporter() if quiet else RichReporter())
 
 

@@ -59,6 +59,9 @@ class TabularFormat:
 
     def read(self, root: Path, manifest: dict[str, Any]) -> Model:
         """The model a verified bundle folder holds."""
+        from kiln.prep.embed import check_embedding
+
+        check_embedding(manifest.get("text_embedding"), str(root))  # before any prep.skops: the missing extra is named
         target = Target(manifest["target"], manifest["task"], manifest["classes"])
         members = [_read_member(root, m) for m in manifest["members"]]
         text_columns = {"error": str, "config": str, "fold_scores": str}

@@ -128,6 +128,9 @@ def train(
              "--reject-precision) or a number P in (0, 1).")] = None,
     reject_precision: Annotated[float, typer.Option(help="Precision --reject-below auto aims at.")] = 0.9,
     reject_label: Annotated[str, typer.Option(help="The reserved label of rejected rows.")] = "out_of_scope",
+    text_embeddings: Annotated[bool, typer.Option(
+        help="Sentence embeddings of text columns as features for every learner (when the kiln-ml\\[text] "
+             "extra is installed).")] = True,
     register: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--register", help="Register the bundle under this model name (first version: models:/NAME@champion).")] = None,
     ray: Annotated[Optional[str], typer.Option(  # noqa: UP045
@@ -196,7 +199,8 @@ def train(
         spec = TrainSpec(target=target, task=task, metric=metric, time_limit=time_limit,  # type: ignore[arg-type]
                          seed=seed, max_trials=max_trials, ignore=tuple(ignore or ()), cost_fp=cost_fp,
                          cost_fn=cost_fn, ray=ray, max_rows=max_rows, text_columns=tuple(text_column or ()),
-                         reject_below=reject_below, reject_precision=reject_precision, reject_label=reject_label)
+                         reject_below=reject_below, reject_precision=reject_precision, reject_label=reject_label,
+                         text_embeddings=text_embeddings)
         model = train_model(data, spec, Reporter() if quiet else RichReporter(), started=started)
         path = kiln.save(model, out or default_bundle_path(Path(data).stem))
         if not quiet:

@@ -27,6 +27,7 @@ TRUSTED_TYPES: frozenset[str] = frozenset({
     "kiln.prep.transformers.TextColumn",
     "kiln.prep.text.Tfidf",
     "kiln.prep.text.TextStack",
+    "kiln.prep.embed.SentenceEmbedding",  # keeps the model's version and dim; the weights load from the package
     "numpy.dtype",
     # The only callables trusted, and only because scikit-learn itself stores them: a
     # HistGradientBoosting model with native categorical features keeps

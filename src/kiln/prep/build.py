@@ -10,6 +10,9 @@
           character n-gram TF-IDF per text column (options tuned by the search: `prep.text`).
 - knn:    as linear, but dense and without TF-IDF (distances in 20k sparse dims are noise):
           text as the tree family's statistics and stacked scores, standardised.
+
+With `embed` (the `kiln-ml[text]` extra installed, not turned off), every family also gets
+each text column's sentence embedding (`prep.embed.SentenceEmbedding`, EMBED_DIMS components).
 """
 
 from __future__ import annotations
@@ -23,12 +26,16 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from kiln.data.schema import Schema
+from kiln.prep.embed import SentenceEmbedding
 from kiln.prep.text import TextStack, tfidf_steps
 from kiln.prep.transformers import DatetimeFeatures, TextStatistics
 from kiln.types import PrepFamily
 
 ONEHOT_MIN_FREQUENCY = 5
 ONEHOT_MAX_CATEGORIES = 50
+# Embedding components per family: trees and k-NN take the leading 64 (split and distance
+# cost grow with width), linear models all 256 beside their TF-IDF.
+EMBED_DIMS: dict[str, int] = {"tree": 64, "knn": 64, "linear": 256}
 
 
 @dataclass(frozen=True)
@@ -40,9 +47,10 @@ class PrepPlan:
 
 
 def build_prep(schema: Schema, family: PrepFamily, *, task: str = "binary", text: dict | None = None,
-               seed: int = 0) -> PrepPlan:
+               seed: int = 0, embed: bool = False) -> PrepPlan:
     """Return an unfitted preprocessing plan for `family`; `task` tells the stacked text
-    model what to predict, `text` holds the linear family's TF-IDF options."""
+    model what to predict, `text` holds the linear family's TF-IDF options, `embed` adds
+    sentence embeddings of the text columns."""
     numeric = schema.of_kind("numeric", "boolean")
     categorical = schema.of_kind("categorical")
     datetimes = schema.of_kind("datetime")
@@ -55,6 +63,7 @@ def build_prep(schema: Schema, family: PrepFamily, *, task: str = "binary", text
             ("categorical", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
                                            encoded_missing_value=np.nan, dtype=np.float64), categorical),
         ] + [(f"text_stack_{i}", TextStack(task=task, seed=seed), [name]) for i, name in enumerate(texts)]
+        steps += _embedding_steps(texts, family, embed)
         n_before = len(numeric) + 5 * len(datetimes) + 2 * len(texts)
         codes = tuple(range(n_before, n_before + len(categorical)))
         return PrepPlan(_column_transformer(steps, sparse=False), codes)
@@ -78,8 +87,18 @@ def build_prep(schema: Schema, family: PrepFamily, *, task: str = "binary", text
         steps.append(("text", Pipeline([("stats", TextStatistics()), ("scale", StandardScaler())]), texts))
         steps += [(f"text_stack_{i}", TextStack(task=task, seed=seed, standardize=True), [name])
                   for i, name in enumerate(texts)]
+    steps += _embedding_steps(texts, family, embed)
     # TF-IDF output stays sparse whatever its density (char n-grams of a few short rows are dense)
     return PrepPlan(_column_transformer(steps, sparse=family == "linear", always=bool(texts)), ())
+
+
+def _embedding_steps(texts: list[str], family: str, embed: bool) -> list[tuple[str, SentenceEmbedding, list[str]]]:
+    """Unit-length vectors for trees and linear models (beside TF-IDF's unit-length rows);
+    standardised for k-NN, like its other columns."""
+    if not embed:
+        return []
+    return [(f"text_embed_{i}", SentenceEmbedding(dim=EMBED_DIMS[family], standardize=family == "knn"), [name])
+            for i, name in enumerate(texts)]
 
 
 def _column_transformer(steps: list, *, sparse: bool, always: bool = False) -> ColumnTransformer:

@@ -26,7 +26,7 @@ SAFETY = 1.5
 
 def refit_members(members: list[Member], fit_seconds: dict[str, float], features: pd.DataFrame, y: np.ndarray,
                   schema: Schema, task: Task, n_classes: int, *, seed: int, n_folds: int, deadline: float,
-                  n_threads: int) -> dict[str, str]:
+                  n_threads: int, embed: bool = False) -> dict[str, str]:
     """Replace each member's fold models by one refit when time allows; returns
     member name → "all_rows" or "cv_folds"."""
     from kiln.learners.registry import get
@@ -47,7 +47,7 @@ def refit_members(members: list[Member], fit_seconds: dict[str, float], features
             config["n_rounds"] = max(1, int(np.mean(rounds) * ROUNDS_MARGIN))
         family = learner_class.tags.prep
         text = text_options(member.config) if family == "linear" and schema.of_kind("text") else None
-        plan = build_prep(schema, family, task=task, text=text, seed=seed)
+        plan = build_prep(schema, family, task=task, text=text, seed=seed, embed=embed)
         X = plan.transformer.fit_transform(features, y)
         learner = learner_class(task=task, n_classes=n_classes, params=config, seed=seed, n_threads=n_threads)
         learner.fit(X, y, categorical=plan.categorical, deadline=deadline)

@@ -41,6 +41,7 @@ class WorkerData:
     n_classes: int
     seed: int
     scratch: str
+    embed: bool = False  # sentence embeddings of the text columns (prep.embed; the kiln-ml[text] extra)
 
 
 _DATA: WorkerData | None = None
@@ -147,7 +148,8 @@ def _prepared(data: WorkerData, family: str, fold: int,
     if key not in _PREP_CACHE:
         from kiln.prep.build import build_prep
 
-        plan = build_prep(data.schema, family, task=data.task, text=text, seed=data.seed)  # type: ignore[arg-type]
+        plan = build_prep(data.schema, family, task=data.task, text=text, seed=data.seed,  # type: ignore[arg-type]
+                          embed=data.embed)
         train_idx, val_idx = data.folds[fold]
         transformer = plan.transformer
         X_train = transformer.fit_transform(data.features.iloc[train_idx], data.y[train_idx])

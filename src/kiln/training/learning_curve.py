@@ -31,7 +31,7 @@ MIN_ROWS = 20
 def learning_curve(features: pd.DataFrame, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]],
                    schema: Schema, task: Task, n_classes: int, *, spec: TrialSpec, full_scores: list[float],
                    metric: Metric, seed: int, deadline: float, scratch: Path,
-                   fit_seconds: float) -> dict[str, Any] | None:
+                   fit_seconds: float, embed: bool = False) -> dict[str, Any] | None:
     """Points (fraction, rows, score, interval) for `spec`, or None when time is too short."""
     from kiln.search.runner import InlineRunner
     from kiln.search.worker import WorkerData
@@ -45,7 +45,7 @@ def learning_curve(features: pd.DataFrame, y: np.ndarray, folds: list[tuple[np.n
         sub_folds = [(_subsample(train, y, task, fraction, seed), val) for train, val in chosen]
         if min(len(train) for train, _ in sub_folds) < MIN_ROWS:
             continue
-        runner = InlineRunner(WorkerData(features, y, sub_folds, schema, task, n_classes, seed, str(scratch)))
+        runner = InlineRunner(WorkerData(features, y, sub_folds, schema, task, n_classes, seed, str(scratch), embed))
         results = [runner.submit(spec, k, deadline).result() for k in range(len(sub_folds))]
         if any(r.error or r.stopped_by_deadline for r in results):
             break

@@ -72,6 +72,7 @@ class TrainSpec:
     reject_below: float | str | None = None  # "auto", a confidence threshold, or None (no reject option)
     reject_precision: float = 0.9  # what "auto" aims the kept answers' precision at
     reject_label: str = "out_of_scope"
+    text_embeddings: bool = True  # sentence embeddings of text columns when the kiln-ml[text] extra is installed
 
     def __post_init__(self) -> None:
         for name in ("cost_fp", "cost_fn"):
@@ -166,6 +167,10 @@ def _train(data: pd.DataFrame | str | Path, spec: TrainSpec, reporter: Reporter,
     folds = _make_folds(y, n_folds, target.task != "regression", spec.seed)
     reporter.note(f"{target.task} task on {len(y):,} rows × {len(schema.columns)} features; "
                   f"metric {metric.name}; {n_folds}-fold cross-validation.")
+    if schema.of_kind("text") and spec.text_embeddings and not _embed(spec, schema):
+        from kiln.prep.embed import missing_extra_note
+
+        reporter.note(missing_extra_note())
     scratch = Path(tempfile.mkdtemp(prefix="kiln-search-"))
     try:
         results, lost, lost_to_workers, unsent = _search(features, y, folds, schema, target, metric, spec,
@@ -255,7 +260,8 @@ def _search(features, y, folds, schema, target: Target, metric: Metric, spec: Tr
     from kiln.search.runner import LocalRunner, ThreadRunner
     from kiln.search.worker import WorkerData
 
-    data = WorkerData(features, y, folds, schema, target.task, len(target.classes or []), spec.seed, str(scratch))
+    data = WorkerData(features, y, folds, schema, target.task, len(target.classes or []), spec.seed, str(scratch),
+                      _embed(spec, schema))
     runner = pool.attach(data) if pool is not None else _runner(data, spec, budget)
     try:  # Optuna generations as wide as the workers, so a cluster and a pool of its size agree
         plan = SearchPlan(target.task, metric, seed=spec.seed, n_rows=len(y), max_trials=spec.max_trials,
@@ -287,6 +293,13 @@ def _search(features, y, folds, schema, target: Target, metric: Metric, spec: Tr
         reporter.note(f"{search.lost_to_workers} trial(s) lost: their worker died and so did the retry; "
                       f"the model uses the {len(results) - search.lost_to_workers} that finished.")
     return results, search.lost_trials, search.lost_to_workers, search.unsent
+
+
+def _embed(spec: TrainSpec, schema) -> bool:
+    """Whether text columns get sentence embeddings: the table has text, the option is on, the extra is installed."""
+    from kiln.prep.embed import embeddings_available
+
+    return bool(schema.of_kind("text")) and spec.text_embeddings and embeddings_available()
 
 
 def _short_text(features: pd.DataFrame, schema) -> bool:
@@ -365,6 +378,11 @@ def _assemble(frame, features, y, folds, schema, target: Target, metric: Metric,
         "created": pd.Timestamp.now(tz="UTC").isoformat(),
     }
     manifest["reference"] = reference_distributions(features, schema)
+    if _embed(spec, schema):
+        from kiln.prep.build import EMBED_DIMS
+        from kiln.prep.embed import embedding_record
+
+        manifest["text_embedding"] = embedding_record(EMBED_DIMS)
     if curve is not None:
         manifest["learning_curve"] = curve
     final_oof = ensemble.prediction if use_ensemble else usable[best_single].oof
@@ -416,7 +434,8 @@ def _learning_curve(best: TrialResult, features, y, folds, schema, target: Targe
 
     return learning_curve(features, y, folds, schema, target.task, len(target.classes or []), spec=best.spec,
                           full_scores=best.fold_scores, metric=metric, seed=spec.seed,
-                          deadline=budget.end - SAVE_MARGIN, scratch=scratch, fit_seconds=best.fit_seconds)
+                          deadline=budget.end - SAVE_MARGIN, scratch=scratch, fit_seconds=best.fit_seconds,
+                          embed=_embed(spec, schema))
 
 
 def _refit(members: list[Member], usable: list[TrialResult], weights: dict[int, float], features, y, schema,
@@ -432,7 +451,7 @@ def _refit(members: list[Member], usable: list[TrialResult], weights: dict[int, 
     deadline = budget.end - SAVE_MARGIN
     return refit_members(members, seconds, features, y, schema, target.task, len(target.classes or []),
                          seed=spec.seed, n_folds=n_folds, deadline=deadline,
-                         n_threads=spec.n_jobs or default_workers())
+                         n_threads=spec.n_jobs or default_workers(), embed=_embed(spec, schema))
 
 
 def _leaderboard(results, metric: Metric, ensemble_scores, ensemble_weights, usable, used_weights,
