@@ -640,7 +640,8 @@ def feedback(
 
 @app.command()
 def demo(
-    name: Annotated[str, typer.Argument(help="Which loop: tabular (default).", metavar="[NAME]")] = "tabular",
+    name: Annotated[str, typer.Argument(help="Which loop: tabular (default), forecast, recommend, text or image.",
+                                        metavar="[NAME]")] = "tabular",
     out: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         help="Folder for everything the demo makes (remade each run; default kiln-demo, kiln-demo-NAME).")] = None,
     keep_serving: Annotated[bool, typer.Option("--keep-serving", help="Leave the server running at the end.")] = False,
