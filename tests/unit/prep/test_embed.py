@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from resources import missing
 
 from kiln.data.schema import infer_schema
 from kiln.errors import BundleError, MissingDependencyError
@@ -19,7 +20,18 @@ from kiln.prep import embed as embed_module
 from kiln.prep.build import EMBED_DIMS, build_prep
 from kiln.prep.embed import SentenceEmbedding, check_embedding, embeddings_available, missing_extra_note
 
-needs_extra = pytest.mark.skipif(not embeddings_available(), reason="the kiln-ml[text] extra (wordllama) is absent")
+
+def needs_extra(test):
+    """The test needs the kiln-ml[text] extra: it skips on a developer's machine without it, fails under CI."""
+    import functools
+
+    @functools.wraps(test)
+    def wrapped(*args, **kwargs):
+        if not embeddings_available():
+            missing("the kiln-ml[text] extra (wordllama) is absent: pip install -e '.[text]'")
+        return test(*args, **kwargs)
+
+    return wrapped
 
 WORDS = ["pump", "leak", "motor", "noise", "belt", "screen", "login", "password", "printer", "jam", "oil"]
 
