@@ -44,6 +44,7 @@ def _kiln(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
     return subprocess.run([str(KILN), *args], capture_output=True, text=True, timeout=300, env=env)
 
 
+@pytest.mark.slow  # 90 s on 2 cores (300,000 rows); the contract-violation test keeps Ray predict in the default run
 def test_predict_on_ray_writes_ordered_parts_equal_to_the_local_predictions(
         ray_cluster: RayCluster, bundle: Path, big_file: Path, tmp_path: Path) -> None:  # noqa: F811
     local = tmp_path / "local.parquet"
