@@ -120,7 +120,7 @@ def shap_contributions(model: Model, rows: pd.DataFrame) -> pd.DataFrame:
     """
     from kiln.data.contract import check_contract
 
-    member = _tree_member(model)
+    member = tree_member(model)
     check_contract(rows, model.schema)
     features = model.schema.coerce(rows)
     names = model.schema.names
@@ -145,7 +145,8 @@ def shap_contributions(model: Model, rows: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _tree_member(model: Model) -> Member:
+def tree_member(model: Model) -> Member:
+    """The explainable tree member with the largest ensemble weight (InvalidOptionError: none)."""
     trees = [m for m in model.members if m.learner in TREE_LEARNERS and _explainable(m)]
     if not trees:
         used = sorted({m.learner for m in model.members})
@@ -195,6 +196,18 @@ def _fold_contributions(fold: FoldModel, encoded: np.ndarray,
     present = seen[local] == explained  # a class this fold never saw contributes nothing
     rows = np.arange(len(encoded))
     return values[rows, :, local] * present[:, None], expected[rows, local] * present
+
+
+def class_contributions(fold: FoldModel, encoded: np.ndarray, names: list[str]) -> np.ndarray:
+    """Tree SHAP of one tree fold model for every output, summed onto the original columns:
+    rows × `names` × outputs (one output for binary and regression, else one per class the
+    fold saw, in `classes_seen_` order)."""
+    learner = fold.learner
+    if learner.key in NATIVE_TREE_SHAP:
+        values, _ = _with_bias_split(NATIVE_TREE_SHAP[learner.key](learner, encoded), encoded.shape[1])
+    else:
+        values, _ = _shap_tree_explainer(learner.estimator_, encoded)
+    return np.stack([_to_original(values[:, :, k], fold.prep, names) for k in range(values.shape[2])], axis=2)
 
 
 # The boosters compute Tree SHAP themselves; shap.TreeExplainer would call these same

@@ -56,7 +56,7 @@ def _assemble(frame: pd.DataFrame, target: str, task: str, learner: str, n_folds
     learner_class = get(learner)
     folds = []
     for train, _ in KFold(n_folds, shuffle=True, random_state=0).split(features):
-        plan = build_prep(schema, learner_class.tags.prep)
+        plan = build_prep(schema, learner_class.tags.prep, task=spec.task)
         encoded = plan.transformer.fit_transform(features.iloc[train], y[train])
         fitted = learner_class(task=spec.task, n_classes=len(spec.classes or []),
                                params=dict(learner_class.test_params), seed=0).fit(
