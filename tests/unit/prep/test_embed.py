@@ -80,6 +80,22 @@ def test_every_family_gets_the_embedding_columns(family: str) -> None:
         assert not vectors[3].any()
 
 
+def test_a_linear_trial_can_go_without_the_embeddings() -> None:
+    """The linear family's text options carry `embed`: False drops the embedding step, the
+    other families keep theirs (the search tunes it: on long reviews they cost AUC)."""
+    frame, _ = _table(20)
+    schema = infer_schema(frame, text=("note",))
+
+    def steps(family: str, text: dict | None) -> set[str]:
+        return {name for name, _, _ in build_prep(schema, family, text=text, embed=True).transformer.transformers}
+
+    assert "text_embed_0" in steps("linear", None)
+    assert "text_embed_0" in steps("linear", {"embed": True})
+    assert "text_embed_0" not in steps("linear", {"embed": False})
+    assert "tfidf_0" in steps("linear", {"embed": False})
+    assert "text_embed_0" in steps("tree", {"embed": False})  # text options are the linear family's alone
+
+
 @needs_extra
 def test_the_vectors_carry_meaning() -> None:
     vectors = SentenceEmbedding(dim=256).fit_transform(
