@@ -68,7 +68,11 @@ def render_evaluation(ev: Evaluation, *, title: str, model_card: dict | None = N
     threshold = [] if ev.task == "regression" else [
         threshold_section(ev, figures.get("cost_curve"),
                           stored=None if model_card is None else bool(model_card.get("decision")))]
-    sections = [scores_section(ev), statistics_section(ev, figures.get("comparison"), leaderboard=leaderboard),
+    from kiln.report.text import text_section
+
+    text = text_section(ev)  # a classifier reading a text column
+    sections = [scores_section(ev), *([text] if text is not None else []),
+                statistics_section(ev, figures.get("comparison"), leaderboard=leaderboard),
                 plots_section(ev, figures), *threshold,
                 explanations_section(ev, figures.get("importance"), contributions=contributions, shap=True),
                 slices_section(ev, figures.get("slices")),
@@ -94,7 +98,10 @@ def evaluation_json(ev: Evaluation) -> dict[str, Any]:
             "comparisons": records(ev.comparisons_frame()),
             "comparisons_source": "training: the candidates' cross-validation folds",
             "comparisons_missing": ev.not_compared or None, "threshold": threshold,
-            "slices": records(ev.slices_frame()), "importance": records(ev.importance_frame())}
+            "slices": records(ev.slices_frame()), "importance": records(ev.importance_frame()),
+            "text": None if ev.text is None else {
+                **{name: records(getattr(ev.text, name)) for name in ("per_class", "confused", "coverage", "ngrams")},
+                "ngrams_source": ev.text.ngrams_source, "reject": ev.text.reject}}
 
 
 def metric_name(name: str, classes: Sequence[Any] | None = None) -> str:

@@ -293,3 +293,36 @@ def test_report_tables_keep_badges_and_codes_on_one_line_and_facts_have_no_heade
     assert ".badge{white-space:nowrap}" in page
     assert '"displayModeBar": "hover"' in page
     assert '<td class="nowrap">DQ009</td>' in table([{"code": "DQ009", "text": "a sentence"}], ["code", "text"])
+
+
+def test_a_text_classifier_gets_its_tables_with_the_messages_escaped() -> None:
+    from dataclasses import replace
+
+    from kiln.evaluation.text import TextEvaluation
+
+    ev = _evaluation("multiclass")
+    hostile = "<script>alert('x')</script> the press leaks"
+    text = TextEvaluation(
+        per_class=pd.DataFrame({"class": ["a", "b", ODD_CLASS], "support": [130, 140, 130],
+                                "precision": [0.81, 0.72, 0.93], "recall": [0.77, 0.7, 0.91]}),
+        confused=pd.DataFrame([{"true": "a", "predicted": "b", "rows": 17, "examples": [hostile, "jammed again"]}]),
+        coverage=pd.DataFrame({"threshold": np.linspace(0.3, 0.9, 8), "coverage": np.linspace(1.0, 0.3, 8),
+                               "accuracy": np.linspace(0.8, 0.99, 8)}),
+        ngrams=pd.DataFrame({"class": ["a", "a", "b"], "ngram": ["leak", " le", "<jam>"],
+                             "kind": ["word", "char", "word"], "weight": [2.5, 1.25, 3.0]}),
+        ngrams_source="the coefficients of the linear member linear_0",
+        reject={"threshold": 0.4321, "label": "out_of_scope", "coverage": 0.875, "accuracy": 0.9612},
+    )
+    page = render_evaluation(replace(ev, text=text), title="t")
+    section = page[page.index("<h2>Text classification</h2>"):page.index("<h2>Leaderboard with statistics</h2>")]
+    scores = {s.metric: s for s in ev.scores}
+    for name in ("accuracy", "macro_f1"):
+        assert number(scores[name].value) in section and number(scores[name].ci_low) in section
+    assert "macro-F1" in section and "0.930" in section and "0.910" in section  # ODD_CLASS's precision, recall
+    assert hostile not in page and "&lt;script&gt;alert(" in section and "jammed again" in section
+    assert "<jam>" not in page and "&lt;jam&gt; (3.00)" in section
+    assert "leak (2.50)" in section and "&#39; le&#39; (1.25)" in section  # a char n-gram quoted
+    assert 'id="figure-eval-coverage"' in section and "0.4321" in section and "87.5%" in section
+    assert "linear_0" in section
+    assert "Text classification" not in render_evaluation(ev, title="t")  # no text column: no section
+    assert evaluation_json(replace(ev, text=text))["text"]["ngrams"][2]["ngram"] == "<jam>"
