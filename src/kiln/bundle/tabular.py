@@ -77,7 +77,9 @@ FORMAT = TabularFormat()
 
 
 def _write_member(member: Member, root: Path) -> dict[str, Any]:
-    import skops.io as sio
+    from kiln.learners.safe_load import skops_io
+
+    sio = skops_io()
 
     folds = []
     for k, fold in enumerate(member.folds):

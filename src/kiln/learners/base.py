@@ -135,8 +135,9 @@ class Learner(BaseEstimator):
     # -- persistence ---------------------------------------------------------------------
     def save(self, folder: Path) -> None:
         """Write the fitted learner into `folder` (default: the estimator via skops)."""
-        import skops.io as sio
+        from kiln.learners.safe_load import skops_io
 
+        sio = skops_io()
         self._write_params(folder)
         sio.dump(self.estimator_, folder / "estimator.skops")
 

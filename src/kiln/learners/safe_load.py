@@ -51,10 +51,51 @@ MAX_DEPTH = 64  # how deep `check_structures` looks for trees inside nested esti
 CATEGORY_LIMIT = 256  # HistGradientBoosting's category bitsets hold codes 0..255 (8 x 32 bits)
 
 
+def skops_io() -> Any:
+    """`skops.io`, imported without importing PyTorch when it is not imported yet.
+
+    skops builds its trusted-type list from `sklearn.utils.all_estimators()`, whose package walk
+    imports every scikit-learn package, `sklearn.externals.array_api_compat.torch` among them, and
+    that imports torch (3.6 s of a 5.4 s `import skops.io` with the vision extra installed, on two
+    busy cores). The walk skips a package whose import fails, so while this thread imports skops a
+    finder refuses torch; scikit-learn imports that package on its own when an array-API torch input
+    needs it. Other threads import torch as usual.
+    """
+    import sys
+
+    if "skops.io" in sys.modules or "torch" in sys.modules:
+        import skops.io as sio
+
+        return sio
+    import threading
+
+    blocker = _NoTorchHere(threading.get_ident())
+    sys.meta_path.insert(0, blocker)
+    try:
+        import skops.io as sio
+    finally:
+        sys.meta_path.remove(blocker)
+    return sio
+
+
+class _NoTorchHere:
+    """A meta-path finder refusing `torch` on one thread (see `skops_io`)."""
+
+    def __init__(self, thread: int) -> None:
+        self.thread = thread
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        import threading
+
+        if (name == "torch" or name.startswith("torch.")) and threading.get_ident() == self.thread:
+            raise ImportError("torch is not imported while skops lists scikit-learn's estimators")
+        return None
+
+
 def load_skops(path: Path, trusted: list[str] | None = None) -> Any:
     """Load `path` if every type it needs is on kiln's allow-list (plus `trusted`), and every
     tree in it is well formed."""
-    import skops.io as sio
+    sio = skops_io()
 
     allowed = TRUSTED_TYPES | set(trusted or ())
     needed = sio.get_untrusted_types(file=path)

@@ -282,3 +282,21 @@ def test_kiln_predict_on_a_malformed_lightgbm_model_exits_2_instead_of_aborting(
 
     assert result.returncode == 2, (result.returncode, result.stderr[-300:])  # was -6 (SIGABRT)
     assert "is not a well-formed LightGBM model" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_reading_skops_does_not_import_torch() -> None:
+    """skops lists scikit-learn's estimators by importing its packages, torch's array-API one among them
+    (3.6 s of a bundle's load with the vision extra); kiln's import of skops refuses torch meanwhile,
+    so a table model's bundle loads without it."""
+    code = ("import sys\n"
+            "from kiln.learners.safe_load import skops_io\n"
+            "skops_io()\n"
+            "from skops.io._trusted_types import SKLEARN_ESTIMATOR_TYPE_NAMES as names\n"
+            "assert 'sklearn.linear_model._logistic.LogisticRegression' in names, len(names)\n"
+            "print('torch' in sys.modules)\n")
+    import importlib.util
+
+    assert importlib.util.find_spec("torch") is not None  # the test extra installs it: the case that mattered
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
