@@ -112,6 +112,10 @@ def print_monitor(result: Any) -> None:
                       "[red]yes[/]" if f.drifted else "no")
     if result.features:
         console.print(table)
+    for column, grams in (getattr(result, "new_ngrams", None) or {}).items():
+        if grams:
+            shown = ", ".join(f"{g['ngram']} ({g['messages']:,}, {g['share']:.0%})" for g in grams[:10])
+            console.print(f"new frequent n-grams in '{column}' (never in training): {shown}", markup=False)
     overall = result.overall
     if overall is not None:
         real = (f"{overall.value:.4f} [{overall.ci_low:.4f}, {overall.ci_high:.4f}]" if overall.value is not None

@@ -34,6 +34,7 @@ from kiln.monitor.performance import (
 )
 from kiln.monitor.quality import QualityDrift, quality_drift
 from kiln.monitor.statistics import FeatureDrift, bin_codes, categorical_drift, drift_table, numeric_drift, psi
+from kiln.monitor.text import watched_column
 from kiln.monitor.window import TrafficWindow, previous_version
 
 if TYPE_CHECKING:
@@ -65,6 +66,8 @@ class MonitorResult:
     sampled: int = 0  # rows the statistics were computed on (all of the window, or an even sample of it)
     rows_exact: bool = True  # False: `rows` is estimated from the sample
     previous: dict[str, Any] | None = None  # the previous version's window, summarised
+    # per text column: n-grams never in the training sample that are frequent in the window (monitor.text)
+    new_ngrams: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
@@ -87,7 +90,7 @@ class MonitorResult:
                 "performance": [p.to_dict() for p in self.performance],
                 "overall": self.overall.to_dict() if self.overall else None, "cv": self.cv,
                 "importance": self.importance, "alerts": [a.to_dict() for a in self.alerts],
-                "previous": self.previous}
+                "previous": self.previous, "new_ngrams": self.new_ngrams}
 
 
 def run_monitor(model: str, *, since: float | None = None, rules: AlertRules | None = None, url: str | None = None,
@@ -161,7 +164,13 @@ def assess(model: Model, traffic: TrafficWindow, *, name: str, version: str, sin
         overall=overall_performance(model, traffic.log, proba=proba) if enough else None,
         cv={"metric": cv.get("metric"), "score": cv.get("score"), "low": cv.get("ci_low"), "high": cv.get("ci_high")},
         importance=_importance(model), rules=rules)
-    result.alerts = _alerts(result, model.task)
+    texts = model.schema.of_kind("text")
+    if enough and texts:
+        from kiln.monitor.text import new_frequent_ngrams
+
+        result.new_ngrams = {name: [{"ngram": gram, "messages": n, "share": n / traffic.rows} for gram, n in grams]
+                             for name, grams in new_frequent_ngrams(model, reference, traffic.features).items()}
+    result.alerts = _alerts(result, model.task, texts)
     return result
 
 
@@ -228,19 +237,49 @@ def _shap_importance(model: Model) -> dict[str, float]:
     return {str(k): float(v) for k, v in ranked.items()}
 
 
-def _alerts(result: MonitorResult, task: str) -> list[Alert]:
+def _alerts(result: MonitorResult, task: str, texts: list[str] | None = None) -> list[Alert]:
     rules = result.rules
     if result.rows < rules.min_rows:
         return []
     alerts = []
     watched = list(result.importance)[: rules.top_features] or [f.column for f in result.features]
     for drift in result.features:
+        source = watched_column(drift.column, texts) if texts else None
+        if source is not None:  # a text row: watched with its column (SHAP ranks the column, not the row)
+            if (source == "answers" or source in watched or not result.importance) \
+                    and drift.psi > rules.psi_threshold and drift.drifted:
+                alerts.append(_drift_alert("text_drift", f"'{drift.column}' drifted", drift, rules))
+            continue
         if drift.column in watched and drift.psi > rules.psi_threshold and drift.drifted:
-            alerts.append(Alert("psi_top_feature", f"'{drift.column}' (a top-{rules.top_features} feature) drifted: "
-                                f"PSI {drift.psi:.2f} > {rules.psi_threshold:g} ({drift.test} effect "
-                                f"{drift.effect:.2f}, p={drift.p_value:.1e}).", drift.psi, rules.psi_threshold))
+            alerts.append(_drift_alert("psi_top_feature", f"'{drift.column}' (a top-{rules.top_features} feature) "
+                                       "drifted", drift, rules))
+    if texts:
+        alerts += _text_alerts(result)
     performance = _performance_alert(result, task)
     return alerts + ([performance] if performance else [])
+
+
+def _drift_alert(rule: str, what: str, drift: FeatureDrift, rules: AlertRules) -> Alert:
+    return Alert(rule, f"{what}: PSI {drift.psi:.2f} > {rules.psi_threshold:g} ({drift.test} effect "
+                 f"{drift.effect:.2f}, p={drift.p_value:.1e}).", drift.psi, rules.psi_threshold)
+
+
+def _text_alerts(result: MonitorResult) -> list[Alert]:
+    """A text model's own rules: the predicted-label distribution moved, or a new topic (an n-gram
+    never in training in NEW_NGRAM_ALERT_SHARE of the messages)."""
+    from kiln.monitor.text import NEW_NGRAM_ALERT_SHARE
+
+    rules, alerts = result.rules, []
+    drift = result.prediction
+    if drift is not None and drift.drifted and drift.psi > rules.psi_threshold:
+        alerts.append(_drift_alert("text_drift", f"The served '{drift.column}' distribution drifted", drift, rules))
+    for column, grams in result.new_ngrams.items():
+        if grams and grams[0]["share"] >= NEW_NGRAM_ALERT_SHARE:
+            top = grams[0]
+            alerts.append(Alert("text_new_ngrams", f"'{top['ngram']}' is in {top['share']:.0%} of the served "
+                                f"'{column}' messages ({top['messages']:,}) and never in training: a new topic the "
+                                "model has not learned.", top["share"], NEW_NGRAM_ALERT_SHARE))
+    return alerts
 
 
 def _performance_alert(result: MonitorResult, task: str) -> Alert | None:

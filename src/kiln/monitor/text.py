@@ -5,7 +5,9 @@ and alerts, `monitor.statistics`): the share of each message's words that traini
 had (out of vocabulary; the reference's own share is measured on one half of the training
 sample against the other half's vocabulary, so both sides are out-of-sample), the length in
 characters, and, for a model with the reject option, answered against rejected. Frequent
-new words (in ≥ 1% of messages and ≥ 3 of them, never in training) are listed apart.
+new n-grams (words and word pairs in ≥ 1% of messages and ≥ 3 of them, never in the training
+sample) are listed apart (`new_frequent_ngrams`); one in ≥ NEW_NGRAM_ALERT_SHARE of the
+window's messages is a new topic, and alerts (monitor.run).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from kiln.monitor.statistics import FeatureDrift, categorical_drift, numeric_dri
 TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token pattern
 NEW_WORD_SHARE = 0.01
 NEW_WORD_MIN = 3
+NEW_NGRAM_MAX = 20  # listed per text column
+NEW_NGRAM_ALERT_SHARE = 0.1  # a never-seen n-gram in this share of the window's messages alerts
 
 
 def _tokens(texts: pd.Series) -> list[list[str]]:
@@ -58,17 +62,38 @@ def text_drift(model, reference: pd.DataFrame, current: pd.DataFrame,
     return rows
 
 
-def new_frequent_words(model, reference: pd.DataFrame, current: pd.DataFrame) -> dict[str, list[tuple[str, int]]]:
-    """Per text column: words in ≥ 1% (and ≥ 3) of served messages that training never had."""
+def _grams(words: list[str], longest: int) -> set[str]:
+    return {" ".join(words[i:i + n]) for n in range(1, longest + 1) for i in range(len(words) - n + 1)}
+
+
+def new_frequent_ngrams(model, reference: pd.DataFrame, current: pd.DataFrame,
+                        longest: int = 2) -> dict[str, list[tuple[str, int]]]:
+    """Per text column: n-grams of up to `longest` words in ≥ 1% (and ≥ 3) of served messages that
+    the training sample never had, with how many messages hold each, most frequent first. A pair
+    is listed only when it is more than its new words (each of which is listed already)."""
     out = {}
     for name in model.schema.of_kind("text"):
         if name not in reference.columns or name not in current.columns:
             continue
-        vocabulary = {w for words in _tokens(reference[name]) for w in words}
+        seen = set().union(*(_grams(words, longest) for words in _tokens(reference[name])))
         counts: dict[str, int] = {}
         for words in _tokens(current[name]):
-            for word in set(words) - vocabulary:
-                counts[word] = counts.get(word, 0) + 1
+            for gram in _grams(words, longest) - seen:
+                counts[gram] = counts.get(gram, 0) + 1
         floor = max(NEW_WORD_MIN, NEW_WORD_SHARE * len(current))
-        out[name] = sorted(((w, n) for w, n in counts.items() if n >= floor), key=lambda x: -x[1])[:20]
+        frequent = {g: n for g, n in counts.items() if n >= floor}
+        kept = [(g, n) for g, n in frequent.items()  # "kubernetes pod" adds nothing when "kubernetes" is new
+                if " " not in g or not any(w in frequent and frequent[w] == n for w in g.split())]
+        out[name] = sorted(kept, key=lambda x: (-x[1], x[0]))[:NEW_NGRAM_MAX]
     return out
+
+
+def new_frequent_words(model, reference: pd.DataFrame, current: pd.DataFrame) -> dict[str, list[tuple[str, int]]]:
+    """Per text column: words in ≥ 1% (and ≥ 3) of served messages that training never had."""
+    return new_frequent_ngrams(model, reference, current, longest=1)
+
+
+def watched_column(row: str, texts: list[str]) -> str | None:
+    """The text column (or "answers") a text drift row is about; None for any other row."""
+    head = row.split(": ", 1)[0]
+    return head if ": " in row and (head in texts or head == "answers") else None

@@ -21,8 +21,9 @@ _REFERENCE, _CURRENT, _ESTIMATE = "#3b6ea5", "#c0392b", "#8e6bbf"
 
 
 def render_drift(result: MonitorResult) -> str:
-    sections = [_summary(result), _features(result), _over_time(result), _prediction(result), _quality(result),
-                _performance(result)]
+    text = [_new_ngrams(result)] if getattr(result, "new_ngrams", None) else []  # a model reading text
+    sections = [_summary(result), _features(result), *text, _over_time(result), _prediction(result),
+                _quality(result), _performance(result)]
     window = f"{_when(result.since) if result.since else 'all logged traffic'} → {_when(result.until)}"
     return render_page(f"Monitoring of {result.name}", sections,
                        subtitle=f"version {result.version} · {result.rows:,} served rows · {window}")
@@ -82,6 +83,20 @@ def _features(result: MonitorResult) -> Section:
     body = Html(table(rows, list(rows[0]) if rows else ["feature"]) + "".join(charts)) if rows else paragraph(
         "No served rows in this window.")
     return Section("Feature drift", intro, body)
+
+
+def _new_ngrams(result: MonitorResult) -> Section:
+    from kiln.monitor.text import NEW_NGRAM_ALERT_SHARE
+
+    rows = [{"text column": column, "n-gram": g["ngram"], "messages": g["messages"], "share": f"{g['share']:.1%}"}
+            for column, grams in result.new_ngrams.items() for g in grams]
+    intro = ("Words and word pairs frequent in the served messages (in at least 1% of them, and 3) that the "
+             "training sample never had: new products, new error codes, a new kind of request, or another "
+             f"language. One in {NEW_NGRAM_ALERT_SHARE:.0%} of the messages or more alerts: the model has not "
+             "learned it, so label some of those messages and retrain.")
+    body = table(rows, ["text column", "n-gram", "messages", "share"]) if rows else paragraph(
+        "No frequent n-gram in the served messages is new to training.")
+    return Section("New n-grams in text", intro, body)
 
 
 def _over_time(result: MonitorResult) -> Section:

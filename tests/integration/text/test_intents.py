@@ -156,3 +156,41 @@ def test_text_drift_sees_new_words_longer_messages_and_more_rejections(intents) 
     assert "answers: rejected as out of scope" in moved
     words = dict(new_frequent_words(model, reference, shifted)["utterance"])
     assert words["kubernetes"] == 80 and "the" not in words
+
+
+def _traffic(model, messages: pd.DataFrame):
+    from kiln.monitor.window import TrafficWindow
+
+    raw = np.asarray(model.predict_raw(messages))
+    classes = [str(c) for c in model.classes_]
+    outputs = [{"prediction": p, "probabilities": dict(zip(classes, map(float, r), strict=True))}
+               for p, r in zip(model.labels(raw).tolist(), raw, strict=True)]
+    log = pd.DataFrame({"at": 1_000.0 + np.arange(len(messages)), "outputs": outputs,
+                        "label": pd.Series([None] * len(messages), dtype=object)})
+    return TrafficWindow(messages.reset_index(drop=True), log)
+
+
+def test_monitoring_lists_new_ngrams_and_alerts_on_a_new_topic(intents) -> None:
+    from kiln.monitor.alerts import AlertRules
+    from kiln.monitor.run import assess
+    from kiln.report.drift import render_drift
+
+    model, _, test = intents
+    rules = AlertRules(min_rows=50)
+    calm = assess(model, _traffic(model, test[["utterance"]]), name="bot", version="1", since=None, rules=rules)
+    assert not [a for a in calm.alerts if a.rule.startswith("text_")], calm.alerts
+    assert all(g["share"] < 0.1 for g in calm.new_ngrams["utterance"])
+    topic = pd.DataFrame({"utterance": [f"kubernetes pod {i} crashloop on the press" for i in range(40)]})
+    shifted = pd.concat([test[["utterance"]], topic], ignore_index=True)
+    moved = assess(model, _traffic(model, shifted), name="bot", version="1", since=None, rules=rules)
+    grams = {g["ngram"]: g["messages"] for g in moved.new_ngrams["utterance"]}
+    assert grams["kubernetes"] == 40 and grams["crashloop"] == 40 and "the" not in grams
+    assert "kubernetes pod" not in grams  # nothing beyond its new words
+    assert any(a.rule == "text_new_ngrams" and ("'crashloop'" in a.message or "'kubernetes'" in a.message)
+               for a in moved.alerts), moved.alerts
+    from kiln.cli.console import print_monitor
+
+    print_monitor(moved)
+    assert moved.to_dict()["new_ngrams"]["utterance"][0]["messages"] == 40
+    page = render_drift(moved)
+    assert "<h2>New n-grams in text</h2>" in page and "kubernetes" in page
