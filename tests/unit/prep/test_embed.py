@@ -106,6 +106,22 @@ def test_the_vectors_carry_meaning() -> None:
 
 
 @needs_extra
+def test_a_batch_gives_each_text_its_own_vector_in_input_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """embed() computes texts shortest first (less padding): the rows still follow the input,
+    and each equals the text's vector computed alone."""
+    texts = ["oil " * 40 + "leak", "pump", "", "the belt on line two squeals at start-up", "pump", "screen login"]
+    monkeypatch.setattr(embed_module, "_MEMO", {})
+    together = embed_module.embed(texts)
+    alone = []
+    for text in texts:
+        monkeypatch.setattr(embed_module, "_MEMO", {})
+        alone.append(embed_module.embed([text])[0])
+    assert together.shape == (len(texts), embed_module.FULL_DIM)
+    assert np.allclose(together, np.stack(alone), atol=1e-6)
+    assert np.array_equal(together[1], together[4]) and not np.allclose(together[0], together[1])
+
+
+@needs_extra
 def test_knn_standardisation_is_fitted_on_the_rows_it_is_fitted_on() -> None:
     frame, _ = _table(200)
     fit_rows, other_rows = frame.iloc[:100][["note"]], frame.iloc[100:][["note"]]
