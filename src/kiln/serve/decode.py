@@ -61,6 +61,7 @@ class Decoded:
     columns: dict[str, np.ndarray]
     unseen_categories: dict[str, int] = field(default_factory=dict)
     out_of_range: dict[str, int] = field(default_factory=dict)
+    body: bytes | None = None  # the JSON body the records came from, which the prediction log hands on
 
     @property
     def n_rows(self) -> int:

@@ -37,7 +37,11 @@ class ServeSettings(BaseSettings):
     log_predictions: bool = Field(default=True, description="Append every prediction to the log in KILN_DB.")
     log_batch_rows: int = Field(default=500, ge=1, description="The writer inserts this many rows at a time.")
     log_flush_s: float = Field(default=1.0, gt=0, description="…or what it has after this many seconds.")
-    log_queue_rows: int = Field(default=50_000, ge=1, description="Rows waiting beyond this are dropped, counted.")
+    log_queue_rows: int = Field(default=50_000, ge=1, description="At most this many rows wait for the writer; a "
+                                "request that finds no room waits for it (back-pressure).")
+    log_wait_s: float = Field(default=5.0, ge=0, description="…up to this long (and its own timeout), then its "
+                              "rows are dropped, counted (0: drop at once, never wait; no wait while the "
+                              "database is down).")
     batching: bool = Field(default=True, description="Predict concurrent small requests together (micro-batching).")
     batch_window_ms: float = Field(default=1.0, ge=0, le=50, description="How long a small request waits for the "
                                    "others inside /predict before they are predicted together.")

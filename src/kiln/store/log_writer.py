@@ -4,7 +4,7 @@ The worker's feeder thread pickles each batch of queued entries (a few microseco
 sends it down a pipe; everything else (row building, JSON encoding, the inserts with
 `executemany`, retries) runs here, in a process of its own, so it costs the worker's cores
 nothing and never holds the worker's GIL. After each batch it sends back how many rows were
-written and dropped. When the pipe closes (the worker stopped, cleanly or killed) it has
+written and dropped, and the CPU it has spent. When the pipe closes (the worker stopped, cleanly or killed) it has
 already written every batch it received, and exits.
 """
 
@@ -20,11 +20,25 @@ _log = logging.getLogger("kiln.serve")
 COALESCE_MESSAGES = 40  # batches (of the worker's batch_rows, 500 by default) inserted in one transaction
 
 
+def records_of(entry: tuple) -> tuple:
+    """The entry with its records: parsed from the JSON body the worker handed over in their place
+    (`{"rows": [...]}`, a list of records or one record, as `records_from_json` read it)."""
+    body = entry[5]
+    if not isinstance(body, bytes):
+        return entry
+    import orjson
+
+    payload = orjson.loads(body)
+    if isinstance(payload, dict):
+        payload = payload["rows"] if isinstance(payload.get("rows"), list) else [payload]
+    return (*entry[:5], payload, *entry[6:])
+
+
 def rows_of(entries: list[tuple]) -> list[dict[str, Any]]:
-    """Table rows from pickled entries (request_id, model, version, at, columns, records, predictions,
-    probabilities)."""
+    """Table rows from pickled entries (request_id, model, version, at, columns, records or JSON body,
+    predictions, probabilities)."""
     out = []
-    for request_id, model, version, at, columns, records, predictions, probabilities in entries:
+    for request_id, model, version, at, columns, records, predictions, probabilities in map(records_of, entries):
         for i, record in enumerate(records):
             outputs: dict[str, Any] = {"prediction": predictions[i]}
             if probabilities is not None:
@@ -35,17 +49,28 @@ def rows_of(entries: list[tuple]) -> list[dict[str, Any]]:
 
 
 def _sqlite_values(entries: list[tuple]) -> list[tuple]:
-    """The table's columns per row, JSON encoded by orjson, without building a dict per row."""
+    """The table's columns per row, JSON encoded by orjson, a column at a time.
+
+    A request whose records hold exactly the logged columns, in their order (what a client that
+    sends the data contract does), has each record encoded as it is, without a copy per row
+    (0.73 against 1.2 µs a row, measured on AI4I's 8 columns).
+    """
     import orjson
 
-    values = []
-    for request_id, model, version, at, columns, records, predictions, probabilities in entries:
-        for i, record in enumerate(records):
-            outputs = {"prediction": predictions[i]}
-            if probabilities is not None:
-                outputs["probabilities"] = probabilities[i]
-            inputs = orjson.dumps({c: record.get(c) for c in columns}).decode()
-            values.append((request_id, i, model, version, at, inputs, orjson.dumps(outputs).decode()))
+    values: list[tuple] = []
+    for request_id, model, version, at, columns, records, predictions, probabilities in map(records_of, entries):
+        n, columns = len(records), tuple(columns)
+        if all(tuple(record) == columns for record in records):
+            inputs = [orjson.dumps(record).decode() for record in records]
+        else:
+            inputs = [orjson.dumps({c: record.get(c) for c in columns}).decode() for record in records]
+        if probabilities is None:
+            outputs = [orjson.dumps({"prediction": p}).decode() for p in predictions]
+        else:
+            outputs = [orjson.dumps({"prediction": p, "probabilities": q}).decode()
+                       for p, q in zip(predictions, probabilities, strict=True)]
+        values += zip([request_id] * n, range(n), [model] * n, [version] * n, [at] * n, inputs, outputs,
+                      strict=True)
     return values
 
 
@@ -177,7 +202,7 @@ def main(inbox: Any, outbox: Any, url: str | None, flush_s: float) -> None:
         if gone:
             return
     with contextlib.suppress(BrokenPipeError, OSError):
-        outbox.send(("closed", 0, 0, 0))
+        outbox.send(("closed", 0, 0, 0, time.process_time()))
 
 
 def _write_messages(writer: Writer, messages: list[bytes], outbox: Any) -> None:
@@ -190,9 +215,9 @@ def _write_messages(writer: Writer, messages: list[bytes], outbox: Any) -> None:
         except Exception as exc:  # a batch that cannot be read: the worker counts it dropped
             _log.warning("prediction log: a batch could not be read (%s)", exc)
             with contextlib.suppress(BrokenPipeError, OSError):
-                outbox.send(("lost", 0, 0, 1))
+                outbox.send(("lost", 0, 0, 1, time.process_time()))
     if not readable:
         return
     written, dropped = writer.write_entries(entries)
     with contextlib.suppress(BrokenPipeError, OSError):  # the worker stopped listening: keep writing
-        outbox.send(("batch", written, dropped, readable))
+        outbox.send(("batch", written, dropped, readable, time.process_time()))

@@ -26,7 +26,9 @@ predictions = Table(
     # writer could not keep up (measured in benchmarks/serving.py); labels are joined in memory.
     Column("request_id", String(64), nullable=False),
     Column("row", Integer, nullable=False),
-    Column("model", String(256), nullable=False, index=True),
+    # No index on model alone: (model, version, at) below answers every model query by its prefix, and a
+    # third index on each insert cost the writer a third of its rows/s (benchmarks/prediction_log.py).
+    Column("model", String(256), nullable=False),
     Column("version", String(64), nullable=False),
     Column("at", Float, nullable=False, index=True),  # seconds since the epoch, UTC
     Column("inputs", JSON, nullable=False),
@@ -83,7 +85,25 @@ def ensure_tables(engine: Engine) -> None:
             # (PostgreSQL reports that race as a unique violation in pg_type: an IntegrityError.)
             metadata.create_all(engine, checkfirst=True)
         _add_indexes(engine)
+        _drop_indexes(engine)
         _CREATED.add(key)
+
+
+# Indexes that earlier versions made and that only slow the writer now.
+DROPPED_INDEXES = ("ix_kiln_predictions_model",)
+
+
+def _drop_indexes(engine: Engine) -> None:
+    """DROP INDEX IF EXISTS each of `DROPPED_INDEXES`: cheap once they are gone."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    for name in DROPPED_INDEXES:
+        try:
+            with engine.begin() as connection:
+                connection.execute(text(f'DROP INDEX IF EXISTS "{name}"'))
+        except (OperationalError, ProgrammingError):
+            pass  # another process holds the table (it drops it itself), or the database refuses: it only costs speed
 
 
 def _add_indexes(engine: Engine) -> None:

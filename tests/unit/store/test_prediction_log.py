@@ -1,4 +1,5 @@
-"""The prediction log writer: batches, never blocks, drops (counted) when the database is down."""
+"""The prediction log writer: batches; a full queue makes the caller wait (back-pressure) or, without a wait,
+drops (counted); a database that is down costs the log, not the caller."""
 
 from __future__ import annotations
 
@@ -27,6 +28,20 @@ def test_rows_are_written_in_batches_with_only_the_model_columns(tmp_path) -> No
     assert [r["request_id"] for r in rows[::2]] == [f"r{i}" for i in range(25)]
 
 
+@pytest.mark.parametrize("body", [b'{"rows": [{"x": 1.5, "junk": "j"}, {"x": null}]}',
+                                  b'[{"x": 1.5, "junk": "j"}, {"x": null}]'])
+def test_an_entry_handed_over_as_its_json_body_logs_the_parsed_records(tmp_path, body: bytes) -> None:
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    log = PredictionLog(url, batch_rows=10, flush_s=0.05)
+    log.append(Entry("b", "m", "1", time.time(), ("x",), [{}, {}], [1, 0], None, body))  # records: only counted
+    log.append(Entry("one", "m", "1", time.time(), ("x",), [{}], [1], None, b'{"x": 2.0}'))
+    log.close()
+    rows = read_predictions("m", url=url)
+    assert [r["inputs"] for r in rows] == [{"x": 1.5}, {"x": None}, {"x": 2.0}]
+    assert [r["outputs"] for r in rows] == [{"prediction": 1}, {"prediction": 0}, {"prediction": 1}]
+    assert log.written == 3 and log.dropped == 0
+
+
 def test_since_filters_by_time(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'log.db'}"
     log = PredictionLog(url, flush_s=0.05)
@@ -45,6 +60,69 @@ def test_a_full_queue_drops_and_counts_instead_of_blocking(tmp_path) -> None:
     assert log.dropped == 3 and log.queued == 5
     log.close()
     assert log.written == 5
+
+
+def test_under_sustained_load_a_full_queue_waits_and_every_row_answered_is_logged(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    log = PredictionLog(url, batch_rows=200, flush_s=0.05, queue_rows=600)
+    for i in range(16):  # 8,000 rows as fast as appends go: far faster than SQLite takes them
+        assert log.append(_entry(f"r{i}", n=500), wait_s=60)
+        assert log.queued <= 600
+    log.close(timeout=120)
+    assert log.waits > 0  # the queue did fill: the caller was held back, not the rows dropped
+    assert log.dropped == 0 and log.written == 8_000
+    assert len(read_predictions("m", url=url)) == 8_000
+
+
+def test_put_waits_on_the_event_loop_while_the_loop_keeps_running(tmp_path) -> None:
+    import asyncio
+
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    log = PredictionLog(url, batch_rows=100, flush_s=0.05, queue_rows=300)
+
+    async def main() -> int:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        running = asyncio.create_task(ticker())
+        results = [await log.put(_entry(f"r{i}", n=100), wait_s=60) for i in range(30)]
+        running.cancel()
+        assert all(results)
+        return ticks
+
+    assert asyncio.run(main()) > 0
+    log.close(timeout=60)
+    assert log.waits > 0 and log.dropped == 0 and len(read_predictions("m", url=url)) == 3_000
+
+
+def test_a_wait_that_runs_out_drops_and_counts(tmp_path) -> None:
+    log = PredictionLog(f"sqlite:///{tmp_path / 'log.db'}", batch_rows=1000, flush_s=30, queue_rows=5)
+    for i in range(5):
+        log.append(_entry(f"r{i}"))
+    assert not log.append(_entry("late"), wait_s=0.05)  # the feeder sleeps for 30 s: no room comes
+    assert log.dropped == 1 and log.waits == 1
+    log.close()
+    assert log.written == 5
+
+
+def test_while_the_database_is_down_a_full_queue_does_not_make_callers_wait() -> None:
+    log = PredictionLog("postgresql+psycopg://kiln@127.0.0.1:1/none", batch_rows=2, flush_s=0.05, queue_rows=4)
+    log.append(_entry("first", n=2))
+    deadline = time.monotonic() + 30
+    while log.writer_ok and time.monotonic() < deadline:  # the writer reports its first batch refused whole
+        time.sleep(0.05)
+    assert not log.writer_ok
+    for i in range(4):
+        log.append(_entry(f"r{i}", n=2))
+    assert not log.append(_entry("late", n=4), wait_s=60)  # a full queue: dropped at once, not after 60 s
+    assert log.waits == 0
+    log.close(timeout=5)
+    assert log.written == 0
 
 
 def test_a_database_that_is_down_costs_the_log_not_the_caller() -> None:

@@ -31,5 +31,6 @@ async def stats(request: Request, telemetry: Telemetry = Depends(get_telemetry),
     summary["batching"] = {"batches": batcher.batches, "requests": batcher.batched_requests} if batcher else None
     summary["version"] = holder.current.version if holder.current else None
     summary["swaps"] = holder.swaps
-    summary["log"] = {"written": log.written, "dropped": log.dropped, "queued": log.queued} if log else None
+    summary["log"] = {"written": log.written, "dropped": log.dropped, "queued": log.queued, "waits": log.waits,
+                      "waited_s": round(log.waited_s, 3)} if log else None
     return summary

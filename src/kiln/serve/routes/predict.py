@@ -94,8 +94,13 @@ async def read_rows(request: Request, served: ServedModel, settings: ServeSettin
         raise RequestProblem(415, "content-type", f"Content type '{media[:60]}' is not accepted; send "
                              "application/json records or a text/csv batch.")
     if len(records) <= settings.inline_rows:
-        return decode_records(records, served.model.schema)
-    return await off_the_loop(request, settings, "Checking the rows", decode_records, records, served.model.schema)
+        decoded = decode_records(records, served.model.schema)
+    else:
+        decoded = await off_the_loop(request, settings, "Checking the rows", decode_records, records,
+                                     served.model.schema)
+    if media == "application/json":
+        decoded.body = body
+    return decoded
 
 
 async def run_model(request: Request, served: ServedModel, decoded: Decoded, settings: ServeSettings) -> Any:
@@ -144,9 +149,10 @@ async def predict(request: Request, served: ServedModel = Depends(current_model)
     rid = request_id(request)
     counts = decoded.counts()
     telemetry.observe_rows(decoded.n_rows, counts)
-    if log is not None:
-        log.append(Entry(rid, served.name, served.version, time.time(), served.logged_columns,
-                         decoded.records, predictions, probabilities))
+    if log is not None:  # a full queue holds the answer back until the writer catches up (back-pressure)
+        await log.put(Entry(rid, served.name, served.version, time.time(), served.logged_columns, decoded.records,
+                            predictions, probabilities, decoded.body),
+                      min(settings.log_wait_s, remaining(request, settings)))
     body = {"version": served.version, "request_id": rid, "predictions": predictions,
             "probabilities": probabilities, "counts": counts}
     if texts and probabilities is not None:  # label, confidence, top-3, out_of_scope per row
