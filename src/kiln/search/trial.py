@@ -51,6 +51,9 @@ class FoldClock:
     seconds: float  # the fold may fit this long from its start
     end: float  # absolute `time.time()`: no fit goes past it
     start_by: float | None = None  # not started by then: skipped, not run; None: always run
+    # A file the fold creates (exclusively) before it runs: the same fold sent to two runners
+    # (the guaranteed first trial, see search/engine.py) runs once, where it starts first.
+    claim: str | None = None
 
     def deadline(self, started: float) -> float:
         return min(self.end, started + self.seconds)
@@ -71,6 +74,7 @@ class FoldResult:
     rounds: int | None = None  # boosting rounds kept (None for learners without rounds)
     wall_seconds: float = 0.0  # the whole task in the worker: preparation, fit, predict, save
     skipped: bool = False  # not started: its clock's start_by had passed
+    duplicate: bool = False  # not run: its twin on another runner had claimed the fold
 
 
 @dataclass

@@ -87,14 +87,16 @@ def run_fold(spec: TrialSpec, fold: int, clock: FoldClock | float) -> FoldResult
     """Fit `spec` on the fold's training rows and predict its validation rows.
 
     `clock` (FoldClock) counts the fold's time from now, when it starts, not from when
-    it was submitted; a fold whose `start_by` has passed is skipped, not run. A plain
-    float is an absolute deadline.
+    it was submitted; a fold whose `start_by` has passed is skipped, not run, and so is one
+    whose `claim` another runner made first (a duplicate). A plain float is an absolute deadline.
     """
     assert _DATA is not None, "worker used before initialize()"
     started = time.time()
     if isinstance(clock, FoldClock):
         if clock.start_by is not None and started >= clock.start_by:
             return FoldResult(spec.trial_id, fold, None, 0.0, 0.0, None, skipped=True)
+        if clock.claim is not None and not _claim(clock.claim):
+            return FoldResult(spec.trial_id, fold, None, 0.0, 0.0, None, skipped=True, duplicate=True)
         deadline = clock.deadline(started)
     else:
         deadline = float(clock)
@@ -108,6 +110,15 @@ def run_fold(spec: TrialSpec, fold: int, clock: FoldClock | float) -> FoldResult
         result = FoldResult(spec.trial_id, fold, None, 0.0, 0.0, None, error=detail)
     result.wall_seconds = time.time() - started
     return result
+
+
+def _claim(path: str) -> bool:
+    """Create `path` if no one has: True for the one caller that did (atomic, O_EXCL)."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
 
 
 def _run_fold(data: WorkerData, spec: TrialSpec, fold: int, deadline: float) -> FoldResult:

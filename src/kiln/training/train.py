@@ -38,7 +38,16 @@ from kiln.types import TaskOption
 
 ENSEMBLE_NAME = "ensemble"
 MIN_ROWS = 10
-SAVE_MARGIN = 1.5  # seconds kept after refitting for writing the bundle
+# After the model is assembled, the train command renders the training report (bootstrap
+# intervals of every metric over the out-of-fold rows, plots) and writes the bundle: the
+# refits, the learning curve and a late first model leave that time (`after_seconds`).
+# Measured on 2 shared cores at load 7-8 (benchmarks/speed/train_wall.py's tables): the report
+# took 1.0 s (1,347 rows × 10 classes), 2.3 s (4,000 rows, binary), 3.6 s (1,742 rows × 34
+# classes); writing the bundle 0.4-1.5 s, skops already imported (it is, during the search);
+# the process's exit 0.7-1.4 s.
+AFTER_BASE_SECONDS = 3.0
+AFTER_SECONDS_PER_CELL = 8e-5  # per out-of-fold row × (classes + 4 metrics)
+AFTER_MAX_SHARE = 0.2  # of --time-limit, at most
 REFERENCE_ROWS = 5_000  # training rows kept in the bundle as the drift reference
 RAY_WARM_UP_SHARE = 0.15  # of the search time, at most, for starting Ray workers before the first trial
 # The default --max-rows: the rows one LightGBM fit (the portfolio's first config, early
@@ -188,6 +197,13 @@ def _train(data: pd.DataFrame | str | Path, spec: TrainSpec, reporter: Reporter,
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def after_seconds(n_rows: int, n_classes: int, time_limit: float) -> float:
+    """Seconds to keep at the end of the budget for the training report and the bundle, from
+    the out-of-fold rows and classes the report's bootstrap scores (see AFTER_SECONDS_PER_CELL)."""
+    estimate = AFTER_BASE_SECONDS + AFTER_SECONDS_PER_CELL * n_rows * (n_classes + 4)
+    return min(estimate, AFTER_MAX_SHARE * time_limit)
+
+
 def default_max_rows(time_limit: float, n_features: int) -> int:
     """Rows the search uses by default: what one LightGBM fit gets through in a tenth of
     the budget (CELLS_PER_SECOND rows×features per second), at least MIN_SEARCH_ROWS."""
@@ -284,7 +300,9 @@ def _search(features, y, folds, schema, target: Target, metric: Metric, spec: Tr
     first_runner = ThreadRunner(data) if isinstance(runner, LocalRunner) else None
     search = Search(runner, plan, budget, y=y, folds=folds, task=target.task, metric=metric,
                     n_classes=len(target.classes or []), on_trial=on_trial, first_runner=first_runner,
-                    on_running=reporter.running)
+                    on_running=reporter.running, claims=str(scratch / "claims"),
+                    first_model_end=budget.end - after_seconds(len(y), len(target.classes or []), spec.time_limit))
+    _preload_bundle_writer()
     try:
         results = search.run()
     finally:
@@ -293,6 +311,41 @@ def _search(features, y, folds, schema, target: Target, metric: Metric, spec: Tr
         reporter.note(f"{search.lost_to_workers} trial(s) lost: their worker died and so did the retry; "
                       f"the model uses the {len(results) - search.lost_to_workers} that finished.")
     return results, search.lost_trials, search.lost_to_workers, search.unsent
+
+
+# skops.io lists scikit-learn's estimators at import by walking every sklearn package, and
+# walking imports each package, array-api-compat's torch namespace too: where torch is
+# installed (the vision extra) that imported torch, 3 s more at load 9 and 1.4 s more at exit.
+# Marked unimportable (pkgutil then skips it) while skops is imported, unless torch is loaded.
+SKOPS_SKIPS = "sklearn.externals.array_api_compat.torch"
+
+
+def _preload_bundle_writer() -> None:
+    """Import skops.io in a background thread while the search runs: it walks every
+    scikit-learn module, 3-7 s on a busy machine that would otherwise come after the budget's
+    accounting, when the bundle is written."""
+    import sys
+    import threading
+
+    if "skops.io" not in sys.modules:
+        threading.Thread(target=import_skops, name="kiln-preload", daemon=True).start()
+
+
+def import_skops() -> None:
+    """Import skops.io without importing torch through scikit-learn's array-API namespaces
+    (see SKOPS_SKIPS); any failure is left for the bundle writer to raise with its own error."""
+    import contextlib
+    import sys
+
+    skip = "torch" not in sys.modules and SKOPS_SKIPS not in sys.modules
+    if skip:
+        sys.modules[SKOPS_SKIPS] = None  # type: ignore[assignment]
+    try:
+        with contextlib.suppress(Exception):
+            import skops.io  # noqa: F401
+    finally:
+        if skip and sys.modules.get(SKOPS_SKIPS, 0) is None:
+            del sys.modules[SKOPS_SKIPS]
 
 
 def _embed(spec: TrainSpec, schema) -> bool:
@@ -434,7 +487,8 @@ def _learning_curve(best: TrialResult, features, y, folds, schema, target: Targe
 
     return learning_curve(features, y, folds, schema, target.task, len(target.classes or []), spec=best.spec,
                           full_scores=best.fold_scores, metric=metric, seed=spec.seed,
-                          deadline=budget.end - SAVE_MARGIN, scratch=scratch, fit_seconds=best.fit_seconds,
+                          deadline=budget.end - after_seconds(len(y), len(target.classes or []), spec.time_limit),
+                          scratch=scratch, fit_seconds=best.fit_seconds,
                           embed=_embed(spec, schema))
 
 
@@ -448,7 +502,7 @@ def _refit(members: list[Member], usable: list[TrialResult], weights: dict[int, 
     from kiln.search.runner import default_workers
 
     seconds = {usable[i].spec.name: usable[i].fit_seconds * scale for i in weights}
-    deadline = budget.end - SAVE_MARGIN
+    deadline = budget.end - after_seconds(round(len(y) / scale), len(target.classes or []), spec.time_limit)
     return refit_members(members, seconds, features, y, schema, target.task, len(target.classes or []),
                          seed=spec.seed, n_folds=n_folds, deadline=deadline,
                          n_threads=spec.n_jobs or default_workers(), embed=_embed(spec, schema))

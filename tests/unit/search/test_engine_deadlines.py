@@ -142,3 +142,45 @@ def test_a_trial_stopped_before_it_learned_is_marked_unlearned_and_not_kept(stop
     assert result.kept == (status in ("ok", "truncated"))
     if status == "unlearned":
         assert "fold 2" in result.error
+
+
+class RecordingRunner(InlineRunner):
+    """The inline runner, noting which folds it ran (not the ones its twin had claimed)."""
+
+    def __init__(self, data: WorkerData) -> None:
+        super().__init__(data)
+        self.ran: list[int] = []
+        self.duplicates: list[int] = []
+
+    def submit(self, spec: TrialSpec, fold: int, deadline: FoldClock | float) -> Future:
+        future = super().submit(spec, fold, deadline)
+        (self.duplicates if future.result().duplicate else self.ran).append(fold)
+        return future
+
+
+def test_the_first_trials_folds_go_to_both_runners_and_each_runs_once(tmp_path) -> None:
+    data = _table(tmp_path)
+    first, pool = RecordingRunner(data), RecordingRunner(data)
+    plan = SearchPlan("regression", RMSE, seed=0, n_rows=len(data.y), max_trials=1, learners=["lightgbm"])
+    search = Search(pool, plan, Budget(8.0), y=data.y, folds=data.folds, task="regression", metric=RMSE,
+                    n_classes=0, first_runner=first, claims=str(tmp_path / "claims"))
+    search.run()
+
+    # The first runner starts first and claims every fold here (inline runners finish at
+    # once); the pool's twins return as duplicates, never run, never counted as results.
+    assert sorted(first.ran + pool.ran) == list(range(N_FOLDS))
+    assert sorted(first.duplicates + pool.duplicates) == list(range(N_FOLDS))
+    assert [r.status for r in search.results] == ["ok"] and len(search.results[0].fold_scores) == N_FOLDS
+    assert len(set(search.results[0].model_paths)) == N_FOLDS
+
+
+def test_a_fold_another_runner_claimed_is_not_run(tmp_path) -> None:
+    initialize(_table(tmp_path))
+    spec = TrialSpec(0, "lightgbm", {"num_leaves": 7}, "portfolio")
+    claim = tmp_path / "trial0_fold0"
+    clock = FoldClock(seconds=60.0, end=time.time() + 60, claim=str(claim))
+
+    ran, twin = run_fold(spec, 0, clock), run_fold(spec, 0, clock)
+
+    assert claim.exists() and ran.prediction is not None and not ran.duplicate
+    assert twin.duplicate and twin.prediction is None and twin.model_path is None
