@@ -275,8 +275,12 @@ def _multiclass_stats(y: np.ndarray, pred: np.ndarray, majority_labels: bool) ->
         f1 = _safe_divide(2 * tp, actual + said)
         return (f1 * present).sum(axis=1) / np.maximum(present.sum(axis=1), 1)
 
+    # Every class's recall from one product per block of resamples: recall_of(k) used to take
+    # two matrix-vector products per class over the block (34 classes: 0.76 of a 2.0 s report).
+    recalls = _per_block(lambda w: _safe_divide(w @ hits, w @ truth, empty=np.nan))
+
     def recall_of(k: int) -> Weighted:
-        return lambda w: _safe_divide(w @ hits[:, k], w @ truth[:, k], empty=np.nan)
+        return lambda w: recalls(w)[:, k]
 
     return [
         _Stat("log_loss", False, lambda w: w @ per_row_log / w.sum(axis=1), "log_loss"),
