@@ -42,6 +42,7 @@ CHUNK_MEMORY_FACTOR = 8
 MAX_CHUNK_BYTES = 32 * 1024 * 1024
 MIN_CHUNK_ROWS = 1_000
 SAMPLE_ROWS = 1_000
+TAIL_BYTES = 64 * 1024  # read from the end of a one-column CSV to count the empty lines that end it
 _ROW = re.compile(r"\b(line|row) (\d+)\b")  # as kiln.data.rows names a row
 
 
@@ -204,18 +205,45 @@ def _parquet_chunks(path: Path, rows: int) -> Iterator[pd.DataFrame]:
 
 
 def _csv_chunks(path: Path, rows: int) -> Iterator[pd.DataFrame]:
+    """The CSV's rows. In a one-column file (a text model's messages) every line is a value: a
+    whitespace-only line is a message and an empty one a missing value, not lines to skip as
+    pandas does (which lost the row and shifted every later line's number); only the empty lines
+    that end the file are no rows."""
     from kiln.data.load import _sniff
 
     encoding, delimiter = _sniff(path)
     try:
-        with pd.read_csv(path, sep=delimiter, encoding=encoding, chunksize=rows, low_memory=False) as reader:
+        one = len(pd.read_csv(path, sep=delimiter, encoding=encoding, nrows=0).columns) == 1
+        trailing = _trailing_empty_lines(path, encoding) if one else 0
+        with pd.read_csv(path, sep=delimiter, encoding=encoding, chunksize=rows, low_memory=False,
+                         skip_blank_lines=not one) as reader:
+            held = None  # with empty lines at the end, the last chunk is held back to cut them off
             for i, chunk in enumerate(reader):
                 if i == 0:
                     _refuse_one_column(chunk, path)
-                yield chunk
+                if not trailing:
+                    yield chunk
+                    continue
+                if held is not None:
+                    yield held
+                held = chunk
+            if held is not None and len(held) > trailing:
+                yield held.iloc[: len(held) - trailing]
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         reason = str(exc).strip().splitlines()[0]
         raise InvalidDataError(f"Cannot parse CSV '{path.name}': {reason}; check quoting and delimiters.") from exc
+
+
+def _trailing_empty_lines(path: Path, encoding: str) -> int:
+    """How many empty lines end the file (after its last line with any character)."""
+    with path.open("rb") as handle:
+        handle.seek(max(path.stat().st_size - TAIL_BYTES, 0))
+        tail = handle.read().decode(encoding, errors="replace")
+    lines = tail.splitlines()
+    count = 0
+    while count < len(lines) - 1 and lines[len(lines) - 1 - count] == "":
+        count += 1
+    return count
 
 
 def _refuse_one_column(frame: pd.DataFrame, path: Path) -> None:

@@ -85,6 +85,23 @@ def test_cli_refuses_an_empty_message_naming_the_column_and_line(intents, tmp_pa
     assert "'utterance'" in result.output and "Traceback" not in result.output
 
 
+def test_cli_predicts_whitespace_only_lines_in_order_and_names_an_empty_one(intents, tmp_path) -> None:
+    from kiln.cli.app import app
+
+    _, folder, _ = intents
+    source = tmp_path / "messages.csv"  # every line a message; the empty lines ending the file are none
+    source.write_text("utterance\nthe lathe is jammed\n   \noil leaking under the press\n\t\n"
+                      "the press is overheating again\n\n\n", encoding="utf-8")
+    out = tmp_path / "answers.csv"
+    result = CliRunner().invoke(app, ["predict", str(folder), str(source), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    answers = pd.read_csv(out, keep_default_na=False)["prediction"].tolist()
+    assert len(answers) == 5 and answers[0] == "jam" and answers[2] == "leak" and answers[4] == "overheating"
+    source.write_text("utterance\nthe lathe is jammed\n\noil leaking\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["predict", str(folder), str(source), "--out", str(out)])
+    assert result.exit_code == 2 and "'utterance'" in result.output and "line 3" in result.output
+
+
 def test_the_server_answers_messages_and_refuses_bad_text(intents, start_server) -> None:
     import httpx
 
