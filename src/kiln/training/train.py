@@ -27,6 +27,7 @@ from kiln.data.load import read_table, readable_kind
 from kiln.data.schema import infer_schema
 from kiln.data.target import Target, infer_target
 from kiln.ensemble.selection import cv_loss, select_ensemble
+from kiln.ensemble.temperature import calibrate_linear
 from kiln.errors import InvalidDataError, InvalidOptionError, KilnError
 from kiln.evaluation.metrics import Metric, get_metric
 from kiln.evaluation.stats import fold_interval
@@ -41,12 +42,13 @@ MIN_ROWS = 10
 # After the model is assembled, the train command renders the training report (bootstrap
 # intervals of every metric over the out-of-fold rows, plots) and writes the bundle: the
 # refits, the learning curve and a late first model leave that time (`after_seconds`).
-# Measured on 2 shared cores at load 7-8 (benchmarks/speed/train_wall.py's tables): the report
-# took 1.0 s (1,347 rows × 10 classes), 2.3 s (4,000 rows, binary), 3.6 s (1,742 rows × 34
-# classes); writing the bundle 0.4-1.5 s, skops already imported (it is, during the search);
-# the process's exit 0.7-1.4 s.
+# Measured on 2 shared cores at load 6-7 (benchmarks/speed/train_wall.py's tables, per-class
+# recall vectorised): the report took 0.62 s (1,347 rows × 10 classes), 0.80 s (1,742 rows × 34
+# classes), 1.7 s (4,000 rows, binary: ten metrics, four of them ranking ones); writing the
+# bundle 0.4-1.5 s, skops already imported (it is, during the search); the process's exit
+# 0.7-1.4 s. A margin of about 1.5× for a busier machine.
 AFTER_BASE_SECONDS = 3.0
-AFTER_SECONDS_PER_CELL = 8e-5  # per out-of-fold row × (classes + 4 metrics)
+AFTER_SECONDS_PER_ROW = 6e-4  # per out-of-fold row
 AFTER_MAX_SHARE = 0.2  # of --time-limit, at most
 REFERENCE_ROWS = 5_000  # training rows kept in the bundle as the drift reference
 RAY_WARM_UP_SHARE = 0.15  # of the search time, at most, for starting Ray workers before the first trial
@@ -197,11 +199,10 @@ def _train(data: pd.DataFrame | str | Path, spec: TrainSpec, reporter: Reporter,
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def after_seconds(n_rows: int, n_classes: int, time_limit: float) -> float:
+def after_seconds(n_rows: int, time_limit: float) -> float:
     """Seconds to keep at the end of the budget for the training report and the bundle, from
-    the out-of-fold rows and classes the report's bootstrap scores (see AFTER_SECONDS_PER_CELL)."""
-    estimate = AFTER_BASE_SECONDS + AFTER_SECONDS_PER_CELL * n_rows * (n_classes + 4)
-    return min(estimate, AFTER_MAX_SHARE * time_limit)
+    the out-of-fold rows the report's bootstrap scores (see AFTER_SECONDS_PER_ROW)."""
+    return min(AFTER_BASE_SECONDS + AFTER_SECONDS_PER_ROW * n_rows, AFTER_MAX_SHARE * time_limit)
 
 
 def default_max_rows(time_limit: float, n_features: int) -> int:
@@ -301,7 +302,7 @@ def _search(features, y, folds, schema, target: Target, metric: Metric, spec: Tr
     search = Search(runner, plan, budget, y=y, folds=folds, task=target.task, metric=metric,
                     n_classes=len(target.classes or []), on_trial=on_trial, first_runner=first_runner,
                     on_running=reporter.running, claims=str(scratch / "claims"),
-                    first_model_end=budget.end - after_seconds(len(y), len(target.classes or []), spec.time_limit))
+                    first_model_end=budget.end - after_seconds(len(y), spec.time_limit))
     _preload_bundle_writer()
     try:
         results = search.run()
@@ -381,6 +382,8 @@ def _assemble(frame, features, y, folds, schema, target: Target, metric: Metric,
               lost_to_workers: int = 0, all_rows: tuple[pd.DataFrame, np.ndarray] | None = None,
               unsent: int = 0) -> Model:
     results = sorted(results, key=lambda r: r.spec.trial_id)  # completion order varies with timing
+    # Linear classifiers at the temperature their out-of-fold predictions call for (ensemble/temperature.py)
+    results = calibrate_linear(results, y, [val for _, val in folds], metric, target.task)
     # Only trials that learned are kept: a fold the deadline stopped after one round, or
     # no better than the baseline, is on the leaderboard (status "unlearned") but never
     # ensembled, refit or served.
@@ -487,7 +490,7 @@ def _learning_curve(best: TrialResult, features, y, folds, schema, target: Targe
 
     return learning_curve(features, y, folds, schema, target.task, len(target.classes or []), spec=best.spec,
                           full_scores=best.fold_scores, metric=metric, seed=spec.seed,
-                          deadline=budget.end - after_seconds(len(y), len(target.classes or []), spec.time_limit),
+                          deadline=budget.end - after_seconds(len(y), spec.time_limit),
                           scratch=scratch, fit_seconds=best.fit_seconds,
                           embed=_embed(spec, schema))
 
@@ -502,7 +505,7 @@ def _refit(members: list[Member], usable: list[TrialResult], weights: dict[int, 
     from kiln.search.runner import default_workers
 
     seconds = {usable[i].spec.name: usable[i].fit_seconds * scale for i in weights}
-    deadline = budget.end - after_seconds(round(len(y) / scale), len(target.classes or []), spec.time_limit)
+    deadline = budget.end - after_seconds(round(len(y) / scale), spec.time_limit)
     return refit_members(members, seconds, features, y, schema, target.task, len(target.classes or []),
                          seed=spec.seed, n_folds=n_folds, deadline=deadline,
                          n_threads=spec.n_jobs or default_workers(), embed=_embed(spec, schema))

@@ -184,3 +184,18 @@ def test_a_fold_another_runner_claimed_is_not_run(tmp_path) -> None:
 
     assert claim.exists() and ran.prediction is not None and not ran.duplicate
     assert twin.duplicate and twin.prediction is None and twin.model_path is None
+
+
+def test_the_guaranteed_first_model_stops_at_its_end_not_past_the_limit(tmp_path) -> None:
+    data = _table(tmp_path)
+    plan = SearchPlan("regression", RMSE, seed=0, n_rows=len(data.y), max_trials=1, learners=["lightgbm"])
+    # Training passes the limit less the report's and bundle's time; here an end already
+    # reached: the first model's boosters stop at their first deadline check (they used
+    # to run on to their early stop, up to twice the limit).
+    search = Search(InlineRunner(data), plan, Budget(8.0), y=data.y, folds=data.folds, task="regression",
+                    metric=RMSE, n_classes=0, first_runner=InlineRunner(data), claims=str(tmp_path / "claims"),
+                    first_model_end=time.time())
+    search.run()
+
+    assert [r.status for r in search.results] == ["unlearned"]
+    assert "stopped by the deadline" in search.results[0].error
