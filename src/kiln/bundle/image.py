@@ -3,6 +3,7 @@
     features/              the tabular model on feature rows, exactly as the tabular kind writes one
                            (features/model/<member>/fold_<k>/..., leaderboard.csv, oof.parquet)
     network.safetensors    the fold networks' tensors (safetensors: tensors only, no pickle), when used
+    pixels.skops           the pixel SVC (skops, allow-listed types only), when used
     leaderboard.csv        every trial, feature models and the network
     reference.parquet      training images' statistics with their out-of-fold outputs (the monitor's reference)
 
@@ -21,6 +22,8 @@ from kiln.bundle.tabular import FORMAT as TABULAR
 from kiln.errors import BundleError, MissingDependencyError
 from kiln.vision.features import FeatureRecipe
 from kiln.vision.model import ImageModel
+from kiln.vision.pixels import FILE as PIXELS
+from kiln.vision.pixels import PixelSVC
 
 FEATURES = "features"
 NETWORK = "network.safetensors"
@@ -37,10 +40,17 @@ class ImageFormat:
             model.reference.to_parquet(root / "reference.parquet", index=False)
         if model.network is not None and model.network_weight > 0:
             model.network.save(root / NETWORK)
+        if model.pixels is not None and model.pixel_weight > 0:
+            model.pixels.save(root / PIXELS)
         features_manifest = {**model.features.manifest, **inner}
         return {"task": "image", "classes": model.classes_, "metric": model.metric,
                 "features_model": features_manifest,
-                "network_file": NETWORK if (root / NETWORK).exists() else None}
+                "network_file": NETWORK if (root / NETWORK).exists() else None,
+                "pixel_file": PIXELS if (root / PIXELS).exists() else None,
+                # the pool's exponents as the model holds them (a caller may have set them after training)
+                "network_weight": model.network_weight if (root / NETWORK).exists() else 0.0,
+                "pixel_weight": model.pixel_weight if (root / PIXELS).exists() else 0.0,
+                "feature_weight": model.feature_weight}
 
     def confine(self, root: Path, manifest: dict[str, Any], *, confine: Callable[[object], Path]) -> None:
         files = manifest["files"]
@@ -53,6 +63,10 @@ class ImageFormat:
             confine(manifest["network_file"])
             if manifest["network_file"] not in files:
                 raise BundleError(f"Bundle '{root}' does not list the checksum of its network; retrain.")
+        if manifest.get("pixel_file") is not None:
+            confine(manifest["pixel_file"])
+            if manifest["pixel_file"] not in files:
+                raise BundleError(f"Bundle '{root}' does not list the checksum of its pixel SVC; retrain.")
         if "leaderboard.csv" not in files:
             raise BundleError(f"Bundle '{root}' does not list the checksum of 'leaderboard.csv'; retrain.")
 
@@ -75,8 +89,16 @@ class ImageFormat:
         leaderboard = pd.read_csv(root / "leaderboard.csv", dtype=text_columns).fillna({"error": ""})
         reference = pd.read_parquet(root / "reference.parquet") if "reference.parquet" in files else None
         weight = float(manifest.get("network_weight") or 0.0) if network is not None else 0.0
-        return ImageModel(FeatureRecipe.from_dict(manifest["recipe"]), features, network, weight, leaderboard,
-                          manifest, reference)
+        recipe = FeatureRecipe.from_dict(manifest["recipe"])
+        pixels = None
+        if manifest.get("pixel_file"):
+            pixels = PixelSVC.load(root / manifest["pixel_file"], recipe.grid**2, len(manifest["classes"]),
+                                   manifest["pixels"]["config"])
+        pixel_weight = float(manifest.get("pixel_weight") or 0.0) if pixels is not None else 0.0
+        feature_weight = manifest.get("feature_weight")
+        return ImageModel(recipe, features, network, weight, leaderboard, manifest, reference, pixels=pixels,
+                          pixel_weight=pixel_weight,
+                          feature_weight=None if feature_weight is None else float(feature_weight))
 
 
 def _inner_files(files: dict[str, str]) -> dict[str, str]:

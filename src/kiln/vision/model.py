@@ -1,8 +1,10 @@
 """A trained image classifier: the feature recipe, the tabular model on feature rows, and the network.
 
 Prediction: each image → the recipe's array → (a) its feature row → the tabular model's blended
-probabilities and (b) the network's; the two are mixed with `network_weight` (chosen on
-out-of-fold predictions; 0 when there is no network or it did not help).
+probabilities, (b) the pixel SVC's on the row's pixel grid (`vision.pixels`) and (c) the network's;
+they are pooled log-linearly, p ∝ features^feature_weight · pixels^pixel_weight · network^network_weight
+(exponents chosen on out-of-fold predictions; 0 for a member that is absent or did not help). A bundle
+written before the pool (no `feature_weight`) mixes features and network linearly, as it was trained.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pandas as pd
 from kiln.model import Model
 from kiln.vision.features import FeatureRecipe
 from kiln.vision.network import Network
+from kiln.vision.pixels import PixelSVC
 from kiln.vision.read import list_folder, open_image
 
 if TYPE_CHECKING:
@@ -39,6 +42,9 @@ class ImageModel:
     # A compiled predictor of `features` over decoded columns (`predict_raw(columns, n)`, equal to
     # `features.predict_raw`): the server sets its numpy fast path here; None: through pandas.
     feature_predictor: Any = field(default=None, repr=False, compare=False)
+    pixels: PixelSVC | None = None  # the RBF SVC on the pixel grid, when it has a share of the blend
+    pixel_weight: float = 0.0
+    feature_weight: float | None = None  # None: the earlier linear mix, (1 - network_weight) features
 
     @property
     def task(self) -> str:
@@ -58,10 +64,19 @@ class ImageModel:
 
     def proba_arrays(self, arrays: np.ndarray) -> np.ndarray:
         """Probabilities (n × classes) of arrays made by the recipe."""
-        raw = self.feature_proba(self.recipe.rows(arrays))
-        if self.network is not None and self.network_weight > 0:
-            raw = (1 - self.network_weight) * raw + self.network_weight * self.network.predict_proba(arrays)
-        return raw
+        rows = self.recipe.rows(arrays)
+        network = self.network_weight if self.network is not None else 0.0
+        raw = self.feature_proba(rows)
+        if self.feature_weight is None:  # a bundle from before the log-linear pool
+            if network > 0:
+                raw = (1 - network) * raw + network * self.network.predict_proba(arrays)
+            return raw
+        members = [(self.feature_weight, raw)]
+        if self.pixels is not None and self.pixel_weight > 0:
+            members.append((self.pixel_weight, self.pixels.predict_proba(rows)))
+        if network > 0:
+            members.append((network, self.network.predict_proba(arrays)))
+        return raw if len(members) == 1 and self.feature_weight == 1.0 else log_linear(members)
 
     def feature_proba(self, rows: np.ndarray) -> np.ndarray:
         """The feature model's blended probabilities of feature rows (`recipe.rows`).
@@ -91,7 +106,8 @@ class ImageModel:
         return schema.names, index, all(column.kind in ("numeric", "boolean") for column in schema.columns)
 
     def labels(self, proba: np.ndarray) -> np.ndarray:
-        if self.network_weight > 0 or self.features.task != "binary":
+        pooled = self.feature_weight not in (None, 1.0)
+        if self.network_weight > 0 or self.pixel_weight > 0 or pooled or self.features.task != "binary":
             return np.asarray(self.classes_, dtype=object)[proba.argmax(axis=1)]
         return np.asarray(self.features.labels(proba), dtype=str).astype(object)
 
@@ -123,7 +139,16 @@ class ImageModel:
     def __repr__(self) -> str:
         cv = self.manifest.get("cv", {})
         return (f"<kiln.ImageModel classes={len(self.classes_)} side={self.recipe.side} {self.metric}="
-                f"{cv.get('score', float('nan')):.4f} network={'yes' if self.network_weight > 0 else 'no'}>")
+                f"{cv.get('score', float('nan')):.4f} network={'yes' if self.network_weight > 0 else 'no'} "
+                f"pixel_svc={'yes' if self.pixel_weight > 0 else 'no'}>")
+
+
+def log_linear(members: list[tuple[float, np.ndarray]]) -> np.ndarray:
+    """Probabilities ∝ Π p ** weight over (weight, probabilities) pairs (clipped at 1e-15 before the log)."""
+    logits = sum(weight * np.log(np.clip(proba, 1e-15, 1.0)) for weight, proba in members)
+    logits = logits - logits.max(axis=1, keepdims=True)
+    out = np.exp(logits)
+    return out / out.sum(axis=1, keepdims=True)
 
 
 def _images(data: str | Path | list) -> list:
