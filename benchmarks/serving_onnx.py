@@ -204,14 +204,17 @@ def render(results: dict[str, Any]) -> str:
     refused = [name for name, r in results["in_process"].items() if "refused" in r["export"]]
     faster = [name for name, r in results["in_process"].items()
               if "onnxruntime" in r and r["onnxruntime"]["single_us"] < r["fast path"]["single_us"]]
+    held = ("so the fast path stays for the models ONNX cannot hold" if refused else
+            "so every model here has a graph to serve")
     lines += ["", f"ONNX Runtime was faster than the fast path on a single row for {len(faster)} of the "
               f"{len(results['in_process']) - len(refused)} models it converts; the export refused "
-              f"{len(refused)} of {len(results['in_process'])} ({', '.join(refused) or 'none'}), so the fast path "
-              "stays for the models ONNX cannot hold (`kiln serve` uses the stored graph when there is one).",
+              f"{len(refused)} of {len(results['in_process'])} ({', '.join(refused) or 'none'}), {held} "
+              "(`kiln serve` uses the stored graph when there is one).",
               "", "Not measured here: the peers `mlflow models serve` and `bentoml serve` (benchmarks/serving.py "
               "drives them with wrk from a venv of their own; neither wrk nor that venv was on this machine), "
               "micro-batching's effect at 16 and 64 connections (it needs a client that does not share the "
-              "server's two cores), and the prediction log under 1,000-row batches."]
+              "server's two cores), and the prediction log under 1,000-row batches (benchmarks/prediction_log.py's "
+              "section)."]
     return "\n".join(lines)
 
 

@@ -223,8 +223,11 @@ def _xgboost_contributions(learner: Any, encoded: np.ndarray) -> np.ndarray:
 
 
 def _catboost_contributions(learner: Any, encoded: np.ndarray) -> np.ndarray:
-    # the learner's own pool: categorical codes as CatBoost was trained on them
-    return learner.model_.get_feature_importance(data=learner._pool(encoded), type="ShapValues")
+    # the learner's own pool: categorical codes as CatBoost was trained on them (small ones one-hot,
+    # whose columns' shares go back to the column they came from)
+    wide = learner.onehot_.transform(encoded)
+    values = learner.model_.get_feature_importance(data=learner._pool(wide), type="ShapValues")
+    return learner.onehot_.fold_contributions(values, encoded.shape[1])
 
 
 NATIVE_TREE_SHAP = {"lightgbm": _lightgbm_contributions, "xgboost": _xgboost_contributions,

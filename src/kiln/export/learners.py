@@ -3,6 +3,11 @@
 scikit-learn estimators go through skl2onnx, LightGBM and XGBoost boosters through onnxmltools,
 CatBoost through its own `save_model(format="onnx")`. A learner a converter refuses is an
 `ExportRefused` naming the member, the fold and the converter's reason.
+
+CatBoost gets its small categorical columns one-hot (`kiln.learners.onehot`): its graph is
+converted over the widened features and preceded by the same columns written in ONNX
+(`_prepend_onehot`). One that still uses a categorical column natively (more levels than
+one-hot takes) is refused by naming the column.
 """
 
 from __future__ import annotations
@@ -12,8 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from kiln.errors import KilnError
 from kiln.export.refusal import ExportRefused, short
+from kiln.learners.onehot import MAX_LEVELS, OneHotCodes
 
 MLTOOLS_OPSET = 15  # the highest opset onnxmltools 1.16 writes; its operators mean the same at 21
 
@@ -25,16 +33,55 @@ class Converted:
     versions: dict[str, str]
 
 
-def convert_learner(key: str, learner: Any, n_features: int, part: str, *, opset: int, ml_opset: int) -> Converted:
-    """Convert `learner` (a kiln learner of family `key`)."""
+def convert_learner(key: str, learner: Any, n_features: int, part: str, *, opset: int, ml_opset: int,
+                    feature_names: list[str] | None = None) -> Converted:
+    """Convert `learner` (a kiln learner of family `key`); `feature_names` (the prep's output
+    columns) name a categorical column the converter cannot express."""
     convert = {"lightgbm": _lightgbm, "xgboost": _xgboost, "catboost": _catboost}.get(key, _sklearn)
+    onehot: OneHotCodes | None = getattr(learner, "onehot_", None)
     try:
-        return convert(learner, n_features, opset, ml_opset)
+        if key == "catboost" and learner.categorical_:
+            names = [feature_names[i] if feature_names and i < len(feature_names) else f"feature {i}"
+                     for i in learner.categorical_]
+            raise ValueError(f"it uses the categorical column(s) {', '.join(map(repr, names))} natively (more than "
+                             f"{MAX_LEVELS} levels, so not one-hot), which CatBoost's ONNX export does not support")
+        if onehot is None or not onehot.columns:
+            return convert(learner, n_features, opset, ml_opset)
+        converted = convert(learner, n_features + onehot.width, opset, ml_opset)
+        _prepend_onehot(converted.model, onehot, n_features)
+        return converted
     except KilnError:
         raise
     except Exception as exc:
         raise ExportRefused(f"The {key} learner of {part} cannot be converted to ONNX ({short(exc)}); serve the "
                             "bundle through Model.predict_raw, or train without that family.") from exc
+
+
+def _prepend_onehot(model: Any, onehot: OneHotCodes, n_features: int) -> None:
+    """Make `model` read the `n_features` prep columns and widen them itself, as
+    `OneHotCodes.transform`: one `Equal` against each column's levels (NaN matches none)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = model.graph
+    outer = graph.input[0].name
+    inner = "kiln_onehot_features"
+    for node in graph.node:
+        node.input[:] = [inner if edge == outer else edge for edge in node.input]
+    nodes, parts = [], [outer]
+    for i, levels in onehot.columns:
+        index, table = f"kiln_onehot_index_{i}", f"kiln_onehot_levels_{i}"
+        graph.initializer.extend([numpy_helper.from_array(np.array([i], np.int64), index),
+                                  numpy_helper.from_array(np.array([levels], np.float32), table)])
+        column, hits, flags = f"kiln_onehot_column_{i}", f"kiln_onehot_hits_{i}", f"kiln_onehot_flags_{i}"
+        nodes += [helper.make_node("Gather", [outer, index], [column], axis=1),
+                  helper.make_node("Equal", [column, table], [hits]),
+                  helper.make_node("Cast", [hits], [flags], to=TensorProto.FLOAT)]
+        parts.append(flags)
+    nodes.append(helper.make_node("Concat", parts, [inner], axis=1))
+    existing = list(graph.node)
+    del graph.node[:]
+    graph.node.extend([*nodes, *existing])
+    graph.input[0].type.tensor_type.shape.dim[1].dim_value = n_features
 
 
 def _types(n_features: int) -> list[tuple[str, Any]]:
@@ -114,8 +161,6 @@ def _catboost(learner: Any, n_features: int, opset: int, ml_opset: int) -> Conve
     import catboost
     import onnx
 
-    if learner.categorical_:
-        raise ValueError("it uses categorical features, which CatBoost's ONNX export does not support")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "catboost.onnx"
         learner.model_.save_model(str(path), format="onnx")

@@ -150,7 +150,7 @@ def build_graph(model: Model) -> Graph:
             features = b.inline(prep, f"m{m}f{k}p_", names, part=f"the preprocessing of {part}")
             n_features = _feature_width(prep, part)
             converted = convert_learner(member.learner, fold.learner, n_features, part, opset=OPSET,
-                                        ml_opset=ML_OPSET)
+                                        ml_opset=ML_OPSET, feature_names=_feature_names(fold.prep))
             versions.update(converted.versions)
             out = b.inline(converted.model, f"m{m}f{k}l_", {converted.model.graph.input[0].name: features},
                            keep=converted.output, part=f"the {member.learner} learner of {part}")
@@ -223,6 +223,14 @@ def _convert_prep(prep: Any, inputs: list[tuple[str, Any]], part: str) -> tuple[
         raise ExportRefused(f"The preprocessing of {part} converts to a graph with other inputs than its columns; "
                             "serve it through Model.predict_raw.")
     return converted, [name for name, _ in types]
+
+
+def _feature_names(prep: Any) -> list[str] | None:
+    """The prep's output columns, to name a feature in a refusal (None where a step has no names)."""
+    try:
+        return [str(name) for name in prep.get_feature_names_out()]
+    except Exception:
+        return None
 
 
 def _feature_width(prep: onnx.ModelProto, part: str) -> int:

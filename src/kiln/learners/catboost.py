@@ -1,4 +1,8 @@
-"""CatBoost: ordered boosting with native categoricals, saved in CatBoost's cbm format."""
+"""CatBoost: ordered boosting, saved in CatBoost's cbm format.
+
+Categorical columns of up to `onehot.MAX_LEVELS` levels reach it one-hot (`OneHotCodes`), as its
+`one_hot_max_size` would split them, so the model exports to ONNX (CatBoost's ONNX export refuses
+categorical features); wider ones stay native, with CatBoost's target statistics."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from kiln.learners.base import Learner, LearnerTags, past
+from kiln.learners.onehot import OneHotCodes
 
 MAX_ROUNDS = 10_000
 EARLY_STOPPING_ROUNDS = 50
@@ -73,7 +78,10 @@ class CatBoostLearner(Learner):
     def _fit(self, X, y, categorical, X_val, y_val, deadline) -> None:
         from catboost import CatBoost
 
-        self.categorical_ = categorical
+        self.onehot_ = OneHotCodes.fit(X, categorical)
+        self.categorical_ = self.onehot_.native(categorical)
+        X = self.onehot_.transform(X)
+        X_val = None if X_val is None else self.onehot_.transform(X_val)
         config = self._config()
         n_rounds = config.pop("n_rounds", MAX_ROUNDS)
         loss = "RMSE" if self.task == "regression" else "Logloss" if self._n_seen == 2 else "MultiClass"
@@ -95,13 +103,13 @@ class CatBoostLearner(Learner):
 
     def _predict(self, X) -> np.ndarray:
         kind = "RawFormulaVal" if self.task == "regression" else "Probability"
-        out = self.model_.predict(self._pool(X), prediction_type=kind)
+        out = self.model_.predict(self._pool(self.onehot_.transform(X)), prediction_type=kind)
         if self.is_classifier and out.ndim == 2 and out.shape[1] == 2 and self._n_seen == 2:
             return out[:, 1]
         return out
 
     def save(self, folder: Path) -> None:
-        self._write_params(folder, categorical=list(self.categorical_))
+        self._write_params(folder, categorical=list(self.categorical_), onehot=self.onehot_.to_json())
         self.model_.save_model(str(folder / "model.cbm"), format="cbm")
 
     @classmethod
@@ -110,6 +118,7 @@ class CatBoostLearner(Learner):
 
         learner = cls._read_params(folder)
         learner.categorical_ = tuple(learner.saved_state_["categorical"])
+        learner.onehot_ = OneHotCodes.from_json(learner.saved_state_.get("onehot"))
         learner.model_ = CatBoost()
         learner.model_.load_model(str(folder / "model.cbm"), format="cbm")
         return learner

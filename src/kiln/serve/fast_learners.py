@@ -111,11 +111,12 @@ def _catboost(learner: Any) -> DirectFold:
     hands them over; an object matrix carries them without building a DataFrame."""
     model = learner.model_
     categorical = list(learner.categorical_)
+    widen = learner.onehot_.transform  # small categorical columns reach CatBoost one-hot (kiln.learners.onehot)
     kind = "RawFormulaVal" if learner.task == "regression" else "Probability"
     binary = learner.is_classifier and len(learner.classes_seen_) == 2
 
     def predict(X: Any) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float64)
+        X = widen(np.asarray(X, dtype=np.float64))
         data: Any = X
         if categorical:
             data = X.astype(object)

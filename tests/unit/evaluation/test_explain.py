@@ -62,7 +62,8 @@ def _raw(model: Model, rows: pd.DataFrame, explained: np.ndarray | None) -> np.n
             raw = learner.booster_.predict(learner._matrix(encoded), output_margin=True,
                                            iteration_range=learner._best_range())
         elif learner.key == "catboost":
-            raw = learner.model_.predict(learner._pool(encoded), prediction_type="RawFormulaVal")
+            widened = learner.onehot_.transform(encoded)  # small categorical columns reach CatBoost one-hot
+            raw = learner.model_.predict(learner._pool(widened), prediction_type="RawFormulaVal")
         elif model.task == "regression":
             raw = learner.estimator_.predict(encoded)
         else:

@@ -80,7 +80,7 @@ def train() -> pd.DataFrame:
 
 
 CASES = [(key, task, cats) for key, cats in (("random_forest", True), ("extra_trees", True), ("lightgbm", True),
-                                             ("linear", True), ("xgboost", False), ("catboost", False))
+                                             ("linear", True), ("xgboost", False), ("catboost", True))
          for task in TASKS]
 
 
@@ -134,6 +134,12 @@ def test_a_part_that_cannot_convert_is_refused_by_name(key: str, named: str, tra
 def test_native_categories_in_xgboost_are_refused_by_name(train: pd.DataFrame) -> None:
     with pytest.raises(ExportRefused, match=r"xgboost learner of member 'xgboost_0'.*categories"):
         build_graph(one_member_model("xgboost", "binary", train))
+
+
+def test_a_categorical_too_wide_for_one_hot_in_catboost_is_refused_by_name(train: pd.DataFrame) -> None:
+    wide = train.assign(shop=[f"shop{i % 11}" for i in range(len(train))])  # 11 levels: CatBoost keeps it native
+    with pytest.raises(ExportRefused, match=r"catboost learner of member 'catboost_0'.*shop.*natively"):
+        build_graph(one_member_model("catboost", "binary", wide))
 
 
 def test_datetime_and_text_converters_equal_the_transformers() -> None:
