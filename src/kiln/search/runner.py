@@ -58,24 +58,50 @@ class ThreadRunner:
 
     A cold worker process spends seconds importing pandas, scikit-learn and LightGBM
     (30 s and more on a saturated machine, measured); this process has most of them
-    loaded already, so the first model is fitted here while the pool's workers start.
-    Boosters release the GIL while they fit; the search's polling loop goes on.
+    loaded already, so the first model is started here while the pool's workers start.
+    Boosters release the GIL while they fit; the search's polling loop goes on. The
+    thread is a daemon: a fold still running when training ends (a linear fit has no
+    deadline check) does not hold up the process's exit, as an executor's thread would.
     """
 
     n_workers = 1
 
     def __init__(self, data: WorkerData) -> None:
-        from concurrent.futures import ThreadPoolExecutor
+        import queue
+        import threading
 
         initialize(data)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kiln-first-model")
+        self._tasks: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._work, name="kiln-first-model", daemon=True).start()
+
+    def _work(self) -> None:
+        while (task := self._tasks.get()) is not None:
+            future, args = task
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(run_fold(*args))
+            except BaseException as exc:  # handed to the search, as a pool would
+                future.set_exception(exc)
 
     def submit(self, spec: TrialSpec, fold: int, deadline: FoldClock | float) -> Future:
-        return self._pool.submit(run_fold, spec, fold, deadline)
+        future: Future = Future()
+        self._tasks.put((future, (spec, fold, deadline)))
+        return future
 
     def close(self, *, kill: bool = False) -> None:
-        """Stop taking tasks; a running fold ends by its own clock (threads cannot be killed)."""
-        self._pool.shutdown(wait=not kill, cancel_futures=kill)
+        """Stop taking tasks (with `kill`, cancel the queued ones); a running fold ends by its own clock."""
+        import queue
+
+        if kill:
+            while True:
+                try:
+                    task = self._tasks.get_nowait()
+                except queue.Empty:
+                    break
+                if task is not None:
+                    task[0].cancel()
+        self._tasks.put(None)
 
 
 class LocalRunner:

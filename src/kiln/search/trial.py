@@ -92,6 +92,7 @@ class TrialResult:
     score: float = float("nan")
     ci_low: float = float("nan")
     ci_high: float = float("nan")
+    wall_seconds: float = 0.0  # the folds' whole tasks in their workers: preparation (TF-IDF, ...), fit, predict
 
     @property
     def kept(self) -> bool:
