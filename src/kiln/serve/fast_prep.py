@@ -218,7 +218,12 @@ def _compile_step(step: Any, state: tuple[str, ...]) -> tuple[Step, tuple[str, .
         built = _text_statistics, ("matrix",)
     elif type(step) is TextColumn and raw_objects and len(state) == 2:
         built = _text_column, ("strings",)
-    elif type(step) in (TextStack, SentenceEmbedding) and raw_objects and len(state) == 2:  # prep/text.py, embed.py
+    elif type(step) is TextStack and raw_objects and len(state) == 2:  # prep/text.py
+        from kiln.serve.fast_text import compile_text_stack
+
+        scores = compile_text_stack(step) or step.transform
+        built = (lambda columns: scores(_text_column(columns))), ("matrix",)
+    elif type(step) is SentenceEmbedding and raw_objects and len(state) == 2:  # prep/embed.py
         built = (lambda columns: step.transform(_text_column(columns))), ("matrix",)
     elif isinstance(step, CountVectorizer | HashingVectorizer) and stage == "strings":
         from kiln.serve.fast_text import compile_vectorizer
