@@ -8,10 +8,12 @@ reading, search, ensemble, evaluation report, bundle); then `kiln predict` on th
 gives the headline metric, so a faster command is seen not to cost accuracy. The 1-minute load
 average is read before each run (2 shared cores).
 
-    python benchmarks/speed/train_wall.py --label before|after [--datasets ...] [--write]
+    python benchmarks/speed/train_wall.py --label LABEL [--source SRC] [--datasets ...] [--write]
 
-Each run is stored in benchmarks/speed/results/train_wall__LABEL__DATASET.json; `--write` puts
-every stored run into the "train-wall" section of benchmarks/RESULTS.md.
+`--source SRC` runs the `src/` folder of another checkout (`PYTHONPATH=SRC`, e.g. a
+`git worktree add /tmp/kiln-before COMMIT`), recording that checkout's commit. Each run is
+stored in benchmarks/speed/results/train_wall__LABEL__DATASET.json; `--write` puts every stored
+run into the "train-wall" section of benchmarks/RESULTS.md (labels starting "before" first).
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE.parent / "text"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "text"))
 from sections import AT_START, write_section
+
+HERE = Path(__file__).resolve().parent
 
 RESULTS_DIR = HERE / "results"
 DATASETS = ("fine_foods", "ucla_courses", "digits")
@@ -70,8 +73,9 @@ def headline(name: str, truth: pd.Series, predictions: pd.DataFrame) -> float:
     return float(log_loss(codes, proba, labels=list(range(len(classes)))))
 
 
-def run(name: str, time_limit: float) -> dict:
+def run(name: str, time_limit: float, source: str | None = None) -> dict:
     train, test, target, truth = tables(name)
+    env = {**os.environ, "PYTHONPATH": source} if source else None
     with tempfile.TemporaryDirectory(prefix="kiln-wall-") as folder:
         root = Path(folder)
         train.to_csv(root / "train.csv", index=False)
@@ -80,19 +84,26 @@ def run(name: str, time_limit: float) -> dict:
         started = time.perf_counter()
         subprocess.run([sys.executable, "-m", "kiln.cli", "train", str(root / "train.csv"), "--target", target,
                         "--time-limit", str(time_limit), "--out", str(root / "model"), "--quiet"],
-                       check=True, capture_output=True)
+                       check=True, capture_output=True, env=env)
         wall = time.perf_counter() - started
         manifest = json.loads((root / "model" / "kiln.json").read_text())
         subprocess.run([sys.executable, "-m", "kiln.cli", "predict", str(root / "model"), str(root / "test.csv"),
-                        "--out", str(root / "preds.csv")], check=True, capture_output=True)
+                        "--out", str(root / "preds.csv")], check=True, capture_output=True, env=env)
         predictions = pd.read_csv(root / "preds.csv", keep_default_na=False)
     if name == "digits":
         truth = truth.astype(str)
     training = manifest["training"]
     return {"wall_s": wall, "manifest_s": training["seconds"], "trials": training["trials"],
             "load": load, "metric": HEADLINE[name], "value": headline(name, truth, predictions),
-            "cv_model": manifest["cv"]["model"], "time_limit": time_limit, "commit": AT_START,
+            "cv_model": manifest["cv"]["model"], "time_limit": time_limit, "commit": _commit(source),
             "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def _commit(source: str | None) -> str:
+    if source is None:
+        return AT_START
+    done = subprocess.run(["git", "-C", source, "rev-parse", "--short=10", "HEAD"], capture_output=True, text=True)
+    return f"{done.stdout.strip() or 'unknown'} (checkout at {source})"
 
 
 def section() -> str:
@@ -103,10 +114,12 @@ def section() -> str:
              "before the run, 2 shared cores.", "",
              "| dataset | run | commit | load | wall s | manifest s | trials | headline on test | model |",
              "|---|---|---|---:|---:|---:|---:|---|---|"]
+    stored = sorted(RESULTS_DIR.glob("train_wall__*.json"), key=lambda p: (not p.name.split("__")[1].startswith(
+        "before"), p.name))
     for name in DATASETS:
-        for label in ("before", "after"):
-            path = RESULTS_DIR / f"train_wall__{label}__{name}.json"
-            if not path.exists():
+        for path in stored:
+            label = path.name.split("__")[1]
+            if path.name != f"train_wall__{label}__{name}.json":
                 continue
             r = json.loads(path.read_text())
             arrow = "↑" if r["metric"] == "roc_auc" else "↓"
@@ -118,14 +131,15 @@ def section() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--label", choices=("before", "after"), default="after")
+    parser.add_argument("--label", default="after", help="a name for these runs (letters, digits, -)")
+    parser.add_argument("--source", help="src/ folder of another checkout to run instead")
     parser.add_argument("--datasets", nargs="*", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--time-limit", type=float, default=TIME_LIMIT)
     parser.add_argument("--write", action="store_true", help="RESULTS.md from every stored run")
     args = parser.parse_args()
     RESULTS_DIR.mkdir(exist_ok=True)
     for name in args.datasets:
-        result = run(name, args.time_limit)
+        result = run(name, args.time_limit, args.source)
         (RESULTS_DIR / f"train_wall__{args.label}__{name}.json").write_text(json.dumps(result, indent=1))
         print(args.label, name, json.dumps(result), flush=True)
     body = section()
