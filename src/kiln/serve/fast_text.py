@@ -84,7 +84,7 @@ def compile_text_stack(stack: Any) -> Callable[[np.ndarray], np.ndarray] | None:
     kind = type(model)
     if vectorize is None or kind not in (LogisticRegression, ComplementNB, Ridge):
         return None
-    from scipy.special import expit, logsumexp
+    from scipy.special import expit
     from sklearn.utils.extmath import softmax
 
     weights = model.feature_log_prob_ if kind is ComplementNB else model.coef_
@@ -98,7 +98,8 @@ def compile_text_stack(stack: Any) -> Callable[[np.ndarray], np.ndarray] | None:
         if kind is Ridge:
             scores = decision.reshape(-1, 1)
         elif kind is ComplementNB:
-            scores = np.exp(decision - logsumexp(decision, axis=1, keepdims=True))
+            scores = np.exp(decision - decision.max(axis=1, keepdims=True))  # the softmax of the log-likelihood
+            scores /= scores.sum(axis=1, keepdims=True)
         elif decision.shape[1] == 1:  # binary logistic regression: P(class 1)
             scores = expit(decision)
         else:
