@@ -62,7 +62,7 @@ class ImageGate:
         options: dict[str, Any] = {"path_column": PATH, "network": training.get("network", True),
                                    "augment": network.get("augment", training.get("augment", "shift")),
                                    "n_jobs": n_jobs}
-        for key in ("network_epochs", "max_trials"):
+        for key in ("network_epochs", "max_trials", "network_min_seconds"):
             if training.get(key) is not None:
                 options[key] = training[key]
         with tempfile.TemporaryDirectory(prefix="kiln-retrain-images-") as folder:

@@ -41,23 +41,30 @@ from kiln.vision.read import labelled_listing, read_all
 from kiln.vision.stats import dhash, statistics_frame
 
 LEARNERS = ("linear", "knn")  # dense standardised features: logistic regression first (HOG + LR is the classic)
-FEATURE_SHARE = 0.45
+# With the network: the feature search's share of the time left after reading (0.45 left the digits suite's
+# search at --time-limit 60 without a finished logistic regression at load 9).
+FEATURE_SHARE = 0.6
 PIXEL_SHARE = 0.1
-NETWORK_MIN_SECONDS = 1.5  # below this per fold a network learns nothing useful on two cores
+# Below this per fold a network learns nothing the pool keeps on two busy cores (digits suite, --time-limit 60:
+# 5 s a fold, 3-6 epochs, out-of-fold log loss 1.58); the network is then skipped before the feature search,
+# which gets its time.
+NETWORK_MIN_SECONDS = 10.0
 # Writing the bundle: skops takes ~1 s per fitted preprocessing of ~1,800 feature columns on two
 # busy cores (up to ~7 of them: an ensemble keeping fold models), plus the report; kept out of the
 # search's time. Measured: 4.1 s for a one-model bundle of the digits at load 5; 0.1 of the limit (6 s
 # at 60 s) left the whole `kiln train --time-limit 60` at 80-85 s on the digits suite.
 SAVE_SHARE, SAVE_MIN = 0.2, 4.0
 LABEL = "label"
+N_FOLDS_EXPECTED = 3  # the feature search's folds on a few thousand images (the network's budget is per fold)
 
 
 class ImageTrainer:
     """The train hook of the image kind (kiln.training.kind.Trainer)."""
 
-    # network, augment, network_epochs, max_trials (of the feature search) and n_jobs: the Python API's
+    # network, augment, network_epochs, network_min_seconds (a fold's least time, NETWORK_MIN_SECONDS), max_trials
+    # (of the feature search) and n_jobs: the Python API's
     options = frozenset({"path_column", "skip_bad", "network", "augment", "network_epochs", "ignore", "max_trials",
-                         "n_jobs"})
+                         "n_jobs", "network_min_seconds"})
 
     def train(self, data: pd.DataFrame | str | Path, *, target: str | None, task: str, options: Mapping[str, Any],
               time_limit: float, seed: int, reporter: Reporter, started: float | None) -> ImageModel:
@@ -102,6 +109,12 @@ class ImageTrainer:
             reporter.note("The network is skipped: PyTorch is not installed (pip install 'kiln-ml[vision]').")
         save_reserve = max(SAVE_MIN, SAVE_SHARE * time_limit)
         left = time_limit - (time.time() - started) - save_reserve
+        network_share = left * (1 - FEATURE_SHARE - PIXEL_SHARE) / N_FOLDS_EXPECTED
+        least = float(options.get("network_min_seconds", NETWORK_MIN_SECONDS))
+        if network_ok and network_share < least:
+            network_ok = False
+            reporter.note(f"The network is skipped: about {max(network_share, 0):.0f}s a fold would be left for it "
+                          f"(it needs {least:g}s a fold to add anything); give a longer --time-limit.")
         feature_end = time.time() + left * (FEATURE_SHARE if network_ok else 1 - PIXEL_SHARE)
         n_classes = len(set(labels))
         spec = TrainSpec(target=LABEL, task="binary" if n_classes == 2 else "multiclass",
@@ -127,7 +140,7 @@ class ImageTrainer:
         if network_ok:
             network, net_oof, network_info = _cross_validate_network(
                 kept_arrays, y, folds, recipe, len(classes), deadline=deadline, seed=seed, augment=augment,
-                reporter=reporter, max_epochs=int(options.get("network_epochs", 60)))
+                reporter=reporter, max_epochs=int(options.get("network_epochs", 60)), least=least)
             if network is not None:
                 oofs["network"] = net_oof
         weights = _blend_weights(oofs, y, folds, metric, features.task)
@@ -157,7 +170,7 @@ class ImageTrainer:
             "training": {"images": len(labels), "trained_images": len(keep), "seed": seed,
                          "time_limit": time_limit, "seconds": round(time.time() - started, 2),
                          "network": bool(want_network), "augment": augment,  # what retrain's challenger reuses
-                         "network_epochs": int(options.get("network_epochs", 60)),
+                         "network_epochs": int(options.get("network_epochs", 60)), "network_min_seconds": least,
                          "max_trials": options.get("max_trials"),
                          "feature_model": features.manifest["cv"]["model"]},
             "created": pd.Timestamp.now(tz="UTC").isoformat(),
@@ -217,15 +230,16 @@ class _Quiet(Reporter):
 
 def _cross_validate_network(arrays: np.ndarray, y: np.ndarray, folds: np.ndarray, recipe: FeatureRecipe,
                             n_classes: int, *, deadline: float, seed: int, augment: str, reporter: Reporter,
-                            max_epochs: int = 60) -> tuple[Network | None, np.ndarray | None, dict[str, Any] | None]:
+                            max_epochs: int = 60, least: float = NETWORK_MIN_SECONDS,
+                            ) -> tuple[Network | None, np.ndarray | None, dict[str, Any] | None]:
     """The network fitted on each training fold (its out-of-fold probabilities); the fold networks, averaged,
-    are the final network. None when the time left cannot give each fold NETWORK_MIN_SECONDS."""
+    are the final network. None when the time left cannot give each fold `least` seconds."""
     spec = NetworkSpec(channels=recipe.channels, side=recipe.side, n_classes=n_classes)
     k = int(folds.max()) + 1
     left = deadline - time.time()
-    if left / k < NETWORK_MIN_SECONDS:
+    if left / k < least:
         reporter.note(f"The network is skipped: {max(left, 0):.1f}s left for {k} folds "
-                      f"(it needs {NETWORK_MIN_SECONDS:g}s a fold); give a longer --time-limit.")
+                      f"(it needs {least:g}s a fold); give a longer --time-limit.")
         return None, None, None
     started = time.time()
     oof = np.zeros((len(y), n_classes))
