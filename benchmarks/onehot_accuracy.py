@@ -128,6 +128,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--max-rows", type=int, default=2_000)
+    parser.add_argument("--families", type=lambda text: tuple(text.split(",")), default=FAMILIES)
+    parser.add_argument("--no-write", action="store_true", help="print the results, leave RESULTS.md alone")
     parser.add_argument("--out", type=Path, default=Path("/tmp/kiln-onehot-accuracy.json"))
     parser.add_argument("--report-only", action="store_true", help="re-render RESULTS.md from the saved JSON")
     args = parser.parse_args()
@@ -145,7 +147,7 @@ def main() -> None:
         if not columns:
             print(f"{name}: no categorical column of 2 to {MAX_LEVELS} levels, skipped", flush=True)
             continue
-        for family in FAMILIES:
+        for family in args.families:
             native = cross_validate(frame, target, task, family, args.folds, 0)
             ours = cross_validate(frame, target, task, family, args.folds, MAX_LEVELS)
             metric = {"binary": "ROC AUC", "multiclass": "log loss", "regression": "RMSE"}[task]
@@ -153,7 +155,8 @@ def main() -> None:
                             "native": native, "onehot": ours, "load": f"{os.getloadavg()[0]:.1f}"})
             print(json.dumps(results[-1]), flush=True)
             args.out.write_text(json.dumps(results, indent=1))
-    write_section(SECTION, render(results))
+    if not args.no_write:
+        write_section(SECTION, render(results))
 
 
 if __name__ == "__main__":

@@ -187,7 +187,7 @@ def _fold_contributions(fold: FoldModel, encoded: np.ndarray,
     if learner.key in NATIVE_TREE_SHAP:
         values, expected = _with_bias_split(NATIVE_TREE_SHAP[learner.key](learner, encoded), encoded.shape[1])
     else:
-        values, expected = _shap_tree_explainer(learner.estimator_, encoded)
+        values, expected = _sklearn_tree_shap(learner, encoded)
     # values: rows × columns × outputs; expected: rows × outputs
     if values.shape[2] == 1 or explained is None:
         return values[:, :, 0], expected[:, 0]
@@ -206,7 +206,7 @@ def class_contributions(fold: FoldModel, encoded: np.ndarray, names: list[str]) 
     if learner.key in NATIVE_TREE_SHAP:
         values, _ = _with_bias_split(NATIVE_TREE_SHAP[learner.key](learner, encoded), encoded.shape[1])
     else:
-        values, _ = _shap_tree_explainer(learner.estimator_, encoded)
+        values, _ = _sklearn_tree_shap(learner, encoded)
     return np.stack([_to_original(values[:, :, k], fold.prep, names) for k in range(values.shape[2])], axis=2)
 
 
@@ -218,8 +218,9 @@ def _lightgbm_contributions(learner: Any, encoded: np.ndarray) -> np.ndarray:
 
 
 def _xgboost_contributions(learner: Any, encoded: np.ndarray) -> np.ndarray:
-    return learner.booster_.predict(learner._matrix(encoded), pred_contribs=True,
-                                    iteration_range=learner._best_range())
+    values = learner.booster_.predict(learner._matrix(learner.onehot_.transform(encoded)), pred_contribs=True,
+                                      iteration_range=learner._best_range())
+    return learner.onehot_.fold_contributions(values, encoded.shape[1])
 
 
 def _catboost_contributions(learner: Any, encoded: np.ndarray) -> np.ndarray:
@@ -238,6 +239,16 @@ def _with_bias_split(raw: np.ndarray, n_columns: int) -> tuple[np.ndarray, np.nd
     """rows × (columns + 1) or rows × outputs × (columns + 1), the last being the bias."""
     raw = np.asarray(raw, dtype="float64").reshape(len(raw), -1, n_columns + 1)
     return raw[:, :, :-1].transpose(0, 2, 1), raw[:, :, -1]
+
+
+def _sklearn_tree_shap(learner: Any, encoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`_shap_tree_explainer` of a scikit-learn learner; HistGradientBoosting's one-hot columns
+    (`kiln.learners.onehot`) are widened for it and their shares summed back onto their column."""
+    onehot = getattr(learner, "onehot_", None)
+    if onehot is None or not onehot.columns:
+        return _shap_tree_explainer(learner.estimator_, encoded)
+    values, expected = _shap_tree_explainer(learner.estimator_, onehot.transform(encoded))
+    return onehot.fold_columns(values, encoded.shape[1], axis=1), expected
 
 
 def _shap_tree_explainer(estimator: Any, encoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

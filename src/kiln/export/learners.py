@@ -4,15 +4,17 @@ scikit-learn estimators go through skl2onnx, LightGBM and XGBoost boosters throu
 CatBoost through its own `save_model(format="onnx")`. A learner a converter refuses is an
 `ExportRefused` naming the member, the fold and the converter's reason.
 
-CatBoost gets its small categorical columns one-hot (`kiln.learners.onehot`): its graph is
-converted over the widened features and preceded by the same columns written in ONNX
-(`_prepend_onehot`). One that still uses a categorical column natively (more levels than
-one-hot takes) is refused by naming the column.
+CatBoost, XGBoost and HistGradientBoosting get their small categorical columns one-hot
+(`kiln.learners.onehot`): their graph is converted over the widened features and preceded by
+the same columns written in ONNX (`_prepend_onehot`). One that still splits natively on a
+categorical column (more levels than one-hot takes) is refused by naming the column.
 """
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,11 +42,11 @@ def convert_learner(key: str, learner: Any, n_features: int, part: str, *, opset
     convert = {"lightgbm": _lightgbm, "xgboost": _xgboost, "catboost": _catboost}.get(key, _sklearn)
     onehot: OneHotCodes | None = getattr(learner, "onehot_", None)
     try:
-        if key == "catboost" and learner.categorical_:
-            names = [feature_names[i] if feature_names and i < len(feature_names) else f"feature {i}"
-                     for i in learner.categorical_]
-            raise ValueError(f"it uses the categorical column(s) {', '.join(map(repr, names))} natively (more than "
-                             f"{MAX_LEVELS} levels, so not one-hot), which CatBoost's ONNX export does not support")
+        native = _native_categorical(key, learner)
+        if native:
+            names = [feature_names[i] if feature_names and i < len(feature_names) else f"feature {i}" for i in native]
+            raise ValueError(f"it splits natively on the categorical column(s) {', '.join(map(repr, names))} (more "
+                             f"than {MAX_LEVELS} levels, so not one-hot), which its ONNX converter does not support")
         if onehot is None or not onehot.columns:
             return convert(learner, n_features, opset, ml_opset)
         converted = convert(learner, n_features + onehot.width, opset, ml_opset)
@@ -55,6 +57,15 @@ def convert_learner(key: str, learner: Any, n_features: int, part: str, *, opset
     except Exception as exc:
         raise ExportRefused(f"The {key} learner of {part} cannot be converted to ONNX ({short(exc)}); serve the "
                             "bundle through Model.predict_raw, or train without that family.") from exc
+
+
+def _native_categorical(key: str, learner: Any) -> list[int]:
+    """Feature positions the learner still treats as categories (too many levels for one-hot, or
+    a bundle saved before one-hot existed)."""
+    if key in ("xgboost", "catboost"):
+        return list(learner.categorical_)
+    mask = getattr(getattr(learner, "estimator_", None), "is_categorical_", None)
+    return [] if mask is None else [int(i) for i in np.flatnonzero(mask)]
 
 
 def _prepend_onehot(model: Any, onehot: OneHotCodes, n_features: int) -> None:
@@ -103,12 +114,32 @@ def _sklearn(learner: Any, n_features: int, opset: int, ml_opset: int) -> Conver
     estimator = learner.estimator_
     classifier = learner.is_classifier
     options = {id(estimator): {"zipmap": False}} if classifier else None
-    model = convert_sklearn(estimator, initial_types=_types(n_features), options=options,
-                            target_opset={"": opset, "ai.onnx.ml": ml_opset})
+    with _missing_flags_as_ints():
+        model = convert_sklearn(estimator, initial_types=_types(n_features), options=options,
+                                target_opset={"": opset, "ai.onnx.ml": ml_opset})
     if hasattr(estimator, "estimators_") and hasattr(estimator.estimators_[0], "tree_"):
         _route_missing(model, estimator)
     names = [o.name for o in model.graph.output]
     return Converted(model, "probabilities" if classifier else names[0], {"skl2onnx": skl2onnx.__version__})
+
+
+@contextmanager
+def _missing_flags_as_ints() -> Iterator[None]:
+    """skl2onnx 1.20 hands HistGradientBoosting's `missing_go_to_left` to the node list as given
+    (numpy integers, and Python `False` at leaves), and onnx refuses a bool among an attribute's
+    ints: while converting, its `add_node` gets the flag as an int."""
+    from skl2onnx.common import tree_ensemble
+
+    original = tree_ensemble.add_node
+
+    def add_node(*args: Any, nodes_missing_value_tracks_true: Any = 0, **kwargs: Any) -> Any:
+        return original(*args, nodes_missing_value_tracks_true=int(nodes_missing_value_tracks_true), **kwargs)
+
+    tree_ensemble.add_node = add_node
+    try:
+        yield
+    finally:
+        tree_ensemble.add_node = original
 
 
 def _route_missing(model: Any, forest: Any) -> None:
@@ -145,9 +176,6 @@ def _lightgbm(learner: Any, n_features: int, opset: int, ml_opset: int) -> Conve
 def _xgboost(learner: Any, n_features: int, opset: int, ml_opset: int) -> Converted:
     import onnxmltools
 
-    if learner.categorical_:
-        raise ValueError("its trees split on categories natively, which onnxmltools' XGBoost converter does not "
-                         "support")
     start, stop = learner._best_range()
     booster = learner.booster_[start:stop]
     model = onnxmltools.convert_xgboost(booster, initial_types=_mltools_types(n_features),

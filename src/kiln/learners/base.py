@@ -133,12 +133,13 @@ class Learner(BaseEstimator):
         return len(self.classes_seen_)
 
     # -- persistence ---------------------------------------------------------------------
-    def save(self, folder: Path) -> None:
-        """Write the fitted learner into `folder` (default: the estimator via skops)."""
+    def save(self, folder: Path, **state: Any) -> None:
+        """Write the fitted learner into `folder` (default: the estimator via skops), with the
+        learner's own `state` beside its parameters."""
         from kiln.learners.safe_load import skops_io
 
         sio = skops_io()
-        self._write_params(folder)
+        self._write_params(folder, **state)
         sio.dump(self.estimator_, folder / "estimator.skops")
 
     @classmethod

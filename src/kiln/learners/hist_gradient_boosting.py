@@ -1,13 +1,19 @@
-"""scikit-learn's HistGradientBoosting: a dependable booster with native categoricals."""
+"""scikit-learn's HistGradientBoosting: a dependable booster with native categoricals.
+
+Categorical columns of up to `onehot.MAX_LEVELS` levels reach it one-hot (`OneHotCodes`), so the
+model exports to ONNX (skl2onnx reads a categorical split as a numeric one); wider ones, up to
+its bin count, stay native."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from kiln.learners.base import Learner, LearnerTags, past
+from kiln.learners.onehot import OneHotCodes
 
 ROUNDS_PER_CHUNK = 50
 MAX_ROUNDS = 2_000
@@ -45,7 +51,11 @@ class HistGradientBoostingLearner(Learner):
 
         config = self._config()
         n_rounds = config.pop("n_rounds", MAX_ROUNDS)
-        native = [i for i in categorical if np.nanmax(np.append(X[:, i], 0)) < MAX_NATIVE_CATEGORIES]
+        self.onehot_ = OneHotCodes.fit(X, categorical)
+        X = self.onehot_.transform(X)
+        X_val = None if X_val is None else self.onehot_.transform(X_val)
+        native = [i for i in self.onehot_.native(categorical)
+                  if np.nanmax(np.append(X[:, i], 0)) < MAX_NATIVE_CATEGORIES]
         cls = HistGradientBoostingRegressor if self.task == "regression" else HistGradientBoostingClassifier
         self.estimator_ = cls(max_iter=0, warm_start=True, early_stopping=X_val is not None,
                               n_iter_no_change=30, categorical_features=native or None,
@@ -66,4 +76,13 @@ class HistGradientBoostingLearner(Learner):
 
     def _predict(self, X) -> np.ndarray:
         with threadpool_limits(self.n_threads):
-            return super()._predict(X)
+            return super()._predict(self.onehot_.transform(X))
+
+    def save(self, folder: Path) -> None:
+        super().save(folder, onehot=self.onehot_.to_json())
+
+    @classmethod
+    def load(cls, folder: Path, trusted: list[str]) -> HistGradientBoostingLearner:
+        learner = super().load(folder, trusted)
+        learner.onehot_ = OneHotCodes.from_json(learner.saved_state_.get("onehot"))
+        return learner

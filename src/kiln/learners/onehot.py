@@ -1,14 +1,14 @@
-"""Categorical codes as numbers, for CatBoost, whose ONNX export refuses categorical features.
+"""Categorical codes as numbers, for boosters whose ONNX converters cannot express categorical splits.
 
-A categorical column with at most `MAX_LEVELS` levels in the training rows reaches CatBoost as
-numbers: its code (NaN when missing or unseen) and one 0/1 column per level, appended after the
-other features, the split CatBoost's own `one_hot_max_size` makes of a small column; the export
-writes the same columns in ONNX (`kiln.export.learners`). A column with more levels stays native
-(CatBoost's target statistics), and the export refuses such a model by naming the column.
-
-Only CatBoost: XGBoost and HistGradientBoosting keep their native category splits, because on
-AI4I one-hot cost them ROC AUC beyond the folds' noise (benchmarks/RESULTS.md, "One-hot
-categoricals"), and the exports of those families with categories stay refused by name.
+CatBoost's ONNX export refuses any categorical feature, onnxmltools' XGBoost converter does not
+write XGBoost's categorical splits, and skl2onnx's HistGradientBoosting converter reads a
+categorical split as a numeric one. A categorical column with at most `MAX_LEVELS` levels in the
+training rows is therefore handed to those boosters as numbers: its code (NaN when missing or
+unseen) and one 0/1 column per level, appended after the other features (what XGBoost's
+`max_cat_to_onehot` and CatBoost's `one_hot_max_size` do inside the booster for small columns);
+the export writes the same columns in ONNX (`kiln.export.learners`). A column with more levels
+stays native, and the export refuses such a model by naming the column. What it costs in
+accuracy: benchmarks/RESULTS.md, "One-hot categoricals".
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MAX_LEVELS = 8  # the widest categorical column that reaches CatBoost one-hot
+MAX_LEVELS = 8  # the widest categorical column that reaches the boosters one-hot
 
 
 @dataclass(frozen=True)
@@ -64,16 +64,23 @@ class OneHotCodes:
         """Learners saved before the expansion existed load with none: their categoricals stay native."""
         return cls(tuple((int(i), tuple(float(v) for v in levels)) for i, levels in saved or []))
 
-    def fold_contributions(self, values: np.ndarray, n_features: int) -> np.ndarray:
-        """Per-feature contributions (SHAP) over the widened columns, `rows × [outputs ×] (width + 1)`
-        with the bias last, summed back onto the `n_features` columns the learner was given: each
-        one-hot column's share goes to the code column it came from."""
+    def fold_columns(self, values: np.ndarray, n_features: int, axis: int = -1) -> np.ndarray:
+        """Per-column values (SHAP contributions) over the widened columns, along `axis`, summed back
+        onto the `n_features` columns the learner was given: each one-hot column's share goes to
+        the code column it came from."""
         if not self.columns:
             return values
-        values = np.asarray(values, dtype=np.float64)
-        out = np.concatenate([values[..., :n_features], values[..., -1:]], axis=-1)
+        values = np.moveaxis(np.asarray(values, dtype=np.float64), axis, -1)
+        out = values[..., :n_features].copy()
         at = n_features
         for i, levels in self.columns:
             out[..., i] += values[..., at:at + len(levels)].sum(axis=-1)
             at += len(levels)
-        return out
+        return np.moveaxis(out, -1, axis)
+
+    def fold_contributions(self, values: np.ndarray, n_features: int) -> np.ndarray:
+        """`fold_columns` of `rows × [outputs ×] (width + 1)` contributions whose last column is the bias."""
+        if not self.columns:
+            return values
+        values = np.asarray(values, dtype=np.float64)
+        return np.concatenate([self.fold_columns(values[..., :-1], n_features), values[..., -1:]], axis=-1)

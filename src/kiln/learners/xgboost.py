@@ -1,4 +1,8 @@
-"""XGBoost: histogram boosting with native categoricals, saved as XGBoost JSON."""
+"""XGBoost: histogram boosting, saved as XGBoost JSON.
+
+Categorical columns of up to `onehot.MAX_LEVELS` levels reach it one-hot (`OneHotCodes`), the
+splits its `max_cat_to_onehot` makes of them anyway, so the model exports to ONNX (onnxmltools
+does not write categorical splits); wider ones stay native, with XGBoost's partition splits."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from kiln.learners.base import Learner, LearnerTags, past
+from kiln.learners.onehot import OneHotCodes
 
 MAX_ROUNDS = 10_000
 EARLY_STOPPING_ROUNDS = 50
@@ -79,7 +84,10 @@ class XGBoostLearner(Learner):
     def _fit(self, X, y, categorical, X_val, y_val, deadline) -> None:
         import xgboost as xgb
 
-        self.categorical_ = categorical
+        self.onehot_ = OneHotCodes.fit(X, categorical)
+        self.categorical_ = self.onehot_.native(categorical)
+        X = self.onehot_.transform(X)
+        X_val = None if X_val is None else self.onehot_.transform(X_val)
         config = self._config()
         n_rounds = config.pop("n_rounds", MAX_ROUNDS)
         params = {**self._objective(), "tree_method": "hist", "nthread": self.n_threads,
@@ -102,11 +110,11 @@ class XGBoostLearner(Learner):
         return self._best_range()[1]
 
     def _predict(self, X) -> np.ndarray:
-        return self.booster_.predict(self._matrix(X), iteration_range=self._best_range())
+        return self.booster_.predict(self._matrix(self.onehot_.transform(X)), iteration_range=self._best_range())
 
     def save(self, folder: Path) -> None:
         start, stop = self._best_range()
-        self._write_params(folder, categorical=list(self.categorical_))
+        self._write_params(folder, categorical=list(self.categorical_), onehot=self.onehot_.to_json())
         self.booster_[start:stop].save_model(str(folder / "booster.json"))
 
     @classmethod
@@ -115,5 +123,6 @@ class XGBoostLearner(Learner):
 
         learner = cls._read_params(folder)
         learner.categorical_ = tuple(learner.saved_state_["categorical"])
+        learner.onehot_ = OneHotCodes.from_json(learner.saved_state_.get("onehot"))
         learner.booster_ = xgb.Booster(model_file=str(folder / "booster.json"))
         return learner

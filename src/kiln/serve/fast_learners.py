@@ -99,9 +99,10 @@ def _xgboost(learner: Any) -> DirectFold:
     booster = learner.booster_.copy()  # the model's own booster keeps its thread setting
     booster.set_param({"nthread": 1})
     iteration_range = learner._best_range()
+    widen = learner.onehot_.transform  # small categorical columns reach XGBoost one-hot (kiln.learners.onehot)
 
     def predict(X: Any) -> np.ndarray:
-        return booster.inplace_predict(np.asarray(X, dtype=np.float64), iteration_range=iteration_range)
+        return booster.inplace_predict(widen(np.asarray(X, dtype=np.float64)), iteration_range=iteration_range)
 
     return DirectFold(Finish(learner, predict).predict_raw, fast=True)
 
@@ -192,6 +193,7 @@ def _hist_gradient_boosting(learner: Any) -> TreeFold:
     estimator = learner.estimator_
     pack = pack_hist_gradient_boosting(estimator)
     remap = _hgb_input(estimator)
+    widen = learner.onehot_.transform  # small categorical columns reach it one-hot (kiln.learners.onehot)
     regression = learner.task == "regression"
 
     def link(raw: np.ndarray) -> np.ndarray:
@@ -202,13 +204,13 @@ def _hist_gradient_boosting(learner: Any) -> TreeFold:
     reads = pack.reads
 
     def inputs(X: Any) -> np.ndarray:
-        return reads(remap(X))
+        return reads(remap(widen(X)))
 
     def finish_values(values: np.ndarray) -> np.ndarray:
         return link(values.sum(axis=1) + estimator._baseline_prediction)
 
     def native(X: Any) -> np.ndarray:
-        return link(estimator._raw_predict(X, n_threads=1))
+        return link(estimator._raw_predict(widen(X), n_threads=1))
 
     return TreeFold(pack, inputs, Finish(learner, finish_values).predict_raw, Finish(learner, native).predict_raw)
 

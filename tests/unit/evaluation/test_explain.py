@@ -65,7 +65,8 @@ def _raw(model: Model, rows: pd.DataFrame, explained: np.ndarray | None) -> np.n
             widened = learner.onehot_.transform(encoded)  # small categorical columns reach CatBoost one-hot
             raw = learner.model_.predict(learner._pool(widened), prediction_type="RawFormulaVal")
         elif model.task == "regression":
-            raw = learner.estimator_.predict(encoded)
+            onehot = getattr(learner, "onehot_", None)  # HistGradientBoosting's small categorical columns
+            raw = learner.estimator_.predict(encoded if onehot is None else onehot.transform(encoded))
         else:
             raw = learner.estimator_.predict_proba(encoded)
         if raw.ndim == 2:
@@ -79,6 +80,7 @@ def _raw(model: Model, rows: pd.DataFrame, explained: np.ndarray | None) -> np.n
     ("catboost", "failure", "binary"),
     ("random_forest", "torque", "regression"),
     ("extra_trees", "failure", "binary"),
+    ("hist_gradient_boosting", "torque", "regression"),  # its small categorical columns one-hot
 ])
 def test_shap_adds_up_for_every_tree_family(learner: str, target: str, task: str, assemble, machine_table) -> None:
     model = assemble(machine_table(300, 2), target, task, learner)
@@ -111,8 +113,9 @@ def test_models_without_an_explainable_tree_are_refused(assemble, machine_table)
 
     with pytest.raises(InvalidOptionError, match="tree model"):
         shap_contributions(assemble(table, "failure", "binary", "linear"), table.head(5))
+    wide = table.assign(shop=[f"shop{i % 11}" for i in range(len(table))])  # 11 levels: native category splits
     with pytest.raises(InvalidOptionError, match="categorical"):
-        shap_contributions(assemble(table, "failure", "binary", "hist_gradient_boosting"), table.head(5))
+        shap_contributions(assemble(wide, "failure", "binary", "hist_gradient_boosting"), wide.head(5))
 
 
 def test_booster_contributions_equal_shap_tree_explainer(binary_model: kiln.Model, holdout: pd.DataFrame) -> None:
