@@ -1,8 +1,9 @@
-"""What one-hot categoricals cost CatBoost, which needs them to export to ONNX: its native
-categorical handling (target statistics) against `kiln.learners.onehot` (a column of up to
-MAX_LEVELS levels as its code plus one 0/1 column per level), same folds, same config.
+"""What one-hot categoricals cost the boosters that need them to export to ONNX: CatBoost,
+XGBoost and HistGradientBoosting, their native categorical handling against
+`kiln.learners.onehot` (a column of up to MAX_LEVELS levels as its code plus one 0/1 column per
+level), same folds, same config.
 
-    .venv/bin/python benchmarks/onehot_accuracy.py             # 2,000 rows a table, ~10 minutes
+    .venv/bin/python benchmarks/onehot_accuracy.py             # 2,000 rows a table, ~8 minutes at load 8
     .venv/bin/python benchmarks/onehot_accuracy.py --folds 3 --max-rows 600   # a quick check
 
 Tables: AI4I 2020 (tests/data) and the public suite's tables (benchmarks/accuracy/datasets.py,
@@ -32,7 +33,7 @@ sys.path.insert(0, str(HERE / "accuracy"))
 from sections import write_section  # noqa: E402
 
 SECTION = "onehot-accuracy"
-FAMILIES = ("catboost",)  # XGBoost and HistGradientBoosting keep their native category splits
+FAMILIES = ("catboost", "xgboost", "hist_gradient_boosting")
 AI4I = HERE.parent / "tests" / "data" / "ai4i2020.csv"
 
 
@@ -104,10 +105,11 @@ def expanded(frame: Any, target: str) -> list[str]:
 def render(results: list[dict[str, Any]]) -> str:
     from kiln.learners.onehot import MAX_LEVELS
 
-    lines = ["## One-hot categoricals in CatBoost: the accuracy trade",
+    lines = ["## One-hot categoricals in CatBoost, XGBoost and HistGradientBoosting: the accuracy trade",
              "",
-             f"So that CatBoost exports to ONNX, a categorical column of up to {MAX_LEVELS} levels reaches it as its "
-             "code and one 0/1 column per level instead of CatBoost's target statistics; wider columns stay native "
+             f"So that these boosters export to ONNX, a categorical column of up to {MAX_LEVELS} levels reaches them "
+             "as its code and one 0/1 column per level instead of their native categorical handling (CatBoost's "
+             "target statistics, XGBoost's and HistGradientBoosting's category splits); wider columns stay native "
              "(and such a model's export is refused by naming the column). Same folds, first portfolio config, "
              "early stopping on 15% of each training fold, at most 2,000 rows a table by default "
              "(`benchmarks/onehot_accuracy.py`). Higher is better for ROC AUC, lower for log loss and RMSE; "
