@@ -52,3 +52,18 @@ def test_compiled_vectorizer_equals_the_library() -> None:
         fresh = _texts(30, 3)
         np.testing.assert_allclose(compile_vectorizer(vectorizer)(fresh).toarray(),
                                    vectorizer.transform(fresh).toarray(), rtol=1e-12, atol=1e-15)
+
+
+def test_matrices_built_without_scipy_checks_pass_them() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from kiln.serve.fast_text import hstack_csr
+
+    texts = _texts(100, 0)
+    word, char = (TfidfVectorizer().fit(texts), TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4)).fit(texts))
+    for fresh in (_texts(5, 4), _texts(1, 5), np.array(["zzz"], dtype=object)):  # a batch, a message, no known term
+        parts = [compile_vectorizer(word)(fresh), compile_vectorizer(char)(fresh)]
+        for matrix in (*parts, hstack_csr(parts)):
+            matrix.check_format(full_check=True)
+        expected = np.hstack([word.transform(fresh).toarray(), char.transform(fresh).toarray()])
+        np.testing.assert_allclose(hstack_csr(parts).toarray(), expected, rtol=1e-12)
