@@ -22,6 +22,11 @@ from kiln.types import Task
 ROUNDS_MARGIN = 1.1
 # A refit on all rows costs about one fold fit × n/(n·(k-1)/k); allow for variance.
 SAFETY = 1.5
+# One thread, as in the search's folds (whose times the estimate scales): on 2 busy cores a
+# refit with 2 threads took 58-86 s for LightGBM (digits, 300 rounds) against 2.0 s with 1,
+# and 11-19 s for a logistic regression on TF-IDF (fine_foods) against 1.9 s (OpenMP and
+# BLAS threads spinning for a core someone else holds; load 7-8).
+REFIT_THREADS = 1
 
 
 def refit_members(members: list[Member], fit_seconds: dict[str, float], features: pd.DataFrame, y: np.ndarray,
@@ -29,6 +34,8 @@ def refit_members(members: list[Member], fit_seconds: dict[str, float], features
                   n_threads: int, embed: bool = False) -> dict[str, str]:
     """Replace each member's fold models by one refit when time allows; returns
     member name → "all_rows" or "cv_folds"."""
+    from threadpoolctl import threadpool_limits
+
     from kiln.learners.registry import get
     from kiln.prep.build import build_prep
     from kiln.prep.text import text_options
@@ -36,7 +43,8 @@ def refit_members(members: list[Member], fit_seconds: dict[str, float], features
     fitted_on = {}
     for member in sorted(members, key=lambda m: -m.weight):
         per_fold = fit_seconds.get(member.name, 0.0) / max(n_folds, 1)
-        estimate = SAFETY * per_fold * n_folds / max(n_folds - 1, 1) / max(min(n_threads, 2), 1) + 0.2
+        threads = min(n_threads, REFIT_THREADS)
+        estimate = SAFETY * per_fold * n_folds / max(n_folds - 1, 1) / threads + 0.2
         if time.time() + estimate > deadline:
             fitted_on[member.name] = "cv_folds"
             continue
@@ -48,9 +56,10 @@ def refit_members(members: list[Member], fit_seconds: dict[str, float], features
         family = learner_class.tags.prep
         text = text_options(member.config) if family == "linear" and schema.of_kind("text") else None
         plan = build_prep(schema, family, task=task, text=text, seed=seed, embed=embed)
-        X = plan.transformer.fit_transform(features, y)
-        learner = learner_class(task=task, n_classes=n_classes, params=config, seed=seed, n_threads=n_threads)
-        learner.fit(X, y, categorical=plan.categorical, deadline=deadline)
+        learner = learner_class(task=task, n_classes=n_classes, params=config, seed=seed, n_threads=threads)
+        with threadpool_limits(limits=threads):  # the preparation's BLAS (embeddings, SVD) too
+            X = plan.transformer.fit_transform(features, y)
+            learner.fit(X, y, categorical=plan.categorical, deadline=deadline)
         if learner.stopped_by_deadline_:
             fitted_on[member.name] = "cv_folds"  # a truncated refit is worse than the folds
             continue
