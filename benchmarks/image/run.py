@@ -127,6 +127,8 @@ def main() -> None:
         seconds = kiln("predict", str(model), str(work / "thousand"), "--out", str(work / "thousand.csv"),
                        no_torch=model is rows[0][4])
         speed[model.name] = 1000 / seconds
+    loading = {model.name: load_seconds(model, no_torch=model is rows[0][4]) for model in (rows[0][4], rows[1][4])}
+    pools = {model.name: pool(model) for model in (rows[0][4], rows[1][4])}
     load_after = os.getloadavg()
     lines = ["| system | input | log loss ↓ | accuracy ↑ | macro-F1 ↑ | command s |", "|---|---|---:|---:|---:|---:|"]
     for name, data, ll, pm, acc, f1, seconds in ANCHORS:
@@ -149,13 +151,41 @@ def main() -> None:
         "",
         f"`kiln predict` on 1,000 PNG images (32×32), wall time of the whole command (start, bundle load, "
         f"reading, features, prediction, writing): {speed['model_features']:.0f} images/s with the feature "
-        f"model, {speed['model_network']:.0f} images/s with the network's bundle.",
+        f"model, {speed['model_network']:.0f} images/s with the network's bundle. `kiln.load` of the bundle in a "
+        f"fresh process (after `import kiln`): {loading['model_features']:.1f} s without torch, "
+        f"{loading['model_network']:.1f} s with it. What each image bundle pools (log-linear exponents chosen on "
+        f"out-of-fold log loss): without torch {pools['model_features']}; with it {pools['model_network']}.",
         "",
         f"Machine load (1-minute load average, 2 cores shared with other work): {load[0]:.1f} at the start, "
         f"{load_after[0]:.1f} at the end.",
     ])
     print(body)
     write_section("image-suite", body, script=__file__)
+
+
+def load_seconds(model: Path, *, no_torch: bool) -> float:
+    """Seconds `kiln.load(model)` takes in a fresh process after `import kiln` (the median of three)."""
+    code = ("import sys, time\nimport kiln\nstarted = time.time()\nkiln.load(sys.argv[1])\n"
+            "print(time.time() - started)\n")
+    prefix = NO_TORCH.split("sys.argv[0]")[0] if no_torch else ""
+    times = []
+    for _ in range(3):
+        done = subprocess.run([sys.executable, "-c", prefix + code, str(model)], capture_output=True, text=True,
+                              check=True, env={**os.environ, "KILN_HOME": str(HOME)})
+        times.append(float(done.stdout.strip().splitlines()[-1]))
+    return float(np.median(times))
+
+
+def pool(model: Path) -> str:
+    """The bundle's members and their exponents, and whether the network was trained."""
+    import json
+
+    manifest = json.loads((model / "kiln.json").read_text())
+    weights = [("feature model", manifest.get("feature_weight")), ("pixel SVC", manifest.get("pixel_weight")),
+               ("network", manifest.get("network_weight"))]
+    kept = ", ".join(f"{name} {w:.2f}" for name, w in weights if w)
+    ran = "network trained" if manifest.get("network") else "no network trained"
+    return f"{kept} ({ran})"
 
 
 HOME = Path(".")

@@ -41,7 +41,10 @@ class ImageReports:
                  {"what": "input", "value": f"{recipe.mode} {recipe.side}×{recipe.side}, box filter"},
                  {"what": "chosen", "value": f"{cv.get('model')} {cv.get('metric')} {cv.get('score', 0):.4f} "
                                              f"[{cv.get('ci_low', 0):.4f}, {cv.get('ci_high', 0):.4f}]"},
-                 {"what": "network weight", "value": f"{model.network_weight:.2f}"}]
+                 {"what": "network weight", "value": f"{model.network_weight:.2f}"},
+                 {"what": "pixel SVC weight", "value": f"{model.pixel_weight:.2f}"},
+                 {"what": "pool", "value": "linear mix (an earlier bundle)" if model.feature_weight is None else
+                  f"log-linear, feature model exponent {model.feature_weight:.2f}"}]
         findings = model.manifest.get("findings", [])
         sections = [
             Section("Model", "What was trained, on what, and the score chosen on cross-validation.",

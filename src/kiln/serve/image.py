@@ -164,7 +164,8 @@ async def metadata(served: ServedModel = Depends(current_model)) -> dict[str, An
     manifest = model.manifest
     return {"kind": "image", "version": served.version, "name": served.name, "classes": model.classes_,
             "recipe": model.recipe.to_dict(), "metric": model.metric, "cv": manifest.get("cv"),
-            "network_weight": model.network_weight, "max_image_pixels": max_pixels()}
+            "network_weight": model.network_weight, "pixel_weight": model.pixel_weight,
+            "feature_weight": model.feature_weight, "max_image_pixels": max_pixels()}
 
 
 @cache
