@@ -285,6 +285,7 @@ class Search:
                                  [f.model_path for f in folds], status, error=unlearned)
             result.score, result.ci_low, result.ci_high = fold_interval(scores, bounds=self.metric.bounds)
         result.wall_seconds = sum(f.wall_seconds for f in folds)
+        result.cpu_seconds = sum(f.cpu_seconds for f in folds)
         self.results.append(result)
         self.plan.report(result)
         if self.on_trial is not None:

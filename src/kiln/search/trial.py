@@ -75,6 +75,7 @@ class FoldResult:
     wall_seconds: float = 0.0  # the whole task in the worker: preparation, fit, predict, save
     skipped: bool = False  # not started: its clock's start_by had passed
     duplicate: bool = False  # not run: its twin on another runner had claimed the fold
+    cpu_seconds: float = 0.0  # the task's CPU time in its thread (one thread per model): wall less waiting for a core
 
 
 @dataclass
@@ -93,6 +94,7 @@ class TrialResult:
     ci_low: float = float("nan")
     ci_high: float = float("nan")
     wall_seconds: float = 0.0  # the folds' whole tasks in their workers: preparation (TF-IDF, ...), fit, predict
+    cpu_seconds: float = 0.0  # the same tasks' CPU time (FoldResult.cpu_seconds)
 
     @property
     def kept(self) -> bool:

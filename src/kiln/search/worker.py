@@ -91,7 +91,7 @@ def run_fold(spec: TrialSpec, fold: int, clock: FoldClock | float) -> FoldResult
     whose `claim` another runner made first (a duplicate). A plain float is an absolute deadline.
     """
     assert _DATA is not None, "worker used before initialize()"
-    started = time.time()
+    started, cpu_started = time.time(), time.thread_time()
     if isinstance(clock, FoldClock):
         if clock.start_by is not None and started >= clock.start_by:
             return FoldResult(spec.trial_id, fold, None, 0.0, 0.0, None, skipped=True)
@@ -109,6 +109,7 @@ def run_fold(spec: TrialSpec, fold: int, clock: FoldClock | float) -> FoldResult
         detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
         result = FoldResult(spec.trial_id, fold, None, 0.0, 0.0, None, error=detail)
     result.wall_seconds = time.time() - started
+    result.cpu_seconds = time.thread_time() - cpu_started
     return result
 
 
