@@ -111,7 +111,10 @@ def section() -> str:
              "Wall seconds of the train command as its own process (interpreter start to bundle written), the "
              "manifest's own `training.seconds` (the budget's accounting, up to the end of assembling the model) "
              "and the headline metric of `kiln predict` on the suite's test rows; load = 1-minute load average "
-             "before the run, 2 shared cores.", "",
+             "before the run, 2 shared cores. Runs labelled before* measure kiln without the whole-command time "
+             "accounting (the first trial's folds shared with the pool and ending by the limit less the report's "
+             "time, one-thread refits, skops imported during the search, per-class recall vectorised; e59090f to "
+             "2ee49d0), `after` with it; other engineers' commits between them change the models too.", "",
              "| dataset | run | commit | load | wall s | manifest s | trials | headline on test | model |",
              "|---|---|---|---:|---:|---:|---:|---|---|"]
     stored = sorted(RESULTS_DIR.glob("train_wall__*.json"), key=lambda p: (not p.name.split("__")[1].startswith(
