@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from kiln.report.html import Html, Section, badge, escape, figure, paragraph, render_page, table
+from kiln.report.html import Html, Section, badge, escape, figure, interval, number, paragraph, render_page, table
 from kiln.report.plots import metric_label
 
 if TYPE_CHECKING:
@@ -112,21 +112,6 @@ def metric_name(name: str, classes: Sequence[Any] | None = None) -> str:
         label = classes[code] if classes is not None and code < len(classes) else code
         return f"{metric_label(base)} of class {label}"
     return metric_label(name)
-
-
-def number(value: Any) -> str:
-    """A score as text: four decimals, or thousands separators for large values; — when missing."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    value = float(value)
-    return f"{value:,.4f}" if abs(value) < 1000 else f"{value:,.1f}"
-
-
-def interval(low: Any, high: Any) -> str:
-    """A 95% interval as `low – high`, or — when it could not be computed."""
-    if low is None or high is None or (isinstance(low, float) and math.isnan(low)):
-        return "—"
-    return f"{number(low)} – {number(high)}"
 
 
 def beats_baseline(score: Any) -> bool | None:

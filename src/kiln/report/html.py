@@ -65,6 +65,21 @@ def figure(fig: Any, *, div_id: str) -> Html:
     return Html(f'<div class="figure">{markup}</div>')
 
 
+def number(value: Any) -> str:
+    """A score as text: four decimals, or thousands separators for large values; — when missing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    value = float(value)
+    return f"{value:,.4f}" if abs(value) < 1000 else f"{value:,.1f}"
+
+
+def interval(low: Any, high: Any) -> str:
+    """A 95% interval as `low – high`, or — when it could not be computed."""
+    if low is None or high is None or (isinstance(low, float) and math.isnan(low)):
+        return "—"
+    return f"{number(low)} – {number(high)}"
+
+
 def render_page(title: str, sections: Sequence[Section], *, subtitle: str | None = None) -> str:
     """One complete HTML document with a contents list and every section in order."""
     from markupsafe import Markup

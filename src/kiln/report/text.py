@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kiln.report.html import Html, Section, escape, figure, paragraph, table
+from kiln.report.html import Html, Section, escape, figure, interval, number, paragraph, table
 
 if TYPE_CHECKING:
     from kiln.evaluation.result import Evaluation
@@ -25,7 +25,6 @@ def text_section(ev: Evaluation, *, prefix: str = "eval") -> Section | None:
     text = ev.text
     if text is None:
         return None
-    from kiln.report.evaluation import interval, number
 
     intro = (
         "What the model does with the messages: how often it is right overall and per class, which classes "
