@@ -67,3 +67,24 @@ def test_matrices_built_without_scipy_checks_pass_them() -> None:
             matrix.check_format(full_check=True)
         expected = np.hstack([word.transform(fresh).toarray(), char.transform(fresh).toarray()])
         np.testing.assert_allclose(hstack_csr(parts).toarray(), expected, rtol=1e-12)
+
+
+def test_vectorizers_of_one_setting_share_their_term_counts_and_each_equals_the_library() -> None:
+    """Fold vectorizers fitted on different rows with the same analyzer share one `TermCounter`
+    (a message analysed once, not once per fold); each still maps the terms to its own columns.
+    More texts than the cache keeps, a text too long to keep, an empty batch."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from kiln.serve.fast_text import CACHED_CHARS, CACHED_TEXTS, term_counter
+
+    texts = _texts(300, 0)
+    folds = [TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True).fit(texts[i::3])
+             for i in range(3)]
+    assert term_counter(folds[0]) is term_counter(folds[1]) is term_counter(folds[2])
+    assert term_counter(TfidfVectorizer(analyzer=str.split)) is not term_counter(TfidfVectorizer(analyzer=str.split))
+    fresh = np.append(_texts(CACHED_TEXTS + 10, 6), ["oil " * CACHED_CHARS, "", "zzz"])
+    for fold in folds:
+        compiled = compile_vectorizer(fold)
+        for batch in (fresh, fresh[:1], fresh[-3:-2]):
+            np.testing.assert_allclose(compiled(batch).toarray(), fold.transform(batch).toarray(), rtol=1e-12)
+        assert compiled(fresh[:0]).shape == (0, len(fold.vocabulary_))
