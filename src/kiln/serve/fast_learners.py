@@ -151,7 +151,8 @@ def _linear(learner: Any) -> DirectFold:
     """LogisticRegression's or Ridge's decision as one product: `predict_proba` validates its input
     (about 1 ms a call); this is its arithmetic (softmax, or the sigmoid for two classes)."""
     from scipy.special import expit
-    from sklearn.utils.extmath import softmax
+
+    from kiln.serve.fast_text import softmax
 
     estimator = learner.estimator_
     coef, intercept = estimator.coef_, estimator.intercept_
@@ -161,7 +162,7 @@ def _linear(learner: Any) -> DirectFold:
         if regression:
             return np.asarray(X @ coef.T + intercept).reshape(-1)
         decision = np.asarray(X @ coef.T) + intercept
-        return expit(decision[:, 0]) if decision.shape[1] == 1 else softmax(decision, copy=False)
+        return expit(decision[:, 0]) if decision.shape[1] == 1 else softmax(decision)
 
     return DirectFold(Finish(learner, predict).predict_raw, fast=True)
 

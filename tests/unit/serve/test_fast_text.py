@@ -85,6 +85,6 @@ def test_vectorizers_of_one_setting_share_their_term_counts_and_each_equals_the_
     fresh = np.append(_texts(CACHED_TEXTS + 10, 6), ["oil " * CACHED_CHARS, "", "zzz"])
     for fold in folds:
         compiled = compile_vectorizer(fold)
-        for batch in (fresh, fresh[:1], fresh[-3:-2]):
+        for batch in (fresh, fresh[:1], fresh[-3:-2], fresh[-2:-1]):  # a batch, one message, long, empty
             np.testing.assert_allclose(compiled(batch).toarray(), fold.transform(batch).toarray(), rtol=1e-12)
         assert compiled(fresh[:0]).shape == (0, len(fold.vocabulary_))
