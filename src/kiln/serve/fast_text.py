@@ -5,7 +5,10 @@ probes, `check_array`, parameter validation): about 3 ms for one short message t
 word and a character vectorizer, against some 50 µs for the n-grams themselves. The fitted
 state is the analyzer, the vocabulary and the idf weights, so a message becomes its terms'
 columns and counts, then the same sublinear tf, idf and row norm as
-`TfidfTransformer.transform`, in the same order. The fast path's self-check
+`TfidfTransformer.transform`, in the same order. A model keeps a vectorizer per fold and
+member (50 for five linear members with a word and a character one), all fitted with the same
+analyzer setting: they share one `TermCounter`, so a message is analysed once per setting and
+each vectorizer only maps its distinct terms to its own columns. The fast path's self-check
 (`FastPredictor._check_parts`) compares the result with the library's own on synthetic
 texts and falls back to it on any difference.
 """
@@ -90,6 +93,16 @@ def compile_vectorizer(step: Any) -> Callable[[np.ndarray], sparse.csr_matrix] |
     norm = step.norm if tfidf else None
     lookup = vocabulary.get
 
+    def weigh(data: np.ndarray, columns: np.ndarray) -> None:
+        """Counts → binary or sublinear tf, times idf, in place."""
+        if binary:
+            data[:] = 1.0
+        if sublinear:
+            np.log(data, out=data)
+            data += 1.0
+        if idf is not None:
+            data *= idf[columns]
+
     def transform(texts: np.ndarray) -> sparse.csr_matrix:
         if len(texts) == 1:
             return one(texts[0])
@@ -106,13 +119,7 @@ def compile_vectorizer(step: Any) -> Callable[[np.ndarray], sparse.csr_matrix] |
             values, indices = [np.zeros(0)], [np.zeros(0, np.int64)]
         data = np.concatenate(values) if len(values) > 1 else values[0]  # a copy of the kept counts either way
         columns = (np.concatenate(indices) if len(indices) > 1 else indices[0]).astype(np.int32)
-        if binary:
-            data[:] = 1.0
-        if sublinear:
-            np.log(data, out=data)
-            data += 1.0
-        if idf is not None:
-            data *= idf[columns]
+        weigh(data, columns)
         if norm is not None and len(data):
             rows = np.repeat(np.arange(len(texts)), np.diff(indptr))
             size = np.bincount(rows, weights=data * data if norm == "l2" else np.abs(data), minlength=len(texts))
@@ -130,13 +137,7 @@ def compile_vectorizer(step: Any) -> Callable[[np.ndarray], sparse.csr_matrix] |
         columns, data = found[kept], counts[kept]  # copies: the shared counts stay as they are
         order = columns.argsort(kind="stable")
         columns, data = columns[order].astype(np.int32), data[order]
-        if binary:
-            data[:] = 1.0
-        if sublinear:
-            np.log(data, out=data)
-            data += 1.0
-        if idf is not None:
-            data *= idf[columns]
+        weigh(data, columns)
         if norm is not None and len(data):
             size = float(np.sqrt(data @ data)) if norm == "l2" else float(np.abs(data).sum())
             if size != 0.0:
