@@ -35,6 +35,13 @@ from a venv of their own, so bentoml never becomes a dependency of kiln:
     apt-get install -y wrk
     python3 -m venv benchmarks/.venv-serve
     benchmarks/.venv-serve/bin/pip install -e . bentoml py-spy
+
+Where wrk is not installed, `http_load.py` (an asyncio client in its own process, the same
+output) drives the servers instead. `KILN_PEERS_VENV` names another peers' venv; one that has
+only bentoml (e.g. `pip install bentoml` into a venv under /tmp, plus a `kiln*.pth` file naming
+kiln's `src` and its venv's site-packages) serves BentoML, and `mlflow models serve` then runs
+from kiln's own environment. The `kiln-nobatch` server is `kiln serve --no-batching`, for
+micro-batching's effect against the default.
 """
 
 from __future__ import annotations
@@ -68,7 +75,8 @@ from sections import write_section  # noqa: E402
 DATA = HERE.parent / "tests" / "data" / "ai4i2020.csv"  # the real AI4I 2020 file, shipped (CC BY 4.0)
 DROPPED = ["TWF", "HDF", "PWF", "OSF", "RNF"]
 TARGET = "Machine failure"
-SERVE_VENV = HERE / ".venv-serve"
+SERVE_VENV = Path(os.environ.get("KILN_PEERS_VENV", HERE / ".venv-serve"))  # the peers' own venv
+LOAD_CLIENT = HERE / "http_load.py"  # the load generator where wrk is not installed
 PEERS = HERE / "serving_peers"
 SECTION = "serving"
 BATCH_ROWS = 1_000
@@ -86,6 +94,7 @@ MODELS = {  # key → (registered name, what it is)
 SERVERS = {
     "kiln": "kiln serve (prediction log on)",
     "kiln-nolog": "kiln serve --no-log-predictions",
+    "kiln-nobatch": "kiln serve --no-batching (prediction log on)",
     "mlflow": "mlflow models serve",
     "bentoml": "bentoml serve",
 }
@@ -241,19 +250,18 @@ def free_port() -> int:
 def server_for(key: str, model_key: str, info: dict[str, Any], port: int, workers: int) -> Server:
     kiln_bin = str(Path(sys.executable).with_name("kiln"))
     uri = f"models:/{info['name']}@champion"
-    if key in ("kiln", "kiln-nolog") and not LAUNCH["kiln_via_uvicorn"]:
+    if key.startswith("kiln") and not LAUNCH["kiln_via_uvicorn"]:
         command = [kiln_bin, "serve", uri, "--port", str(port), "--workers", str(workers)]
-        if key == "kiln-nolog":
-            command.append("--no-log-predictions")
+        command += {"kiln-nolog": ["--no-log-predictions"], "kiln-nobatch": ["--no-batching"]}.get(key, [])
         return Server(key, command, "/predict", lambda rows: {"rows": rows})
-    if key in ("kiln", "kiln-nolog"):
+    if key.startswith("kiln"):
         # What `kiln serve --workers N` runs (kiln.serve.server.run), started by uvicorn's own CLI:
         # the same app factory and settings, uvicorn's Multiprocess supervisor, a shared
         # Prometheus folder; only the SIGTERM readiness drain is missing, which costs nothing here.
         from kiln.serve.server import SETTINGS_VARIABLE
         from kiln.serve.settings import ServeSettings
 
-        settings = ServeSettings(model=uri, log_predictions=key == "kiln")
+        settings = ServeSettings(model=uri, log_predictions=key != "kiln-nolog", batching=key != "kiln-nobatch")
         metrics = Path(os.environ["KILN_HOME"]) / f"prometheus-{port}"
         metrics.mkdir(parents=True, exist_ok=True)
         command = [str(Path(sys.executable).with_name("uvicorn")), "kiln.serve.server:app_from_environment",
@@ -262,21 +270,24 @@ def server_for(key: str, model_key: str, info: dict[str, Any], port: int, worker
         env = {SETTINGS_VARIABLE: settings.model_dump_json(), "PROMETHEUS_MULTIPROC_DIR": str(metrics)}
         return Server(key, command, "/predict", lambda rows: {"rows": rows}, env)
     if key == "mlflow":
-        command = [str(SERVE_VENV / "bin" / "mlflow"), "models", "serve", "-m", uri, "--env-manager", "local",
+        mlflow = SERVE_VENV / "bin" / "mlflow"  # else kiln's own: MLflow is one of kiln's dependencies
+        mlflow = mlflow if mlflow.exists() else Path(sys.executable).with_name("mlflow")
+        command = [str(mlflow), "models", "serve", "-m", uri, "--env-manager", "local",
                    "--workers", str(workers), "-p", str(port), "-h", "127.0.0.1"]
-        return Server(key, command, "/invocations", lambda rows: {"dataframe_records": rows}, peer_env())
+        return Server(key, command, "/invocations", lambda rows: {"dataframe_records": rows}, peer_env(mlflow))
     if key == "bentoml":
         command = [str(SERVE_VENV / "bin" / "bentoml"), "serve", "bentoml_service:KilnModel", "--working-dir",
                    str(PEERS), "--host", "127.0.0.1", "--port", str(port)]
-        env = {**peer_env(), "KILN_BUNDLE": info["bundle"], "BENTOML_WORKERS": str(workers),
+        env = {**peer_env(SERVE_VENV / "bin" / "bentoml"), "KILN_BUNDLE": info["bundle"],
+               "BENTOML_WORKERS": str(workers),
                "BENTOML_DO_NOT_TRACK": "True", "BENTOML_HOME": str(Path(os.environ["KILN_HOME"]) / "bentoml")}
         return Server(key, command, "/predict", lambda rows: {"rows": rows}, env)
     raise ValueError(key)
 
 
-def peer_env() -> dict[str, str]:
-    """The peers' venv, activated: MLflow starts `uvicorn` by name from PATH."""
-    return {"PATH": f"{SERVE_VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}", "VIRTUAL_ENV": str(SERVE_VENV)}
+def peer_env(program: Path) -> dict[str, str]:
+    """The venv of the peer's program, activated: MLflow starts `uvicorn` by name from PATH."""
+    return {"PATH": f"{program.parent}{os.pathsep}{os.environ.get('PATH', '')}", "VIRTUAL_ENV": str(program.parents[1])}
 
 
 @contextlib.contextmanager
@@ -361,11 +372,20 @@ def settle(root: Any, *, idle_cores: float = 0.1, limit_s: float = 90.0) -> floa
     return time.perf_counter() - started
 
 
+def load_command(port: int, path: str, body_file: Path, script: Path, *, connections: int,
+                 duration_s: float) -> list[str]:
+    """wrk with the Lua script where wrk is installed, else `http_load.py` (the same output line)."""
+    if shutil.which("wrk"):
+        return ["wrk", "--latency", "-t", "1", "-c", str(connections), "-d", f"{duration_s:g}s", "--timeout", "30s",
+                "-s", str(script), f"http://127.0.0.1:{port}{path}"]
+    return [sys.executable, str(LOAD_CLIENT), "--port", str(port), "--path", path, "--body", str(body_file),
+            "--connections", str(connections), "--duration", f"{duration_s:g}"]
+
+
 def wrk(port: int, path: str, body_file: Path, script: Path, *, connections: int, duration_s: float,
         root: Any) -> dict[str, Any]:
     """One wrk run (one thread, keep-alive, closed loop); its numbers and the server's CPU use."""
-    command = ["wrk", "--latency", "-t", "1", "-c", str(connections), "-d", f"{duration_s:g}s", "--timeout", "30s",
-               "-s", str(script), f"http://127.0.0.1:{port}{path}"]
+    command = load_command(port, path, body_file, script, connections=connections, duration_s=duration_s)
     import psutil
 
     machine_before = psutil.cpu_times()
@@ -495,10 +515,9 @@ def profile_kiln(model_key: str, info: dict[str, Any], records: list[dict[str, A
                                              ("batch", work / "bodies" / f"kiln-{BATCH_ROWS}.json", 2)):
             raw = work / f"profile-{model_key}-{kind}.txt"
             env = {**os.environ, "KILN_BENCH_BODY": str(body_file)}
-            load = subprocess.Popen(["wrk", "-t", "1", "-c", str(connections), "-d", f"{args.profile_s + 3:g}s",
-                                     "--timeout", "30s", "-s", str(work / "post.lua"),
-                                     f"http://127.0.0.1:{port}{server.path}"], stdout=subprocess.PIPE, env=env,
-                                    text=True)
+            load = subprocess.Popen(load_command(port, server.path, body_file, work / "post.lua",
+                                                 connections=connections, duration_s=args.profile_s + 3),
+                                    stdout=subprocess.PIPE, env=env, text=True)
             time.sleep(1.5)
             subprocess.run([str(py_spy), "record", "-p", str(root.pid), "-d", f"{args.profile_s:g}", "-r", "100",
                             "--threads", "--format", "raw", "-o", str(raw), "--nonblocking"],
@@ -567,6 +586,20 @@ def sync_dependencies() -> list[str]:
                   and not inspect.iscoroutinefunction(function))
 
 
+def peers_note() -> str:
+    """Where the peers' venv gets kiln and MLflow from, when not from its own installs."""
+    notes = []
+    if not (SERVE_VENV / "bin" / "mlflow").exists():
+        notes.append("no MLflow of its own: `mlflow models serve` ran from kiln's environment, MLflow being one of "
+                     "kiln's dependencies")
+    paths = [line for pth in SERVE_VENV.glob("lib/python*/site-packages/*.pth") for line in pth.read_text().split()
+             if line.startswith("/") and "kiln" in pth.name]
+    if paths:
+        notes.append("kiln and the packages BentoML did not bring came from a `.pth` file naming "
+                     + ", ".join(f"`{x}`" for x in paths) + ", after the venv's own packages")
+    return "; ".join(notes)
+
+
 def kiln_source() -> str:
     """The commit kiln ran from, and which serving files differed from it."""
     def git(*args: str) -> str:
@@ -584,9 +617,11 @@ def machine() -> dict[str, Any]:
 
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                   if line.startswith("model name")), platform.processor())
-    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()
+    wrk_version = (subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()
+                   if shutil.which("wrk") else [])
     return {"cores": os.cpu_count(), "cpu": model, "ram_gib": round(psutil.virtual_memory().total / 2**30, 1),
-            "python": platform.python_version(), "wrk": (wrk_version or ["wrk"])[0].split(" [")[0]}
+            "python": platform.python_version(),
+            "wrk": wrk_version[0].split(" [")[0] if wrk_version else None}
 
 
 # -- the report --------------------------------------------------------------------------------
@@ -657,6 +692,45 @@ def targets(results: dict[str, Any], model_key: str) -> list[tuple[str, str, boo
 BATCH_CONNECTIONS_TEXT = [str(c) for c in BATCH_CONNECTIONS]
 
 
+def load_generator(m: dict[str, Any]) -> str:
+    if m.get("wrk"):
+        return f"{m['wrk']} (Debian's package, one thread, a Lua script)"
+    return ("`benchmarks/http_load.py` (wrk is not installed here): one Python process, one asyncio event loop "
+            "(uvloop), HTTP/1.1 on plain asyncio streams; **it shares the machine's "
+            f"{m['cores']} cores with the server**, so its own CPU (the *client* cores below) is taken from the "
+            "server's and every throughput here is lower than a client on another machine would measure")
+
+
+def batching_effect(results: dict[str, Any]) -> list[str]:
+    """Micro-batching on (`kiln serve`, the default) against `--no-batching`, single rows."""
+    rows = []
+    for model_key, servers in results["servers"].items():
+        on, off = servers.get("kiln", {}).get("single", {}), servers.get("kiln-nobatch", {}).get("single", {})
+        for c in SINGLE_CONNECTIONS:
+            if str(c) in on and str(c) in off:
+                a, b = on[str(c)], off[str(c)]
+                rows.append([model_key, str(c), rate(a["requests_per_s"]), rate(b["requests_per_s"]),
+                             f"{a['requests_per_s'] / b['requests_per_s']:.2f}×" if b["requests_per_s"] else "–",
+                             " / ".join(_latencies(a)), " / ".join(_latencies(b)),
+                             f"{a['server_cores']:.2f} / {b['server_cores']:.2f}"])
+    if not rows:
+        return []
+    workers = results["settings"]["workers"]
+    goals = []
+    for model_key, goal in (("lightgbm", 4_000), ("ensemble", 2_500)):  # issue 17's, batching on, 16 connections
+        run = results["servers"].get(model_key, {}).get("kiln", {}).get("single", {}).get(str(TARGET_CONNECTIONS))
+        if run:
+            got = run["requests_per_s"]
+            goals.append(f"{model_key} ≥ {rate(goal)} req/s: {rate(got)}, {'met' if got >= goal else '**missed**'}")
+    return ["### Micro-batching: on against `--no-batching`", "",
+            *table(["model", "connections", "req/s, batching on", "req/s, --no-batching", "on ÷ off",
+                    "p50 / p99 ms, on", "p50 / p99 ms, off", "server cores, on / off"], rows),
+            "", f"Single-row requests, {workers} workers, prediction log on in both; the same client and run "
+            "settings as the table above, the two servers one after the other."
+            + (f" Issue 17's targets at {TARGET_CONNECTIONS} connections, {workers} workers, batching on: "
+               + "; ".join(goals) + "." if goals else ""), ""]
+
+
 def render(results: dict[str, Any]) -> str:
     m, args = results["machine"], results["settings"]
     out = ["## Serving: `kiln serve` against MLflow and BentoML", ""]
@@ -675,10 +749,10 @@ def render(results: dict[str, Any]) -> str:
         f"- Date: {results['date']}; machine: {m['cores']} cores ({m['cpu']}), {m['ram_gib']} GiB RAM; "
         f"Python {m['python']}. Load average just before measuring: "
         f"{' / '.join(f'{x:.2f}' for x in load)} (1 / 5 / 15 min){results.get('load_note', '')}.{busy_note}",
-        f"- Load generator: {m['wrk']} (Debian's package), one thread, keep-alive connections, closed loop, from "
-        "its own process on 127.0.0.1; a Lua script POSTs each server's own JSON body (kiln and BentoML "
+        f"- Load generator: {load_generator(m)}; keep-alive connections, closed loop, from "
+        "its own process on 127.0.0.1, POSTing each server's own JSON body (kiln and BentoML "
         "`{\"rows\": [...]}` to /predict, MLflow `{\"dataframe_records\": [...]}` to /invocations). Each run: "
-        f"{args['warmup']:g} s warm-up (discarded), then {args['duration']:g} s measured. p50/p99 are wrk's "
+        f"{args['warmup']:g} s warm-up (discarded), then {args['duration']:g} s measured. p50/p99 are the client's "
         "(per request, from send to last byte); *req/s* is completed requests over the run; *server cores* "
         "is the CPU time of the server's process tree over the wall time; *others* is what the rest of the machine "
         "(processes outside this benchmark) used meanwhile.",
@@ -690,7 +764,8 @@ def render(results: dict[str, Any]) -> str:
         f"`pd.DataFrame(rows)`, `Model.predictions_frame`; `workers={args['workers']}`).",
         f"- kiln from {results.get('kiln_source', 'the working tree')}. Versions: kiln's environment "
         + ", ".join(f"{k} {v}" for k, v in results["versions"]["kiln"].items())
-        + "; the peers' (`benchmarks/.venv-serve`) "
+        + f"; the peers' (`{results.get('peers_venv', 'benchmarks/.venv-serve')}`"
+        + (f"; {results['peers_note']}" if results.get("peers_note") else "") + ") "
         + ", ".join(f"{k} {v}" for k, v in results["versions"]["peers"].items()) + ".",
     ]
     if results.get("kiln_launch"):
@@ -728,7 +803,7 @@ def render(results: dict[str, Any]) -> str:
     header = ["model", "server"]
     for c in SINGLE_CONNECTIONS:
         header += [f"c={c} p50 ms", f"c={c} p99 ms", f"c={c} req/s"]
-    header += [f"cores at c={TARGET_CONNECTIONS}: server / wrk / others"]
+    header += [f"cores at c={TARGET_CONNECTIONS}: server / client / others"]
     rows = []
     for model_key, servers in results["servers"].items():
         for key, label in SERVERS.items():
@@ -748,6 +823,7 @@ def render(results: dict[str, Any]) -> str:
     out += table(header, rows)
     out.append("")
 
+    out += batching_effect(results)
     out += [f"### Over HTTP: {BATCH_ROWS:,}-row batches", "",
             f"The in-process figure is one thread; each server has {args['workers']} worker processes, so a server "
             "can pass 100% of it.", ""]
@@ -960,8 +1036,6 @@ def main() -> None:
     if args.report_only:
         finish(json.loads(saved.read_text()), args)
         return
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is not installed: apt-get install -y wrk")
     if args.retrain and work.exists():
         shutil.rmtree(work)
     (work / "logs").mkdir(parents=True, exist_ok=True)
@@ -989,6 +1063,7 @@ def main() -> None:
         },
         "models": info, "floor": {}, "servers": {}, "agreement": {}, "kiln_source": kiln_source(),
         "sync_dependencies": sync_dependencies(),
+        "peers_venv": str(SERVE_VENV), "peers_note": peers_note(),
     }
     log(f"load average before: {results['load_before']}")
     for model_key in model_keys:
@@ -1002,7 +1077,7 @@ def main() -> None:
         for key in server_keys:
             port = free_port()
             server = server_for(key, model_key, info[model_key], port, args.workers)
-            if key == "kiln":
+            if key in ("kiln", "kiln-nobatch"):
                 clear_prediction_log(log)
             log(f"{model_key}: {key} on port {port}")
             try:
