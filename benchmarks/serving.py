@@ -886,14 +886,14 @@ def limits(results: dict[str, Any]) -> list[str]:
     for model_key, servers in results["servers"].items():
         run = servers.get("kiln", {}).get("single", {}).get(c)
         if run:
-            shares.append(f"{model_key}: server {run['server_cores']:.2f} cores, wrk {run['wrk_cores']:.2f}")
+            shares.append(f"{model_key}: server {run['server_cores']:.2f} cores, client {run['wrk_cores']:.2f}")
     out.append(
-        f"**One machine, {cores} cores, for everything.** wrk, the server's supervisor, its "
+        f"**One machine, {cores} cores, for everything.** The load generator, the server's supervisor, its "
         f"{results['settings']['workers']} worker processes and each worker's background threads (kiln's "
         "prediction-log writer and alias follower) all share the same cores, so no server gets two cores of its "
         f"own and the load generator's own CPU and scheduling delay are inside every latency (at {c} "
-        f"connections: {'; '.join(shares) or 'not measured'}). wrk is closed-loop: each connection sends its next "
-        "request when the last one is answered, so once a server is saturated (16 and 64 connections) the "
+        f"connections: {'; '.join(shares) or 'not measured'}). The client is closed-loop: each connection sends "
+        "its next request when the last one is answered, so once a server is saturated (16 and 64 connections) the "
         "latencies are mostly queueing — p50 ≈ connections ÷ throughput — and p99 understates what an open-loop "
         "client at the same rate would see (coordinated omission). The numbers compare servers with each other "
         "on this machine; a dedicated server machine would give every one of them more throughput."
@@ -905,7 +905,7 @@ def limits(results: dict[str, Any]) -> list[str]:
     out.append(
         f"**The latency target at {c} connections is a throughput target.** With a closed-loop client, "
         f"{c} connections always waiting on the server give p50 ≈ {c} ÷ throughput (Little's law): p50 ≤ 1.5 ms "
-        f"at {c} connections needs about {needed:,.0f} requests/s from {cores} cores that wrk shares — several "
+        f"at {c} connections needs about {needed:,.0f} requests/s from {cores} cores that the client shares — several "
         "times the ~2,700 req/s the issue measured for a minimal FastAPI numpy handler. Without queueing, at "
         f"one connection, kiln's full path answers in p50 {', '.join(at_one) or '–'}.")
     floors = [f"{k} {micro(f['pandas_1']['median_s'])}" for k, f in results["floor"].items() if "pandas_1" in f]
@@ -976,7 +976,8 @@ def limits(results: dict[str, Any]) -> list[str]:
     for model_key, servers in results["servers"].items():
         for key, run in servers.items():
             r = run.get("single", {}).get(c)
-            if r and workers > 1 and r["server_cores"] < 0.7 * workers and r["requests"]:
+            machine_busy = r["server_cores"] + r["wrk_cores"] + r.get("other_cores", 0) if r else 0
+            if r and workers > 1 and r["server_cores"] < 0.7 * workers and r["requests"] and machine_busy < 0.8 * cores:
                 uneven.append(f"{SERVERS[key]} ({model_key}: {r['server_cores']:.2f} cores)")
     if uneven:
         out.append(
