@@ -586,6 +586,15 @@ def sync_dependencies() -> list[str]:
                   and not inspect.iscoroutinefunction(function))
 
 
+def kiln_engines(logs: Path) -> list[str]:
+    """What `kiln serve` said it served through ("serving NAME VERSION through ENGINE"), from its logs."""
+    import re
+
+    found = {m.group(1, 2) for log in logs.glob("kiln*.log")
+             for m in re.finditer(r"serving (\S+) \S+ through (.+)", log.read_text(errors="replace"))}
+    return sorted(f"{name} through {engine.strip()}" for name, engine in found)
+
+
 def peers_note() -> str:
     """Where the peers' venv gets kiln and MLflow from, when not from its own installs."""
     notes = []
@@ -726,7 +735,9 @@ def batching_effect(results: dict[str, Any]) -> list[str]:
             *table(["model", "connections", "req/s, batching on", "req/s, --no-batching", "on ÷ off",
                     "p50 / p99 ms, on", "p50 / p99 ms, off", "server cores, on / off"], rows),
             "", f"Single-row requests, {workers} workers, prediction log on in both; the same client and run "
-            "settings as the table above, the two servers one after the other."
+            "settings as the table above, the two servers one after the other. At 1 connection no two requests "
+            "are ever in flight together, so nothing is batched: the c=1 rows show how far two runs of the same "
+            "code differ on this machine at the time."
             + (f" Issue 17's targets at {TARGET_CONNECTIONS} connections, {workers} workers, batching on: "
                + "; ".join(goals) + "." if goals else ""), ""]
 
@@ -768,6 +779,9 @@ def render(results: dict[str, Any]) -> str:
         + (f"; {results['peers_note']}" if results.get("peers_note") else "") + ") "
         + ", ".join(f"{k} {v}" for k, v in results["versions"]["peers"].items()) + ".",
     ]
+    if results.get("kiln_engines"):
+        out.append(f"- kiln serve's own start-up lines: {'; '.join(results['kiln_engines'])} (the bundles as "
+                   "training saved them; an ONNX graph is served only after `kiln export --format onnx`).")
     if results.get("kiln_launch"):
         out.append(f"- **Note:** {results['kiln_launch']}.")
     for key, info in results["models"].items():
@@ -1035,7 +1049,9 @@ def main() -> None:
     work: Path = args.work.resolve()
     saved = work / "serving-results.json"
     if args.report_only:
-        finish(json.loads(saved.read_text()), args)
+        results = json.loads(saved.read_text())
+        results.setdefault("kiln_engines", kiln_engines(work / "logs"))
+        finish(results, args)
         return
     if args.retrain and work.exists():
         shutil.rmtree(work)
@@ -1115,6 +1131,7 @@ def main() -> None:
             if reference and "batch_probabilities" in run and key != "kiln":
                 diff = max(abs(a - b) for a, b in zip(reference, run["batch_probabilities"], strict=True))
                 results["agreement"][f"{model_key}/{key}"] = diff
+    results["kiln_engines"] = kiln_engines(work / "logs")
     results["load_after"] = list(os.getloadavg())
     results["wall_s"] = time.time() - started
     for runs in results["servers"].values():
