@@ -123,14 +123,16 @@ over test users. kiln's seconds are the whole `kiln train` command, Python start
   the budget +10% ({1.1 * args.time_limit:.0f} s) — **{'met' if within else 'missed'}** ({train_s:.1f} s); never
   below most-popular: kiln − most-popular on per-user NDCG@10 (same split, recomputed here)
   {versus['difference']:+.4f} [{versus['low']:+.4f}, {versus['high']:+.4f}], Wilcoxon p = {versus['p_value']:.2g}
-  ({versus['verdict']}). As the suite notes, with {result['users']} test users the learned anchors lie within each
-  other's intervals; kiln's lead over EASE is inside them too.
-- Seen items recommended: {result['seen_violations']}. `kiln predict` for the {result['users']} users: {predict_s:.1f} s.
-- kiln's own validation (each user's last training interaction): NDCG@10 {record['validation_ndcg']['value']:.4f}
-  [{record['validation_ndcg']['low']:.4f}, {record['validation_ndcg']['high']:.4f}] over {manifest['validation']['users']}
-  users, {record['trials']} trials; components refitted on all interactions: {record['refitted'] or 'none (kept their validation fit)'}.
-- Machine load (1-minute average) {load_before[0]:.1f} before, {load_after[0]:.1f} after, on {os.cpu_count()} cores shared
-  with other work.
+  ({versus['verdict']}). As the suite notes, with {result['users']} test users the learned anchors lie within
+  each other's intervals; kiln's lead over EASE is inside them too.
+- Seen items recommended: {result['seen_violations']}. `kiln predict` for the {result['users']} users:
+  {predict_s:.1f} s.
+- kiln's own validation (each user's last training interaction): NDCG@10
+  {record['validation_ndcg']['value']:.4f} [{record['validation_ndcg']['low']:.4f},
+  {record['validation_ndcg']['high']:.4f}] over {manifest['validation']['users']} users, {record['trials']} trials;
+  components refitted on all interactions: {record['refitted'] or 'none (kept their validation fit)'}.
+- Machine load (1-minute average) {load_before[0]:.1f} before, {load_after[0]:.1f} after, on {os.cpu_count()} cores
+  shared with other work.
 """
     if not args.no_write:
         write_section("recommend-movielens", body, script=__file__)

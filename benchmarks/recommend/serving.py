@@ -148,6 +148,13 @@ def main() -> None:
     components = ", ".join(f"{c.name} {w:.2f}" for c, w in model.components)
     a, b, t, h = percentiles(inproc), percentiles(http), percentiles(table_http), percentiles(floor)
     load_after = os.getloadavg()
+    paths = [
+        ("in process (`recommend_codes`: blended scores, seen masked, `argpartition`)", a),
+        ("over HTTP (`POST /recommend`, one keep-alive connection, real `kiln serve`)", b),
+        ("beside it: a tiny table model's one-row `POST /predict` (iris), requests interleaved", t),
+        ("then `GET /health` on the recommender's server (the server stack with no work)", h),
+    ]
+    rows = "\n".join(f"| {label} | {q['p50']:.2f} | {q['p95']:.2f} | {q['p99']:.2f} |" for label, q in paths)
     body = f"""## Recommendation serving: top-10 from a 10,000-item catalogue
 
 A recommender trained on 3,000 generated users × 10,000 items (75,000 interactions, Zipf popularity;
@@ -155,16 +162,13 @@ the blend kept: {components}). {args.requests:,} requests for random known users
 
 | path | p50 ms | p95 ms | p99 ms |
 |---|---:|---:|---:|
-| in process (`recommend_codes`: blended scores, seen masked, `argpartition`) | {a['p50']:.2f} | {a['p95']:.2f} | {a['p99']:.2f} |
-| over HTTP (`POST /recommend`, one keep-alive connection, real `kiln serve`) | {b['p50']:.2f} | {b['p95']:.2f} | {b['p99']:.2f} |
-| beside it: a tiny table model's one-row `POST /predict` (iris), requests interleaved | {t['p50']:.2f} | {t['p95']:.2f} | {t['p99']:.2f} |
-| then `GET /health` on the recommender's server (the server stack with no work) | {h['p50']:.2f} | {h['p95']:.2f} | {h['p99']:.2f} |
+{rows}
 
 Server CPU per request (the `kiln serve` process's user + system time over the run, from /proc; the
 prediction log's writer process not counted): **{cpu_ms[0]:.2f} ms** for `/recommend`, {cpu_ms[1]:.2f} ms for the
-table model's `/predict`, {cpu_ms[2]:.2f} ms for `/health`. On a machine with a free core a request's latency approaches its CPU time plus the
-client's and the loopback's; under load the wall time is mostly waiting for a core, as the table model's
-`/predict` beside it shows.
+table model's `/predict`, {cpu_ms[2]:.2f} ms for `/health`. On a machine with a free core a request's latency
+approaches its CPU time plus the client's and the loopback's; under load the wall time is mostly waiting for a
+core, as the table model's `/predict` beside it shows.
 
 Target p50 ≤ 2 ms over HTTP: **{'met' if b['p50'] <= 2 else 'missed'}** here. Machine load (1-minute average)
 {load_before[0]:.1f} before, {load_after[0]:.1f} after, on {os.cpu_count()} cores shared with other work: the

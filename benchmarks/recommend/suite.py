@@ -47,7 +47,8 @@ def score(recs: pd.DataFrame, train: pd.DataFrame, test: pd.DataFrame, *, seed: 
     violations = int(sum((u, i) in seen for u, i in zip(recs["user_id"], recs["item_id"], strict=False)))
     recs = recs[[(u, i) not in seen for u, i in zip(recs["user_id"], recs["item_id"], strict=False)]]
     truth = dict(zip(test["user_id"], test["item_id"], strict=False))
-    hit_rank = {u: r for u, i, r in zip(recs["user_id"], recs["item_id"], recs["rank"], strict=False) if truth.get(u) == i}
+    hit_rank = {u: r for u, i, r in zip(recs["user_id"], recs["item_id"], recs["rank"], strict=False)
+                if truth.get(u) == i}
     ranks = np.array([hit_rank.get(u, 0) for u in test["user_id"]], dtype=float)
     ndcg = np.where(ranks > 0, 1.0 / np.log2(np.maximum(ranks, 1) + 1), 0.0)
     rng = np.random.default_rng(seed)
