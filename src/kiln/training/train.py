@@ -314,39 +314,25 @@ def _search(features, y, folds, schema, target: Target, metric: Metric, spec: Tr
     return results, search.lost_trials, search.lost_to_workers, search.unsent
 
 
-# skops.io lists scikit-learn's estimators at import by walking every sklearn package, and
-# walking imports each package, array-api-compat's torch namespace too: where torch is
-# installed (the vision extra) that imported torch, 3 s more at load 9 and 1.4 s more at exit.
-# Marked unimportable (pkgutil then skips it) while skops is imported, unless torch is loaded.
-SKOPS_SKIPS = "sklearn.externals.array_api_compat.torch"
-
-
 def _preload_bundle_writer() -> None:
     """Import skops.io in a background thread while the search runs: it walks every
     scikit-learn module, 3-7 s on a busy machine that would otherwise come after the budget's
-    accounting, when the bundle is written."""
+    accounting, when the bundle is written. `safe_load.skops_io` keeps torch out of that walk on
+    its own thread only; a failure is left for the bundle writer to raise with its own error."""
     import sys
     import threading
 
     if "skops.io" not in sys.modules:
-        threading.Thread(target=import_skops, name="kiln-preload", daemon=True).start()
+        threading.Thread(target=_import_skops, name="kiln-preload", daemon=True).start()
 
 
-def import_skops() -> None:
-    """Import skops.io without importing torch through scikit-learn's array-API namespaces
-    (see SKOPS_SKIPS); any failure is left for the bundle writer to raise with its own error."""
+def _import_skops() -> None:
     import contextlib
-    import sys
 
-    skip = "torch" not in sys.modules and SKOPS_SKIPS not in sys.modules
-    if skip:
-        sys.modules[SKOPS_SKIPS] = None  # type: ignore[assignment]
-    try:
-        with contextlib.suppress(Exception):
-            import skops.io  # noqa: F401
-    finally:
-        if skip and sys.modules.get(SKOPS_SKIPS, 0) is None:
-            del sys.modules[SKOPS_SKIPS]
+    from kiln.learners.safe_load import skops_io
+
+    with contextlib.suppress(Exception):
+        skops_io()
 
 
 def _embed(spec: TrainSpec, schema) -> bool:
