@@ -296,11 +296,10 @@ def _blend_weights(oofs: dict[str, np.ndarray], y: np.ndarray, folds: np.ndarray
     logs = [np.log(np.clip(oofs[name], 1e-15, 1.0)) for name in names]
     floor = max(float(np.mean(oofs[name].argmax(axis=1) == y)) for name in names) - 1e-9
 
-    def pooled(weights: tuple[float, ...]) -> np.ndarray:
-        logits = sum(w * log for w, log in zip(weights, logs, strict=True) if w > 0)
-        logits = logits - logits.max(axis=1, keepdims=True)
-        out = np.exp(logits)
-        return out / out.sum(axis=1, keepdims=True)
+    from scipy.special import softmax
+
+    def pooled(weights: tuple[float, ...]) -> np.ndarray:  # log_linear with the logs taken once
+        return softmax(sum(w * log for w, log in zip(weights, logs, strict=True) if w > 0), axis=1)
 
     best, best_loss = tuple(alone.values()), _mean_loss(metric, task, y, oofs["features"], folds)
     if float(np.mean(oofs["features"].argmax(axis=1) == y)) < floor:

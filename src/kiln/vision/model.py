@@ -145,10 +145,9 @@ class ImageModel:
 
 def log_linear(members: list[tuple[float, np.ndarray]]) -> np.ndarray:
     """Probabilities ∝ Π p ** weight over (weight, probabilities) pairs (clipped at 1e-15 before the log)."""
-    logits = sum(weight * np.log(np.clip(proba, 1e-15, 1.0)) for weight, proba in members)
-    logits = logits - logits.max(axis=1, keepdims=True)
-    out = np.exp(logits)
-    return out / out.sum(axis=1, keepdims=True)
+    from scipy.special import softmax
+
+    return softmax(sum(weight * np.log(np.clip(proba, 1e-15, 1.0)) for weight, proba in members), axis=1)
 
 
 def _images(data: str | Path | list) -> list:
