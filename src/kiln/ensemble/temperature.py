@@ -39,11 +39,10 @@ def rescale(proba: np.ndarray, temperature: float) -> np.ndarray:
     proba = np.asarray(proba, dtype="float64")
     if temperature == 1.0:
         return proba
-    present = proba > 0
-    logits = np.where(present, np.log(np.maximum(proba, EPS)), -np.inf) / temperature
-    logits -= logits.max(axis=1, keepdims=True)
-    scaled = np.where(present, np.exp(logits), 0.0)
-    return scaled / scaled.sum(axis=1, keepdims=True)
+    from scipy.special import softmax
+
+    logits = np.where(proba > 0, np.log(np.maximum(proba, EPS)), -np.inf)  # exp(-inf) keeps zeros at zero
+    return softmax(logits / temperature, axis=1)
 
 
 def fold_log_loss(proba: np.ndarray, y: np.ndarray, folds: list[np.ndarray]) -> float:
