@@ -390,7 +390,8 @@ def _assemble(frame, features, y, folds, schema, target: Target, metric: Metric,
     use_ensemble = len(ensemble.weights) > 1 and ensemble.loss < single_losses[best_single] - 1e-12
     weights = ensemble.weights if use_ensemble else {best_single: 1.0}
     ensemble_scores = [metric.score(y[val], ensemble.prediction[val], target.task) for _, val in folds]
-    leaderboard = _leaderboard(results, metric, ensemble_scores, ensemble.weights, usable, weights, use_ensemble)
+    leaderboard = _leaderboard(results, metric, ensemble_scores, ensemble.weights, usable, weights, use_ensemble,
+                               embed=_embed(spec, schema))
     members = [_load_member(usable[i], w) for i, w in weights.items()]
     refit_features, refit_y = all_rows or (features, y)
     fitted_on = _refit(members, usable, weights, refit_features, refit_y, schema, target, spec, budget, len(folds),
@@ -497,6 +498,11 @@ def _refit(members: list[Member], usable: list[TrialResult], weights: dict[int, 
                          n_threads=spec.n_jobs or default_workers(), embed=_embed(spec, schema))
 
 
+def _fitted_config(config: dict, embed: bool) -> dict:
+    """The config as fitted: `embed` is off when the run computed no embeddings."""
+    return {**config, "embed": False} if not embed and config.get("embed") else config
+
+
 def _task_seconds(result: TrialResult) -> float:
     """What refitting a trial costs, its preparation (TF-IDF, embeddings) included: a refit
     prepares its rows afresh (fine_foods: 1.5 s of a 7 s fold). The learning curve, which is
@@ -510,7 +516,9 @@ def _task_seconds(result: TrialResult) -> float:
 
 
 def _leaderboard(results, metric: Metric, ensemble_scores, ensemble_weights, usable, used_weights,
-                 use_ensemble: bool) -> pd.DataFrame:
+                 use_ensemble: bool, embed: bool = True) -> pd.DataFrame:
+    """`embed`: whether this run computed embeddings; without them a config's `embed: true` had no
+    effect, so the leaderboard shows what was fitted."""
     rows = []
     used_ids = {usable[i].spec.trial_id for i in used_weights}
     for r in results:
@@ -519,7 +527,7 @@ def _leaderboard(results, metric: Metric, ensemble_scores, ensemble_weights, usa
                      "fit_s": round(r.fit_seconds, 3), "predict_s_per_1k": round(r.predict_seconds_per_1k, 5),
                      "fold_scores": json.dumps([round(s, 10) for s in r.fold_scores]),
                      "status": r.status, "used": (not use_ensemble) and r.spec.trial_id in used_ids,
-                     "config": json.dumps(r.spec.config, sort_keys=True, default=str),
+                     "config": json.dumps(_fitted_config(r.spec.config, embed), sort_keys=True, default=str),
                      "error": r.error or ""})
     mean, low, high = fold_interval(ensemble_scores, bounds=metric.bounds)
     members = {usable[i].spec.name: round(w, 4) for i, w in ensemble_weights.items()}
